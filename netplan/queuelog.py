@@ -1,0 +1,851 @@
+"""Hourly queue logs of outlets: read, analyse (peaks, waits, outlet portraits), generate.
+
+A queue log has one row per outlet and opening hour::
+
+    outlet_id (str), timestamp (hour start, local time), arrivals (int >= 0),
+    mean_wait_min (float >= 0; may be empty when arrivals is 0)
+
+Extra columns are kept and ignored. CSV and Parquet are read by :func:`read_queue_log`.
+
+:func:`analyze` finds the busiest hours, weekdays and months, measures the peak-hour share
+(the scenario's ``demand.peak_hour_share``), the share of customers waiting longer than the
+target, per outlet and overall, and clusters outlets into "portraits" by the shape of their
+load over the week. :func:`generate_log` makes a realistic synthetic log from the service
+model, deterministic for a seed (the committed sample ``data/samples/queue_log_sample.parquet``
+is one).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from netplan._errors import DataNotFoundError, LayerError
+from netplan.scenario import Scenario
+
+__all__ = [
+    "KINDS",
+    "LOG_COLUMNS",
+    "analyze",
+    "analyze_file",
+    "generate_log",
+    "outlets_from_branches",
+    "read_queue_log",
+    "synthetic_outlets",
+    "validate_queue_log",
+    "write_queue_log",
+]
+
+log = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Required columns of a queue log.
+LOG_COLUMNS: tuple[str, ...] = ("outlet_id", "timestamp", "arrivals", "mean_wait_min")
+
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+# --- reading and validation --------------------------------------------------------------
+
+
+def _rows(mask: npt.NDArray[np.bool_]) -> str:
+    idx = np.flatnonzero(mask)
+    shown = ", ".join(str(i + 1) for i in idx[:5])
+    more = f" and {len(idx) - 5} more" if len(idx) > 5 else ""
+    return f"row{'s' if len(idx) > 1 else ''} {shown}{more}"
+
+
+def validate_queue_log(df: pd.DataFrame, *, source: str | None = None) -> pd.DataFrame:
+    """Check a queue log and return a clean copy (typed columns, sorted by outlet and time).
+
+    Rows are numbered from 1 = the first data row (the line after a CSV header).
+
+    Raises
+    ------
+    LayerError
+        Every problem at once: missing columns, unparsable timestamps, negative or
+        non-integer arrivals, negative or missing waits (missing is allowed with 0 arrivals),
+        duplicate (outlet_id, timestamp) rows, an empty log.
+    """
+    problems: list[str] = []
+    missing = [c for c in LOG_COLUMNS if c not in df.columns]
+    if missing:
+        problems.append(
+            f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+            f"(found: {', '.join(map(str, df.columns))}); a queue log needs "
+            f"{', '.join(LOG_COLUMNS)}"
+        )
+        raise LayerError("queue_log", problems, source)
+    if len(df) == 0:
+        raise LayerError("queue_log", ["the log has no rows"], source)
+    out = df.reset_index(drop=True)
+
+    # Clean the ids once per distinct value (a log has millions of rows, few outlets).
+    codes, uniques = pd.factorize(out["outlet_id"], use_na_sentinel=True)
+    clean = np.asarray([str(u).strip() for u in uniques] + [""], dtype=object)
+    ids = clean[codes]  # code -1 (missing) picks the trailing ""
+    bad_id = ids == ""
+    if bad_id.any():
+        problems.append(f"outlet_id is empty in {_rows(bad_id)}")
+    _, id_rank = np.unique(clean.astype(str), return_inverse=True)
+    id_key = id_rank[codes]  # lexical rank of each row's cleaned id
+
+    ts = out["timestamp"]
+    if pd.api.types.is_datetime64_any_dtype(ts):
+        ts_parsed = ts
+    else:
+        ts_parsed = pd.to_datetime(ts, errors="coerce", format="mixed")
+    if isinstance(ts_parsed.dtype, pd.DatetimeTZDtype):
+        ts_parsed = ts_parsed.dt.tz_localize(None)
+    bad_ts = ts_parsed.isna().to_numpy()
+    if bad_ts.any():
+        problems.append(
+            f"timestamp is not a date-time in {_rows(bad_ts)} (e.g. {ts[bad_ts].iloc[0]!r}); "
+            "write ISO times like 2023-03-01 09:00"
+        )
+    ts_ns = ts_parsed.astype("datetime64[ns]")
+
+    arr = pd.to_numeric(out["arrivals"], errors="coerce").to_numpy(dtype=np.float64)
+    bad_a = ~np.isfinite(arr) | (arr < 0) | (np.floor(arr) != arr)
+    if bad_a.any():
+        problems.append(f"arrivals must be whole numbers >= 0; bad in {_rows(bad_a)}")
+    wait = pd.to_numeric(out["mean_wait_min"], errors="coerce").to_numpy(dtype=np.float64)
+    nan_w = np.isnan(wait)
+    bad_w = (nan_w & ~((arr == 0) & ~bad_a)) | np.isinf(wait) | (wait < 0)
+    if bad_w.any():
+        problems.append(
+            f"mean_wait_min must be a number >= 0 (empty only when arrivals is 0); "
+            f"bad in {_rows(bad_w)}"
+        )
+    if problems:
+        raise LayerError("queue_log", problems, source)
+    # Sort by (outlet, time) on integer keys; equal neighbours are duplicates.
+    t_i8 = ts_ns.to_numpy().astype("datetime64[ns]").view(np.int64)
+    order = np.lexsort((t_i8, id_key))
+    same = (id_key[order][1:] == id_key[order][:-1]) & (t_i8[order][1:] == t_i8[order][:-1])
+    if same.any():
+        dup = np.zeros(len(out), dtype=bool)
+        dup[order[1:][same]] = True
+        raise LayerError("queue_log", [f"duplicate (outlet_id, timestamp) in {_rows(dup)}"],
+                         source)
+    clean_df = out.iloc[order].reset_index(drop=True)
+    clean_df["outlet_id"] = ids[order]
+    clean_df["timestamp"] = ts_ns.to_numpy()[order]
+    clean_df["arrivals"] = arr[order].astype(np.int64)
+    clean_df["mean_wait_min"] = np.where(nan_w, 0.0, wait)[order]
+    return clean_df
+
+
+def read_queue_log(path: str | Path) -> pd.DataFrame:
+    """Read a queue log from CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``, ``.pq``).
+
+    Raises
+    ------
+    DataNotFoundError
+        The file does not exist.
+    LayerError
+        The file cannot be read, or fails :func:`validate_queue_log`.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DataNotFoundError(f"queue log {p} does not exist; pass a CSV or Parquet file")
+    name = p.name.lower()
+    try:
+        if name.endswith((".parquet", ".pq")):
+            # ids as dictionary -> categorical: millions of rows share a few hundred strings
+            try:
+                df = pd.read_parquet(p, read_dictionary=["outlet_id"])
+            except (KeyError, ValueError):
+                df = pd.read_parquet(p)
+        elif name.endswith((".csv", ".csv.gz", ".txt")):
+            df = pd.read_csv(p, dtype={"outlet_id": "category"})
+        else:
+            raise LayerError(
+                "queue_log",
+                [f"unknown file type {p.suffix!r}; use .csv or .parquet"],
+                str(p),
+            )
+    except LayerError:
+        raise
+    except Exception as exc:  # pyarrow / parser errors: report as a layer problem
+        raise LayerError("queue_log", [f"cannot read the file: {exc}"], str(p)) from None
+    return validate_queue_log(df, source=str(p))
+
+
+def write_queue_log(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write a queue log as Parquet (zstd) or CSV, by the file's suffix; returns the path."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if p.name.lower().endswith((".parquet", ".pq")):
+        df.to_parquet(p, index=False, compression="zstd")
+    else:
+        df.to_csv(p, index=False, date_format="%Y-%m-%d %H:%M")
+    return p
+
+
+# --- analysis ----------------------------------------------------------------------------
+
+
+def _share_over_exp(wait: FloatArray, target: float) -> FloatArray:
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        share = np.exp(-target / wait)
+    return np.where(wait > 0, share, 0.0)
+
+
+def analyze(
+    log_df: pd.DataFrame,
+    *,
+    target_wait_min: float = 11.0,
+    k_range: tuple[int, int] = (3, 6),
+    random_state: int = 0,
+) -> dict[str, Any]:
+    """Analyse an hourly queue log; returns a JSON-serialisable dict.
+
+    Measures
+    --------
+    ``busiest_hours`` / ``hour_profile``
+        Mean arrivals per outlet and open hour, by hour of day (all days), busiest first.
+    ``busiest_weekdays`` / ``weekday_profile``
+        Mean arrivals per outlet and open day, by weekday.
+    ``month_profile``
+        Mean arrivals per outlet and open day, by calendar month (seasonality).
+    ``peak_hour_share``
+        Share of a weekday's arrivals in its busiest hour, from each outlet's *mean* weekday
+        profile (not the noisy daily maximum), averaged over outlets weighted by their
+        arrivals. This is what the scenario's ``demand.peak_hour_share`` means.
+    ``mean_wait_min``
+        Arrival-weighted mean of the hourly mean waits.
+    ``share_over_target_hours``
+        Share of customers who arrived in hours whose mean wait exceeded the target. This is
+        the headline figure (also per outlet): simple and assumption-free, but it counts
+        everyone in a bad hour and no one in a good one.
+    ``share_over_target_exp``
+        Estimated share of customers who waited longer than the target, assuming the waits
+        within an hour are exponential with the hour's mean, ``P(W > T) = exp(-T / W)``.
+        That is the M/M/c wait tail when everyone waits (heavy traffic, Erlang C -> 1); at
+        light load, when few customers wait but those wait longer, it is an underestimate.
+    ``portraits``
+        Outlets clustered by the shape of their week (see below), each cluster described in
+        words generated from its centroid, with its outlet count.
+    ``outlets``
+        One row per outlet: arrivals, daily mean, mean wait, both over-target shares, its
+        busiest hour and portrait.
+
+    Portraits
+    ---------
+    Each outlet's profile is its mean arrivals per hour of day on weekdays, followed by the
+    same on weekends, divided by its mean weekday hourly arrivals (so volume does not
+    matter, shape does). KMeans (``random_state`` fixed, 10 starts) runs for every ``k`` in
+    ``k_range`` (capped at outlets - 1) and the ``k`` with the best silhouette wins. With
+    fewer than 4 outlets all form one portrait. Clusters whose centroids get the same words
+    (see :func:`describe_profile`) are merged, so every portrait has a distinct label.
+
+    Parameters
+    ----------
+    log_df
+        A queue log (see the module docstring); validated first.
+    target_wait_min
+        The waiting-time target, minutes (> 0).
+    k_range
+        Smallest and largest number of portraits to try.
+    random_state
+        Seed of KMeans.
+
+    Raises
+    ------
+    LayerError
+        The log fails validation.
+    """
+    if not (isinstance(target_wait_min, int | float) and math.isfinite(target_wait_min)
+            and target_wait_min > 0):
+        raise LayerError("queue_log", [f"target_wait_min must be a number > 0, got "
+                                       f"{target_wait_min!r}"])
+    return _analyze_valid(validate_queue_log(log_df), target_wait_min=float(target_wait_min),
+                          k_range=k_range, random_state=random_state)
+
+
+def analyze_file(
+    path: str | Path,
+    *,
+    target_wait_min: float = 11.0,
+    k_range: tuple[int, int] = (3, 6),
+    random_state: int = 0,
+) -> dict[str, Any]:
+    """:func:`read_queue_log` then :func:`analyze` (validating once); adds ``source``."""
+    if not (isinstance(target_wait_min, int | float) and math.isfinite(target_wait_min)
+            and target_wait_min > 0):
+        raise LayerError("queue_log", [f"target_wait_min must be a number > 0, got "
+                                       f"{target_wait_min!r}"])
+    result = _analyze_valid(read_queue_log(path), target_wait_min=float(target_wait_min),
+                            k_range=k_range, random_state=random_state)
+    return {"source": str(path), **result}
+
+
+def _analyze_valid(
+    df: pd.DataFrame, *, target_wait_min: float, k_range: tuple[int, int], random_state: int
+) -> dict[str, Any]:
+    df = df.copy(deep=False)
+    df["outlet_id"] = df["outlet_id"].astype("category")
+    t = target_wait_min
+    ts = df["timestamp"].dt
+    df = df.assign(
+        hour=ts.hour.astype(np.int64),
+        weekday=ts.day_of_week.astype(np.int64),
+        month=ts.month.astype(np.int64),
+        date=ts.normalize(),
+    )
+    df["weekend"] = df["weekday"] >= 5
+    arr = df["arrivals"].to_numpy(dtype=np.float64)
+    wait = df["mean_wait_min"].to_numpy(dtype=np.float64)
+    total = float(arr.sum())
+    df["over_hours"] = np.where(wait > t, arr, 0.0)
+    df["over_exp"] = arr * _share_over_exp(wait, t)
+    df["wait_x_arr"] = wait * arr
+
+    # Hour of day: mean arrivals per outlet-hour open.
+    by_hour = df.groupby("hour")["arrivals"].mean()
+    hour_profile = {f"{int(h):02d}:00": round(float(v), 3) for h, v in _pairs_of(by_hour)}
+    busiest_hours = [
+        {"hour": f"{int(h):02d}:00", "mean_arrivals_per_outlet": round(float(v), 3)}
+        for h, v in _pairs_of(by_hour.sort_values(ascending=False, kind="stable").head(3))
+    ]
+    # Per outlet-day totals, then mean by weekday / month.
+    daily = df.groupby(["outlet_id", "date"], sort=True).agg(
+        arrivals=("arrivals", "sum"), weekday=("weekday", "first"), month=("month", "first")
+    )
+    by_wd = daily.groupby("weekday")["arrivals"].mean()
+    weekday_profile = {_WEEKDAYS[int(d)]: round(float(v), 2) for d, v in _pairs_of(by_wd)}
+    busiest_weekdays = [
+        {"weekday": _WEEKDAYS[int(d)], "mean_arrivals_per_outlet_day": round(float(v), 2)}
+        for d, v in _pairs_of(by_wd.sort_values(ascending=False, kind="stable").head(3))
+    ]
+    by_month = daily.groupby("month")["arrivals"].mean()
+    month_profile = {_MONTHS[int(m) - 1]: round(float(v), 2) for m, v in _pairs_of(by_month)}
+
+    # Per-outlet profile matrix (weekday hours, weekend hours), mean per open day.
+    hours = sorted(int(h) for h in df["hour"].unique())
+    wd_prof = _profile(df[~df["weekend"]], hours)
+    we_prof = _profile(df[df["weekend"]], hours)
+    outlet_ids = sorted(df["outlet_id"].unique())
+    wd = wd_prof.reindex(index=outlet_ids, columns=hours, fill_value=0.0).to_numpy(float)
+    we = we_prof.reindex(index=outlet_ids, columns=hours, fill_value=0.0).to_numpy(float)
+
+    # Peak-hour share from the mean weekday profile of each outlet.
+    wd_day = wd.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        phs = np.where(wd_day > 0, wd.max(axis=1) / wd_day, np.nan)
+    ok = np.isfinite(phs)
+    peak_hour_share = (
+        float(np.average(phs[ok], weights=wd_day[ok])) if ok.any() and wd_day[ok].sum() > 0
+        else None
+    )
+
+    per = df.groupby("outlet_id", sort=True).agg(
+        arrivals=("arrivals", "sum"),
+        hours=("arrivals", "size"),
+        wait_x_arr=("wait_x_arr", "sum"),
+        over_hours=("over_hours", "sum"),
+        over_exp=("over_exp", "sum"),
+    ).reindex(outlet_ids)
+    days = daily.groupby(level="outlet_id").size().reindex(outlet_ids)
+    per_arr = per["arrivals"].to_numpy(dtype=np.float64)
+    safe = np.where(per_arr > 0, per_arr, 1.0)
+
+    labels, portraits, k_info = _portraits(
+        outlet_ids, wd, we, hours, k_range=k_range, random_state=random_state
+    )
+    busiest_by_outlet = [
+        f"{hours[int(np.argmax(row))]:02d}:00" if row.sum() > 0 else None for row in wd
+    ]
+    outlets = [
+        {
+            "outlet_id": oid,
+            "arrivals": int(per_arr[i]),
+            "mean_arrivals_per_day": round(float(per_arr[i] / max(int(days.iloc[i]), 1)), 2),
+            "mean_wait_min": round(float(per["wait_x_arr"].iloc[i] / safe[i]), 3),
+            "share_over_target_hours": round(float(per["over_hours"].iloc[i] / safe[i]), 4),
+            "share_over_target_exp": round(float(per["over_exp"].iloc[i] / safe[i]), 4),
+            "busiest_hour": busiest_by_outlet[i],
+            "portrait": labels[i],
+        }
+        for i, oid in enumerate(outlet_ids)
+    ]
+    worst = sorted(outlets, key=lambda o: (-o["share_over_target_hours"], o["outlet_id"]))[:10]
+    return {
+        "outlets_count": len(outlet_ids),
+        "rows": len(df),
+        "period": {
+            "start": df["timestamp"].min().isoformat(),
+            "end": df["timestamp"].max().isoformat(),
+            "days": int(df["date"].nunique()),
+        },
+        "target_wait_min": t,
+        "arrivals": int(total),
+        "mean_wait_min": round(float(df["wait_x_arr"].sum() / total), 3) if total else 0.0,
+        "share_over_target_hours": round(float(df["over_hours"].sum() / total), 4)
+        if total else 0.0,
+        "share_over_target_exp": round(float(df["over_exp"].sum() / total), 4)
+        if total else 0.0,
+        "peak_hour_share": None if peak_hour_share is None else round(peak_hour_share, 4),
+        "busiest_hours": busiest_hours,
+        "busiest_weekdays": busiest_weekdays,
+        "hour_profile": hour_profile,
+        "weekday_profile": weekday_profile,
+        "month_profile": month_profile,
+        "portraits": portraits,
+        "portrait_k": k_info,
+        "worst_outlets": [
+            {k: o[k] for k in ("outlet_id", "share_over_target_hours", "mean_wait_min",
+                               "portrait")}
+            for o in worst
+        ],
+        "outlets": outlets,
+    }
+
+
+def _pairs_of(series: pd.Series) -> list[tuple[int, float]]:
+    """``(int key, float value)`` pairs of a Series with an integer index."""
+    keys = series.index.to_numpy(dtype=np.int64)
+    return list(zip(keys.tolist(), series.to_numpy(dtype=np.float64).tolist(), strict=True))
+
+
+def _profile(df: pd.DataFrame, hours: list[int]) -> pd.DataFrame:
+    """Mean arrivals per open day, by outlet x hour (0 where never open at that hour)."""
+    if df.empty:
+        return pd.DataFrame(0.0, index=pd.Index([], name="outlet_id"), columns=hours)
+    sums = df.pivot_table(index="outlet_id", columns="hour", values="arrivals",
+                          aggfunc="sum", fill_value=0)
+    ndays = df.groupby("outlet_id")["date"].nunique()
+    return sums.div(ndays, axis=0).astype(float)
+
+
+def _portraits(
+    outlet_ids: list[str],
+    wd: FloatArray,
+    we: FloatArray,
+    hours: list[int],
+    *,
+    k_range: tuple[int, int],
+    random_state: int,
+) -> tuple[list[str], list[dict[str, Any]], dict[str, Any]]:
+    n = len(outlet_ids)
+    scale = wd.mean(axis=1)
+    scale = np.where(scale > 0, scale, np.maximum(we.mean(axis=1), 1e-12))
+    x = np.hstack([wd, we]) / scale[:, None]
+    k_lo, k_hi = k_range
+    ks = list(range(max(2, k_lo), min(k_hi, n - 1) + 1))
+    scores: dict[int, float] = {}
+    if ks:
+        from sklearn.cluster import KMeans
+        from sklearn.metrics import silhouette_score
+
+        best: tuple[float, int, npt.NDArray[np.int64]] | None = None
+        for k in ks:
+            km = KMeans(n_clusters=k, random_state=random_state, n_init=10).fit(x)
+            lab = np.asarray(km.labels_, dtype=np.int64)
+            if len(np.unique(lab)) < 2:
+                continue
+            score = float(silhouette_score(x, lab))
+            scores[k] = round(score, 4)
+            if best is None or score > best[0] + 1e-12:
+                best = (score, k, lab)
+        labels_raw = best[2] if best is not None else np.zeros(n, dtype=np.int64)
+        chosen = best[1] if best is not None else 1
+    else:
+        labels_raw = np.zeros(n, dtype=np.int64)
+        chosen = 1
+    we_open = we.sum(axis=0) > 0
+    # Describe each cluster from its centroid; clusters that read the same to a planner
+    # (same label) are merged and described again, until every label is distinct.
+    groups = labels_raw.copy()
+    while True:
+        label_of: dict[int, str] = {}
+        for c in np.unique(groups).tolist():
+            centroid = x[groups == c].mean(axis=0)
+            label_of[int(c)] = describe_profile(
+                centroid[: len(hours)], centroid[len(hours):], hours, weekend_open=we_open
+            )["label"]
+        first: dict[str, int] = {}
+        for c in sorted(label_of):
+            first.setdefault(label_of[c], c)
+        if len(first) == len(label_of):
+            break
+        groups = np.array([first[label_of[int(c)]] for c in groups], dtype=np.int64)
+    clusters = sorted(np.unique(groups).tolist(),
+                      key=lambda c: (-int((groups == c).sum()), label_of[int(c)]))
+    described: list[dict[str, Any]] = []
+    for idx, c in enumerate(clusters):
+        members = groups == c
+        centroid = x[members].mean(axis=0)
+        info = describe_profile(centroid[: len(hours)], centroid[len(hours):], hours,
+                                weekend_open=we_open)
+        info.update(cluster=idx, outlets=int(members.sum()),
+                    examples=[outlet_ids[i] for i in np.flatnonzero(members)[:5]])
+        described.append(info)
+    labels = [label_of[int(c)] for c in groups]
+    return labels, described, {"chosen": chosen, "silhouette": scores}
+
+
+def describe_profile(
+    weekday: FloatArray,
+    weekend: FloatArray,
+    hours: list[int],
+    *,
+    weekend_open: npt.NDArray[np.bool_] | None = None,
+) -> dict[str, Any]:
+    """Name the shape of a load profile in words a planner uses.
+
+    ``weekday`` and ``weekend`` are mean arrivals by hour of day (any scale; ``hours`` labels
+    the positions). Rules, first match wins:
+
+    1. weekend hours at least 85% as busy as weekday hours: "weekend residential";
+    2. busiest weekday hour under 1.2x the weekday mean: "flat all-day";
+    3. 11:00-13:59 at least 1.15x the mean and the peak inside it: "lunchtime office peak";
+    4. first two and last two open hours both >= 1.1x the mean with a quieter middle:
+       "morning-and-evening commuter";
+    5. first two hours >= 1.1x: "morning peak"; last two: "late-afternoon peak";
+    6. otherwise "midday peak".
+    """
+    wd = np.asarray(weekday, dtype=np.float64)
+    we = np.asarray(weekend, dtype=np.float64)
+    h = np.asarray(hours)
+    open_wd = wd > 0.02 * max(float(wd.max()), 1e-12)
+    mean_wd = float(wd[open_wd].mean()) if open_wd.any() else 0.0
+    if weekend_open is None:
+        weekend_open = we > 0.02 * max(float(we.max()), 1e-12)
+    mean_we = float(we[weekend_open].mean()) if weekend_open.any() else 0.0
+    ratio_we = mean_we / mean_wd if mean_wd > 0 else 0.0
+    ref = mean_wd if mean_wd > 0 else 1.0
+    peak_i = int(np.argmax(wd))
+    peak_h = int(h[peak_i])
+    ptm = float(wd[peak_i]) / ref
+    open_hours = h[open_wd]
+    first2 = np.isin(h, open_hours[:2])
+    last2 = np.isin(h, open_hours[-2:])
+    lunch = (h >= 11) & (h <= 13) & open_wd
+    middle = open_wd & ~first2 & ~last2
+
+    def rel(mask: npt.NDArray[np.bool_]) -> float:
+        return float(wd[mask].mean()) / ref if mask.any() else 0.0
+
+    morning, evening, lunch_r, mid = rel(first2), rel(last2), rel(lunch), rel(middle)
+    if ratio_we >= 0.85:
+        label = "weekend residential"
+        what = (f"weekends as busy as weekdays or busier ({ratio_we:.0%} of the weekday hourly "
+                f"level); weekday peak at {peak_h:02d}:00")
+    elif ptm < 1.2:
+        label = "flat all-day"
+        what = f"steady load, the busiest hour only {ptm:.2f}x the day's mean"
+    elif lunch_r >= 1.15 and 11 <= peak_h <= 13:
+        label = "lunchtime office peak"
+        what = (f"weekday peak at {peak_h:02d}:00 ({ptm:.1f}x the mean) when office staff come "
+                "in over lunch")
+    elif morning >= 1.1 and evening >= 1.1 and mid < min(morning, evening):
+        label = "morning-and-evening commuter"
+        what = (f"busy at opening ({morning:.1f}x) and before closing ({evening:.1f}x), quiet "
+                "at midday")
+    elif morning >= 1.1:
+        label = "morning peak"
+        what = f"busiest right after opening ({morning:.1f}x the mean), tailing off"
+    elif evening >= 1.1:
+        label = "late-afternoon peak"
+        what = f"busiest before closing ({evening:.1f}x the mean)"
+    else:
+        label = "midday peak"
+        what = f"weekday peak at {peak_h:02d}:00 ({ptm:.1f}x the mean)"
+    if label != "weekend residential":
+        what += f"; weekends at {ratio_we:.0%} of the weekday hourly level"
+    return {
+        "label": label,
+        "description": f"{label}: {what}",
+        "weekday_peak_hour": f"{peak_h:02d}:00",
+        "peak_to_mean": round(ptm, 3),
+        "weekend_to_weekday": round(ratio_we, 3),
+        "weekday_profile": {f"{int(hh):02d}:00": round(float(v) / ref, 3)
+                            for hh, v in zip(h, wd, strict=True)},
+    }
+
+
+# --- generation --------------------------------------------------------------------------
+
+#: Hourly load shapes (weekday, hours 9..16 = 09:00-16:59), peak = 1, and the weekend level
+#: per open hour relative to that, for each outlet kind.
+KINDS: dict[str, dict[str, Any]] = {
+    "office": {  # CBD / office towers: lunchtime peak, empty weekends
+        "weekday": (0.45, 0.60, 0.80, 1.00, 0.95, 0.60, 0.50, 0.45),
+        "weekend": 0.30,
+    },
+    "residential": {  # housing estates, retirees: morning peak, busy weekends
+        "weekday": (0.95, 1.00, 0.85, 0.65, 0.60, 0.70, 0.75, 0.70),
+        "weekend": 1.15,
+    },
+    "commuter": {  # metro hubs: before and after work
+        "weekday": (1.00, 0.75, 0.55, 0.50, 0.50, 0.55, 0.80, 0.95),
+        "weekend": 0.50,
+    },
+    "mixed": {  # mixed-use high street: flat
+        "weekday": (0.85, 0.90, 0.90, 0.85, 0.85, 0.90, 0.90, 0.85),
+        "weekend": 0.75,
+    },
+}
+_WEEKDAY_HOURS = tuple(range(9, 17))  # 09:00-17:00
+_WEEKEND_HOURS = tuple(range(10, 16))  # 10:00-16:00
+_WEEKDAY_FACTOR = (1.15, 1.00, 0.97, 0.97, 1.08, 1.0, 1.0)  # Mon..Sun (weekend via KINDS)
+_MONTH_FACTOR = (1.05, 0.92, 1.00, 1.00, 0.97, 1.03, 0.95, 0.93, 1.00, 0.95, 1.00, 1.08)
+#: Spring Festival (lunar new year's day) by year, for the holiday dip and pre-holiday peak.
+SPRING_FESTIVAL = {
+    2018: "2018-02-16", 2019: "2019-02-05", 2020: "2020-01-25", 2021: "2021-02-12",
+    2022: "2022-02-01", 2023: "2023-01-22", 2024: "2024-02-10", 2025: "2025-01-29",
+    2026: "2026-02-17", 2027: "2027-02-06", 2028: "2028-01-26", 2029: "2029-02-13",
+    2030: "2030-02-03", 2031: "2031-01-23", 2032: "2032-02-11", 2033: "2033-01-31",
+    2034: "2034-02-19", 2035: "2035-02-08",
+}
+
+
+def _day_calendar(start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """One row per day: open?, weekend?, demand factor (week, season, events)."""
+    days = pd.date_range(start, end - pd.Timedelta(days=1), freq="D")
+    wd = days.day_of_week.to_numpy()
+    factor = np.asarray(_WEEKDAY_FACTOR)[wd] * np.asarray(_MONTH_FACTOR)[days.month - 1]
+    is_open = np.ones(len(days), dtype=bool)
+    # Month end: salaries, bills, loan repayments (last 3 calendar days).
+    month_end = (days + pd.Timedelta(days=3)).month != days.month
+    factor = np.where(month_end, factor * 1.20, factor)
+    # Closed on New Year's Day and the first three days of the National Day holiday.
+    closed = ((days.month == 1) & (days.day == 1)) | ((days.month == 10) & (days.day <= 3))
+    # Pre-National-Day rush.
+    factor = np.where((days.month == 9) & (days.day >= 24), factor * 1.15, factor)
+    for year in sorted(set(days.year)):
+        sf_s = SPRING_FESTIVAL.get(int(year))
+        if sf_s is None:
+            continue
+        off = (days - pd.Timestamp(sf_s)).days.to_numpy()
+        factor = np.where((off >= -10) & (off <= -1), factor * 1.30, factor)  # pre-holiday
+        closed = closed | ((off >= 0) & (off <= 2))  # first three days closed
+        factor = np.where((off >= 3) & (off <= 7), factor * 0.50, factor)  # holiday dip
+    is_open = is_open & ~np.asarray(closed)
+    return pd.DataFrame({"date": days, "weekend": wd >= 5, "open": is_open, "factor": factor})
+
+
+def _saturating_wait(
+    arrivals: FloatArray, counters: npt.NDArray[np.int64], terminals: npt.NDArray[np.int64],
+    scenario: Scenario,
+) -> FloatArray:
+    """Mean wait of an hour: Erlang C below 95% utilisation, plus a fluid backlog term above.
+
+    Above saturation the M/M/c steady state does not exist, but a real hour still ends: the
+    backlog grows linearly, adding about half an hour times the relative overload.
+    """
+    from netplan import service
+
+    rho = service.utilisation(arrivals, counters, terminals, scenario=scenario)
+    cap = 0.95
+    scale = np.where(rho > cap, cap / np.where(rho > 0, rho, 1.0), 1.0)
+    w = service.wait_min(arrivals * scale, counters, terminals, scenario=scenario)
+    extra = np.where(rho > cap, 30.0 * (rho - cap) / cap, 0.0)
+    return np.asarray(w + extra, dtype=np.float64)
+
+
+def generate_log(
+    outlets: pd.DataFrame,
+    *,
+    years: int = 3,
+    start: str = "2022-01-01",
+    seed: int = 0,
+    scenario: Scenario | None = None,
+) -> pd.DataFrame:
+    """A realistic synthetic hourly queue log, deterministic for ``seed``.
+
+    Opening hours: 09:00-17:00 on weekdays, 10:00-16:00 at weekends; closed on New Year's
+    Day, the first three days of Spring Festival and of National Day. Expected arrivals of
+    an hour = the outlet's weekday peak rate x its kind's hourly shape (:data:`KINDS`; the
+    weekend level for weekend hours) x a weekday factor (Monday busiest) x a month factor
+    (December/January high, summer low) x events (month end +20%, the 10 days before Spring
+    Festival +30%, the holiday week after it -50%, the week before National Day +15%).
+    Observed arrivals are Poisson around that; the hour's mean wait comes from the service
+    model (:func:`netplan.service.wait_min` at the observed rate, a fluid backlog term above
+    95% utilisation) with 10% log-normal noise, rounded to 0.1 min.
+
+    Parameters
+    ----------
+    outlets
+        Columns ``outlet_id``, ``arrivals_per_h`` (typical weekday peak-hour arrivals),
+        ``counters``, ``terminals``, and optionally ``kind`` (office / residential /
+        commuter / mixed; assigned at random from ``seed`` when missing).
+    years
+        Length of the log in years (>= 1).
+    start
+        First day (ISO date).
+    seed
+        Seed of every random draw.
+    scenario
+        Service times and smart share for the waits (default: :func:`load_scenario`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``outlet_id, timestamp, arrivals, mean_wait_min``, sorted by outlet and time.
+    """
+    from netplan.scenario import load_scenario
+
+    problems: list[str] = []
+    for col in ("outlet_id", "arrivals_per_h", "counters", "terminals"):
+        if col not in outlets.columns:
+            problems.append(f"missing column {col!r}")
+    if not isinstance(years, int) or isinstance(years, bool) or years < 1:
+        problems.append(f"years must be an integer >= 1, got {years!r}")
+    if problems:
+        raise LayerError("outlets", problems)
+    sc = scenario if scenario is not None else load_scenario()
+    try:
+        t0 = pd.Timestamp(start).normalize()
+    except (ValueError, TypeError):
+        raise LayerError("outlets", [f"start must be an ISO date, got {start!r}"]) from None
+    t1 = t0 + pd.DateOffset(years=years)
+
+    o = outlets.copy()
+    o["outlet_id"] = o["outlet_id"].astype(str)
+    o = o.sort_values("outlet_id", kind="stable").reset_index(drop=True)
+    if o["outlet_id"].duplicated().any():
+        raise LayerError("outlets", ["outlet_id values must be unique"])
+    rng = np.random.default_rng(seed)
+    kinds_all = list(KINDS)
+    if "kind" in o.columns:
+        kind = o["kind"].astype(str).str.lower().to_numpy()
+        unknown = sorted(set(kind) - set(kinds_all))
+        if unknown:
+            raise LayerError("outlets", [f"unknown kind(s) {unknown}; use {kinds_all}"])
+    else:
+        kind = rng.choice(np.asarray(kinds_all), size=len(o))
+    peak = pd.to_numeric(o["arrivals_per_h"], errors="coerce").to_numpy(dtype=np.float64)
+    if np.any(~np.isfinite(peak) | (peak < 0)):
+        raise LayerError("outlets", ["arrivals_per_h must be numbers >= 0"])
+    counters = o["counters"].to_numpy(dtype=np.int64)
+    terminals = o["terminals"].to_numpy(dtype=np.int64)
+
+    cal = _day_calendar(t0, t1)
+    cal = cal[cal["open"]].reset_index(drop=True)
+    slots_d: list[int] = []
+    slots_h: list[int] = []
+    slots_we: list[bool] = []
+    for i, row in enumerate(cal.itertuples(index=False)):
+        hrs = _WEEKEND_HOURS if row.weekend else _WEEKDAY_HOURS
+        slots_d.extend([i] * len(hrs))
+        slots_h.extend(hrs)
+        slots_we.extend([bool(row.weekend)] * len(hrs))
+    d_idx = np.asarray(slots_d, dtype=np.int64)
+    hour = np.asarray(slots_h, dtype=np.int64)
+    weekend = np.asarray(slots_we, dtype=bool)
+    stamps = (cal["date"].to_numpy()[d_idx] + hour.astype("timedelta64[h]")).astype(
+        "datetime64[ns]"
+    )
+    day_factor = cal["factor"].to_numpy(dtype=np.float64)[d_idx]
+
+    shape = np.zeros((len(o), len(hour)))
+    h_pos = hour - _WEEKDAY_HOURS[0]
+    for j, k in enumerate(kind):
+        spec = KINDS[str(k)]
+        prof = np.asarray(spec["weekday"], dtype=np.float64)[h_pos]
+        shape[j] = np.where(weekend, prof * float(spec["weekend"]), prof)
+    lam = peak[:, None] * shape * day_factor[None, :]
+    arrivals = rng.poisson(lam).astype(np.int64)
+    del lam, shape
+    wait = np.empty(arrivals.shape, dtype=np.float64)
+    for lo in range(0, len(o), 32):  # blocks of outlets keep the temporaries small
+        hi = min(lo + 32, len(o))
+        wait[lo:hi] = _saturating_wait(
+            arrivals[lo:hi].astype(np.float64),
+            np.broadcast_to(counters[lo:hi, None], (hi - lo, len(hour))),
+            np.broadcast_to(terminals[lo:hi, None], (hi - lo, len(hour))),
+            sc,
+        )
+    noise = rng.lognormal(mean=0.0, sigma=0.10, size=wait.shape)
+    wait = np.round(wait * noise, 1).ravel()
+
+    n_slots = len(hour)
+    out = pd.DataFrame(
+        {
+            "outlet_id": np.repeat(o["outlet_id"].to_numpy(), n_slots),
+            "timestamp": np.tile(stamps, len(o)),
+            "arrivals": arrivals.ravel(),
+            "mean_wait_min": wait,
+        }
+    )
+    log.info("generated %d rows for %d outlets over %d open days", len(out), len(o), len(cal))
+    return out
+
+
+def synthetic_outlets(
+    n: int = 40, *, seed: int = 0, scenario: Scenario | None = None
+) -> pd.DataFrame:
+    """``n`` made-up outlets for :func:`generate_log`: ids ``Q001``..., a kind, a format.
+
+    80% ``full`` and 20% ``light`` outlets, each with a weekday peak of 60%-115% of its
+    format's capacity at the wait target (so some are overloaded). Deterministic for ``seed``.
+    """
+    from netplan import service
+    from netplan.scenario import load_scenario
+
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise LayerError("outlets", [f"the number of outlets must be an integer >= 1, got {n!r}"])
+    sc = scenario if scenario is not None else load_scenario()
+    rng = np.random.default_rng(seed)
+    fmt = np.where(rng.random(n) < 0.8, "full", "light")
+    kinds = np.asarray(list(KINDS))[rng.integers(0, len(KINDS), size=n)]
+    caps = service.format_capacity_per_h(sc)
+    counters = np.array([sc.formats[f].counters for f in fmt], dtype=np.int64)
+    terminals = np.array([sc.formats[f].terminals for f in fmt], dtype=np.int64)
+    peak = np.array([caps[f] for f in fmt]) * rng.uniform(0.6, 1.15, size=n)
+    width = max(3, len(str(n)))
+    return pd.DataFrame(
+        {
+            "outlet_id": [f"Q{i + 1:0{width}d}" for i in range(n)],
+            "format": fmt,
+            "kind": kinds,
+            "counters": counters,
+            "terminals": terminals,
+            "arrivals_per_h": np.round(peak, 2),
+        }
+    )
+
+
+def outlets_from_branches(
+    gdf_branches: pd.DataFrame, *, seed: int = 0, scenario: Scenario | None = None
+) -> pd.DataFrame:
+    """Outlets for :func:`generate_log` from a branches layer (ids, counters, terminals).
+
+    The branches layer carries no observed demand, so each branch gets a synthetic weekday
+    peak of 60%-115% of its own capacity at the wait target and a random kind (seeded).
+    """
+    from netplan import service
+    from netplan.scenario import load_scenario
+
+    missing = [c for c in ("branch_id", "counters", "terminals") if c not in gdf_branches]
+    if missing:
+        raise LayerError("branches", [f"missing column(s) {', '.join(missing)}"])
+    sc = scenario if scenario is not None else load_scenario()
+    rng = np.random.default_rng(seed)
+    b = pd.DataFrame(gdf_branches[["branch_id", "counters", "terminals"]]).copy()
+    b["branch_id"] = b["branch_id"].astype(str)
+    b = b.sort_values("branch_id", kind="stable").reset_index(drop=True)
+    n = len(b)
+    cap = service.capacity_per_h(b["counters"].to_numpy(), b["terminals"].to_numpy(),
+                                 scenario=sc)
+    kinds = np.asarray(list(KINDS))[rng.integers(0, len(KINDS), size=n)]
+    return pd.DataFrame(
+        {
+            "outlet_id": b["branch_id"],
+            "kind": kinds,
+            "counters": b["counters"].to_numpy(dtype=np.int64),
+            "terminals": b["terminals"].to_numpy(dtype=np.int64),
+            "arrivals_per_h": np.round(cap * rng.uniform(0.6, 1.15, size=n), 2),
+        }
+    )

@@ -1,0 +1,698 @@
+"""Planning scenarios: a frozen, validated :class:`Scenario` read from a TOML file.
+
+A scenario holds every assumption of a plan: demand (customer share, visits, peak hour,
+smart-channel share), service (service times, the waiting-time target), travel, the
+planning limits (budget, openings, closures, ring share), the outlet formats and the
+per-district policies ("一区一策"). Nothing of that lives anywhere else in code.
+
+File layout (all tables optional; see ``data/scenarios/beijing-2035.toml`` for the
+documented default)::
+
+    name = "..."            description = "..."
+    [years]     base, horizon
+    [horizon]   total_population, central_population
+    [demand]    customer_share, visits_per_customer_per_year, business_days_per_year,
+                peak_hour_share, smart_share
+    [service]   counter_service_min, terminal_service_min, target_wait_min
+    [travel]    max_dist_km, k_nearest, detour_factor, cost_cny_per_km, relocation_radius_km
+    [planning]  budget_cny, max_open, max_close, min_share_outside_ring5,
+                amortisation_years, unserved_penalty_cny_per_visit, balance_weight,
+                balance_threshold, time_limit_s, mip_gap
+    [formats.<name>]    counters, terminals, opex_cny_per_year, open_cny, convert_cny,
+                        close_cny, relocate_cny, description
+    [districts.<key>]   policy, min_outlets, max_outlets, max_open, max_close
+
+Defaults and merging
+--------------------
+* Scalar keys missing from a file take the defaults of :data:`DEFAULTS` (the one place they
+  live; the default TOML repeats them with comments and a test checks both agree).
+* ``name`` defaults to the file's stem, ``description`` to ``""``.
+* ``[formats.*]`` merge with :data:`DEFAULT_FORMATS` by name: a file may change one field
+  of ``full`` and keep the rest, or add a new format (which must then give every field but
+  ``description``). ``full``, ``light`` and ``smart`` always exist.
+* ``[districts]``, when present at all, *replaces* :data:`DEFAULT_DISTRICTS` entirely (the
+  policies are one decision; write ``[districts]`` with nothing under it for none).
+* TOML has no null: the optional limits (``budget_cny``, ``max_open``, ``max_close``,
+  ``min_share_outside_ring5``, ``time_limit_s`` and the district limits) accept the
+  string ``"none"`` (or ``"unlimited"``) for "no limit".
+
+Every problem of a file is reported at once in one :class:`~netplan._errors.ScenarioError`,
+each naming its key path (``demand.smart_share must be in [0, 1), got 1.4``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from netplan._errors import DataNotFoundError, ScenarioError
+from netplan._paths import default_scenario
+
+__all__ = [
+    "DEFAULTS",
+    "DEFAULT_DISTRICTS",
+    "DEFAULT_FORMATS",
+    "POLICIES",
+    "REQUIRED_FORMATS",
+    "DistrictPolicy",
+    "Format",
+    "Scenario",
+    "load_scenario",
+    "scenario_from_dict",
+    "scenario_to_dict",
+]
+
+#: Allowed district policies: ``consolidate`` (thin out a dense area: merge, close,
+#: relocate out), ``expand`` (grow with the population), ``renovate`` (convert and
+#: upgrade in place), ``hold`` (leave as is), ``free`` (the optimizer decides).
+POLICIES: tuple[str, ...] = ("consolidate", "expand", "renovate", "hold", "free")
+
+#: Formats every scenario defines.
+REQUIRED_FORMATS: tuple[str, ...] = ("full", "light", "smart")
+
+_NONE_WORDS = frozenset({"none", "unlimited"})
+
+
+# --- field specifications: the single home of the defaults -------------------------------
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """One scalar scenario setting: where it sits in the file and what it may hold."""
+
+    section: str  # TOML table, "" for top level
+    key: str  # key inside the table
+    field: str  # Scenario attribute
+    kind: str  # "float" | "int" | "str"
+    default: Any
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+    optional: bool = False  # None ("none" in TOML) allowed = no limit
+
+    @property
+    def path(self) -> str:
+        return f"{self.section}.{self.key}" if self.section else self.key
+
+
+_SPECS: tuple[_Spec, ...] = (
+    _Spec("years", "base", "base_year", "int", 2020, 1900, 2200),
+    _Spec("years", "horizon", "horizon_year", "int", 2035, 1900, 2200),
+    _Spec("horizon", "total_population", "horizon_total_population", "float", 23_000_000.0,
+          0, None, lo_open=True),
+    _Spec("horizon", "central_population", "horizon_central_population", "float",
+          10_850_000.0, 0, None),
+    _Spec("demand", "customer_share", "customer_share", "float", 0.30, 0, 1, lo_open=True),
+    _Spec("demand", "visits_per_customer_per_year", "visits_per_customer_per_year", "float",
+          6.0, 0, None, lo_open=True),
+    _Spec("demand", "business_days_per_year", "business_days_per_year", "float", 250.0,
+          0, 366, lo_open=True),
+    _Spec("demand", "peak_hour_share", "peak_hour_share", "float", 0.18, 0, 1, lo_open=True),
+    _Spec("demand", "smart_share", "smart_share", "float", 0.6, 0, 1, hi_open=True),
+    _Spec("service", "counter_service_min", "counter_service_min", "float", 12.0, 0, None,
+          lo_open=True),
+    _Spec("service", "terminal_service_min", "terminal_service_min", "float", 4.0, 0, None,
+          lo_open=True),
+    _Spec("service", "target_wait_min", "target_wait_min", "float", 11.0, 0, None,
+          lo_open=True),
+    _Spec("travel", "max_dist_km", "max_dist_km", "float", 5.0, 0, None, lo_open=True),
+    _Spec("travel", "k_nearest", "k_nearest", "int", 8, 1, None),
+    _Spec("travel", "detour_factor", "detour_factor", "float", 1.3, 1, None),
+    _Spec("travel", "cost_cny_per_km", "travel_cost_cny_per_km", "float", 3.0, 0, None),
+    _Spec("travel", "relocation_radius_km", "relocation_radius_km", "float", 3.0, 0, None),
+    _Spec("planning", "budget_cny", "budget_cny", "float", 600_000_000.0, 0, None,
+          optional=True),
+    _Spec("planning", "max_open", "max_open", "int", 60, 0, None, optional=True),
+    _Spec("planning", "max_close", "max_close", "int", 40, 0, None, optional=True),
+    _Spec("planning", "min_share_outside_ring5", "min_share_outside_ring5", "float", 0.32,
+          0, 1, optional=True),
+    _Spec("planning", "amortisation_years", "amortisation_years", "float", 10.0, 0, None,
+          lo_open=True),
+    _Spec("planning", "unserved_penalty_cny_per_visit", "unserved_penalty_cny_per_visit",
+          "float", 200.0, 0, None),
+    _Spec("planning", "balance_weight", "balance_weight", "float", 0.0, 0, None),
+    _Spec("planning", "balance_threshold", "balance_threshold", "float", 0.85, 0, 1,
+          lo_open=True),
+    _Spec("planning", "time_limit_s", "time_limit_s", "float", 600.0, 0, None, lo_open=True,
+          optional=True),
+    _Spec("planning", "mip_gap", "mip_gap", "float", 0.01, 0, 1, hi_open=True),
+)
+
+_SPEC_BY_FIELD: dict[str, _Spec] = {s.field: s for s in _SPECS}
+_SECTIONS: dict[str, dict[str, _Spec]] = {}
+for _s in _SPECS:
+    _SECTIONS.setdefault(_s.section, {})[_s.key] = _s
+
+#: Default of every scalar setting, by :class:`Scenario` attribute name.
+DEFAULTS: Mapping[str, Any] = MappingProxyType({s.field: s.default for s in _SPECS})
+
+# Format fields: key -> (kind, lo, lo_open); counters/terminals are ints >= 1, costs >= 0.
+_FORMAT_FIELDS: dict[str, tuple[str, float, bool]] = {
+    "counters": ("int", 1, False),
+    "terminals": ("int", 1, False),
+    "opex_cny_per_year": ("float", 0, False),
+    "open_cny": ("float", 0, False),
+    "convert_cny": ("float", 0, False),
+    "close_cny": ("float", 0, False),
+    "relocate_cny": ("float", 0, False),
+}
+_POLICY_LIMITS: tuple[str, ...] = ("min_outlets", "max_outlets", "max_open", "max_close")
+
+
+# --- the dataclasses ---------------------------------------------------------------------
+
+
+def _range_text(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool) -> str:
+    if hi is None:
+        return f"> {_num(lo)}" if lo_open else f">= {_num(lo)}"
+    left = "(" if lo_open else "["
+    right = ")" if hi_open else "]"
+    return f"in {left}{_num(lo)}, {_num(hi)}{right}"
+
+
+def _num(x: float | None) -> str:
+    if x is None:
+        return "?"
+    return str(int(x)) if float(x).is_integer() else repr(x)
+
+
+def _check_value(
+    path: str,
+    value: Any,
+    kind: str,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    lo_open: bool = False,
+    hi_open: bool = False,
+    optional: bool = False,
+) -> tuple[Any, str | None]:
+    """Coerce one value to its kind and check its range; return ``(value, problem)``."""
+    if value is None:
+        if optional:
+            return None, None
+        return None, f"{path} is required (no limit is not allowed here)"
+    if optional and isinstance(value, str) and value.strip().lower() in _NONE_WORDS:
+        return None, None
+    if kind == "str":
+        if not isinstance(value, str):
+            return None, f"{path} must be a string, got {value!r}"
+        return value, None
+    hint = ' or "none" for no limit' if optional else ""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        what = "an integer" if kind == "int" else "a number"
+        return None, f"{path} must be {what}{hint}, got {value!r}"
+    if kind == "int":
+        if isinstance(value, float):
+            if not (math.isfinite(value) and value.is_integer()):
+                return None, f"{path} must be an integer{hint}, got {value!r}"
+            value = int(value)
+    else:
+        try:
+            value = float(value)
+        except OverflowError:
+            return None, f"{path} must be a finite number{hint}, got {value!r}"
+        if not math.isfinite(value):
+            return None, f"{path} must be a finite number{hint}, got {value!r}"
+    ok = True
+    if lo is not None:
+        ok = ok and (value > lo if lo_open else value >= lo)
+    if hi is not None:
+        ok = ok and (value < hi if hi_open else value <= hi)
+    if not ok:
+        return None, f"{path} must be {_range_text(lo, hi, lo_open, hi_open)}, got {value!r}"
+    return value, None
+
+
+@dataclass(frozen=True)
+class Format:
+    """An outlet format: its servers and its costs (CNY).
+
+    Attributes
+    ----------
+    name
+        Format name (the key of ``[formats.<name>]``).
+    counters, terminals
+        Staffed counters and smart terminals (integers >= 1).
+    opex_cny_per_year
+        Annual operating cost.
+    open_cny
+        One-off cost to open a new outlet of this format.
+    convert_cny
+        One-off cost to convert an existing outlet of another format *into* this one.
+    close_cny
+        One-off cost to close an outlet of this format.
+    relocate_cny
+        One-off cost to move an outlet of this format to a nearby site (instead of a
+        close plus an open).
+    description
+        Free text for reports.
+    """
+
+    name: str
+    counters: int
+    terminals: int
+    opex_cny_per_year: float
+    open_cny: float
+    convert_cny: float
+    close_cny: float
+    relocate_cny: float
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        problems = _format_problems(self.name, dataclasses.asdict(self))
+        if problems:
+            raise ScenarioError(_join(problems, f"format {self.name!r}"))
+        for key, (kind, _, _) in _FORMAT_FIELDS.items():
+            v = getattr(self, key)
+            object.__setattr__(self, key, int(v) if kind == "int" else float(v))
+
+
+def _format_problems(name: str, values: Mapping[str, Any]) -> list[str]:
+    problems: list[str] = []
+    if not isinstance(name, str) or not name.strip():
+        problems.append(f"formats: a format name must be a non-empty string, got {name!r}")
+    for key, (kind, lo, lo_open) in _FORMAT_FIELDS.items():
+        _, p = _check_value(f"formats.{name}.{key}", values.get(key), kind, lo=lo,
+                            lo_open=lo_open)
+        if p:
+            problems.append(p)
+    desc = values.get("description", "")
+    if not isinstance(desc, str):
+        problems.append(f"formats.{name}.description must be a string, got {desc!r}")
+    return problems
+
+
+@dataclass(frozen=True)
+class DistrictPolicy:
+    """One district's policy ("一区一策"); every limit ``None`` = no limit.
+
+    Attributes
+    ----------
+    policy
+        One of :data:`POLICIES`.
+    min_outlets, max_outlets
+        Bounds on the number of outlets in the district after the plan.
+    max_open, max_close
+        Bounds on openings and closures in the district (relocations count as neither).
+    """
+
+    policy: str = "free"
+    min_outlets: int | None = None
+    max_outlets: int | None = None
+    max_open: int | None = None
+    max_close: int | None = None
+
+    def __post_init__(self) -> None:
+        problems = _policy_problems("<district>", dataclasses.asdict(self))
+        if problems:
+            raise ScenarioError(_join(problems, "district policy"))
+
+
+def _policy_problems(key: str, values: Mapping[str, Any]) -> list[str]:
+    problems: list[str] = []
+    pol = values.get("policy", "free")
+    if pol not in POLICIES:
+        problems.append(
+            f"districts.{key}.policy must be one of {', '.join(POLICIES)}, got {pol!r}"
+        )
+    checked: dict[str, Any] = {}
+    for lim in _POLICY_LIMITS:
+        v, p = _check_value(f"districts.{key}.{lim}", values.get(lim), "int", lo=0,
+                            optional=True)
+        if p:
+            problems.append(p)
+        checked[lim] = v
+    lo, hi = checked["min_outlets"], checked["max_outlets"]
+    if lo is not None and hi is not None and lo > hi:
+        problems.append(
+            f"districts.{key}: min_outlets ({lo}) must not exceed max_outlets ({hi})"
+        )
+    return problems
+
+
+def _join(problems: list[str], where: str) -> str:
+    if len(problems) == 1:
+        return f"{where}: {problems[0]}"
+    lines = "\n".join(f"  - {p}" for p in problems)
+    return f"{where} has {len(problems)} problems:\n{lines}"
+
+
+#: The default formats (equal to ``[formats.*]`` of the default TOML).
+DEFAULT_FORMATS: Mapping[str, Format] = MappingProxyType(
+    {
+        "full": Format(
+            "full", counters=5, terminals=4, opex_cny_per_year=3_000_000.0,
+            open_cny=6_000_000.0, convert_cny=1_500_000.0, close_cny=800_000.0,
+            relocate_cny=2_500_000.0,
+            description="full-service branch: counters for every transaction, some terminals",
+        ),
+        "light": Format(
+            "light", counters=2, terminals=4, opex_cny_per_year=1_000_000.0,
+            open_cny=1_500_000.0, convert_cny=600_000.0, close_cny=300_000.0,
+            relocate_cny=800_000.0,
+            description="light 'wealth + self-service' outlet: two counters, terminals",
+        ),
+        "smart": Format(
+            "smart", counters=6, terminals=10, opex_cny_per_year=3_200_000.0,
+            open_cny=7_000_000.0, convert_cny=2_000_000.0, close_cny=800_000.0,
+            relocate_cny=2_500_000.0,
+            description="smart branch: many terminals, counters kept for complex business",
+        ),
+    }
+)
+
+#: The default district policies (equal to ``[districts.*]`` of the default TOML).
+DEFAULT_DISTRICTS: Mapping[str, DistrictPolicy] = MappingProxyType(
+    {
+        "东城区": DistrictPolicy("consolidate", max_open=0),
+        "西城区": DistrictPolicy("consolidate", max_open=0),
+        "通州区": DistrictPolicy("expand", max_close=0),
+        "大兴区": DistrictPolicy("expand", max_close=0),
+        "昌平区": DistrictPolicy("expand", max_close=0),
+        "顺义区": DistrictPolicy("expand", max_close=0),
+        "房山区": DistrictPolicy("expand", max_close=0),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Every assumption of a plan; frozen and validated on construction.
+
+    Build one with :func:`load_scenario` (from TOML) or :func:`scenario_from_dict`; change
+    one with :meth:`replace` (re-validated). The attributes, with their TOML key and unit,
+    are documented in ``data/scenarios/beijing-2035.toml``; defaults are :data:`DEFAULTS`.
+
+    Notes
+    -----
+    ``formats`` and ``districts`` are read-only mappings. District keys are as written in
+    the file (a district name or adcode); resolving them to adcodes is the caller's job.
+    """
+
+    name: str
+    description: str
+    base_year: int
+    horizon_year: int
+    horizon_total_population: float
+    horizon_central_population: float
+    customer_share: float
+    visits_per_customer_per_year: float
+    business_days_per_year: float
+    peak_hour_share: float
+    smart_share: float
+    counter_service_min: float
+    terminal_service_min: float
+    target_wait_min: float
+    max_dist_km: float
+    k_nearest: int
+    detour_factor: float
+    travel_cost_cny_per_km: float
+    relocation_radius_km: float
+    budget_cny: float | None
+    max_open: int | None
+    max_close: int | None
+    min_share_outside_ring5: float | None
+    amortisation_years: float
+    unserved_penalty_cny_per_visit: float
+    balance_weight: float
+    balance_threshold: float
+    time_limit_s: float | None
+    mip_gap: float
+    formats: Mapping[str, Format]
+    districts: Mapping[str, DistrictPolicy]
+    source: str = "<defaults>"
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+        for attr in ("name", "description", "source"):
+            if not isinstance(getattr(self, attr), str):
+                problems.append(f"{attr} must be a string, got {getattr(self, attr)!r}")
+        for spec in _SPECS:
+            value, p = _check_value(
+                spec.path, getattr(self, spec.field), spec.kind, lo=spec.lo, hi=spec.hi,
+                lo_open=spec.lo_open, hi_open=spec.hi_open, optional=spec.optional,
+            )
+            if p:
+                problems.append(p)
+            else:
+                object.__setattr__(self, spec.field, value)
+        problems += _cross_problems(self.base_year, self.horizon_year,
+                                    self.horizon_total_population,
+                                    self.horizon_central_population)
+        if not isinstance(self.formats, Mapping) or not all(
+            isinstance(v, Format) for v in self.formats.values()
+        ):
+            problems.append("formats must be a mapping of format name to Format")
+        else:
+            for key, fmt in self.formats.items():
+                if key != fmt.name:
+                    problems.append(f"formats.{key} holds a Format named {fmt.name!r}")
+            missing = [f for f in REQUIRED_FORMATS if f not in self.formats]
+            if missing:
+                problems.append(f"formats must define {', '.join(REQUIRED_FORMATS)}; "
+                                f"missing {', '.join(missing)}")
+        if not isinstance(self.districts, Mapping) or not all(
+            isinstance(v, DistrictPolicy) for v in self.districts.values()
+        ):
+            problems.append("districts must be a mapping of district key to DistrictPolicy")
+        if problems:
+            raise ScenarioError(_join(problems, f"scenario {self.name!r} ({self.source})"))
+        object.__setattr__(self, "formats", MappingProxyType(dict(self.formats)))
+        object.__setattr__(self, "districts", MappingProxyType(dict(self.districts)))
+
+    def replace(self, **changes: Any) -> Scenario:
+        """Return a copy with ``changes`` applied (attribute names), validated again."""
+        return dataclasses.replace(self, **changes)
+
+    def format_names(self) -> tuple[str, ...]:
+        """The format names in file order (defaults first)."""
+        return tuple(self.formats)
+
+
+def _cross_problems(base: Any, horizon: Any, total: Any, central: Any) -> list[str]:
+    problems: list[str] = []
+    if isinstance(base, int) and isinstance(horizon, int) and horizon <= base:
+        problems.append(f"years.horizon ({horizon}) must be after years.base ({base})")
+    if (isinstance(total, int | float) and isinstance(central, int | float)
+            and central > total):
+        problems.append(
+            f"horizon.central_population ({central:g}) must not exceed "
+            f"horizon.total_population ({total:g})"
+        )
+    return problems
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def _unknown(path: str, key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
+    where = f"{path}.{key}" if path else key
+    return f"unknown key {where}{hint}"
+
+
+def _parse(
+    raw: Mapping[str, Any], *, default_name: str, source: str, allow_source: bool
+) -> Scenario:
+    problems: list[str] = []
+    values: dict[str, Any] = dict(DEFAULTS)
+    values["name"] = default_name
+    values["description"] = ""
+    top_known = ["name", "description", *[s for s in _SECTIONS if s], "formats", "districts"]
+    if allow_source:
+        top_known.append("source")
+    for key, val in raw.items():
+        if key in ("name", "description"):
+            if not isinstance(val, str):
+                problems.append(f"{key} must be a string, got {val!r}")
+            else:
+                values[key] = val
+        elif key == "source" and allow_source:
+            if not isinstance(val, str):
+                problems.append(f"source must be a string, got {val!r}")
+            else:
+                source = val
+        elif key in ("formats", "districts"):
+            continue
+        elif key in _SECTIONS and key:
+            if not isinstance(val, Mapping):
+                problems.append(f"{key} must be a table ([{key}]), got {val!r}")
+                continue
+            specs = _SECTIONS[key]
+            for sub, sval in val.items():
+                spec = specs.get(sub)
+                if spec is None:
+                    problems.append(_unknown(key, str(sub), list(specs)))
+                    continue
+                v, p = _check_value(spec.path, sval, spec.kind, lo=spec.lo, hi=spec.hi,
+                                    lo_open=spec.lo_open, hi_open=spec.hi_open,
+                                    optional=spec.optional)
+                if p:
+                    problems.append(p)
+                    values[spec.field] = _INVALID
+                else:
+                    values[spec.field] = v
+        else:
+            problems.append(_unknown("", str(key), top_known))
+
+    if not any(values[f] is _INVALID for f in ("base_year", "horizon_year",
+                                               "horizon_total_population",
+                                               "horizon_central_population")):
+        problems += _cross_problems(values["base_year"], values["horizon_year"],
+                                    values["horizon_total_population"],
+                                    values["horizon_central_population"])
+
+    formats = _parse_formats(raw.get("formats", {}), problems)
+    districts = _parse_districts(raw.get("districts"), problems)
+    if problems:
+        raise ScenarioError(_join(problems, f"scenario {source}") + "\nFix the value(s) in "
+                            "the file; data/scenarios/beijing-2035.toml documents every key.")
+    return Scenario(formats=formats, districts=districts, source=source, **values)
+
+
+class _Invalid:
+    """Marker for a value that failed validation (already reported)."""
+
+
+_INVALID = _Invalid()
+
+
+def _parse_formats(raw: Any, problems: list[str]) -> dict[str, Format]:
+    formats: dict[str, Format] = dict(DEFAULT_FORMATS)
+    if not isinstance(raw, Mapping):
+        problems.append(f"formats must be tables [formats.<name>], got {raw!r}")
+        return formats
+    known = [*_FORMAT_FIELDS, "description"]
+    for name, table in raw.items():
+        name = str(name)
+        if not isinstance(table, Mapping):
+            problems.append(f"formats.{name} must be a table [formats.{name}], got {table!r}")
+            continue
+        base = dataclasses.asdict(formats[name]) if name in formats else {"description": ""}
+        own: list[str] = []
+        for key in table:
+            if key not in known:
+                own.append(_unknown(f"formats.{name}", str(key), known))
+        merged = {**base, **{k: v for k, v in table.items() if k in known}}
+        merged.pop("name", None)
+        missing = [k for k in _FORMAT_FIELDS if k not in merged]
+        if missing:
+            own.append(f"formats.{name} is a new format and must also give "
+                       f"{', '.join(missing)}")
+        own += [p for p in _format_problems(name, merged)
+                if not any(p.startswith(f"formats.{name}.{k} ") for k in missing)]
+        if own:
+            problems += own
+            continue
+        formats[name] = Format(name=name, **merged)
+    return formats
+
+
+def _parse_districts(raw: Any, problems: list[str]) -> dict[str, DistrictPolicy]:
+    if raw is None:
+        return dict(DEFAULT_DISTRICTS)
+    if not isinstance(raw, Mapping):
+        problems.append(f"districts must be tables [districts.<name>], got {raw!r}")
+        return {}
+    known = ["policy", *_POLICY_LIMITS]
+    out: dict[str, DistrictPolicy] = {}
+    for key, table in raw.items():
+        key = str(key)
+        if not isinstance(table, Mapping):
+            problems.append(f"districts.{key} must be a table [districts.{key}], got {table!r}")
+            continue
+        own = [_unknown(f"districts.{key}", str(k), known) for k in table if k not in known]
+        own += _policy_problems(key, table)
+        if own:
+            problems += own
+            continue
+        kw: dict[str, Any] = {"policy": table.get("policy", "free")}
+        for lim in _POLICY_LIMITS:
+            kw[lim], _ = _check_value("", table.get(lim), "int", lo=0, optional=True)
+        out[key] = DistrictPolicy(**kw)
+    return out
+
+
+def scenario_from_dict(
+    data: Mapping[str, Any], *, source: str = "<dict>", default_name: str = "scenario"
+) -> Scenario:
+    """Build a :class:`Scenario` from a nested mapping laid out like the TOML file.
+
+    ``None`` is accepted wherever the file accepts ``"none"``; missing keys take the
+    defaults (see the module docstring). A top-level ``source`` key overrides ``source``.
+
+    Raises
+    ------
+    ScenarioError
+        Unknown keys, wrong types or out-of-range values, all listed with their key path.
+    """
+    if not isinstance(data, Mapping):
+        raise ScenarioError(f"scenario {source}: expected a table of settings, got {data!r}")
+    return _parse(data, default_name=default_name, source=source, allow_source=True)
+
+
+def load_scenario(path: str | Path | None = None) -> Scenario:
+    """Read and validate a scenario TOML file (``None``: the default Beijing 2035 scenario).
+
+    Parameters
+    ----------
+    path
+        A TOML file; ``None`` reads ``data/scenarios/beijing-2035.toml``.
+
+    Returns
+    -------
+    Scenario
+        Frozen and validated; ``source`` is the file path.
+
+    Raises
+    ------
+    DataNotFoundError
+        The file does not exist.
+    ScenarioError
+        The file is not valid TOML (the message gives the line and column), or has unknown
+        keys or out-of-range values (all listed, each with its key path).
+    """
+    p = default_scenario() if path is None else Path(path)
+    if not p.is_file():
+        raise DataNotFoundError(
+            f"scenario file {p} does not exist; pass an existing TOML file, or omit the "
+            "path to use the default data/scenarios/beijing-2035.toml"
+        )
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"scenario {p} is not UTF-8 text ({exc}); save it as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(
+            f"scenario {p} is not valid TOML: {exc}. Fix the syntax at that line "
+            "(strings need quotes, tables are written [section])"
+        ) from None
+    return _parse(raw, default_name=p.stem, source=str(p), allow_source=False)
+
+
+def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
+    """The scenario as a nested, JSON-serialisable dict in the TOML layout (for plans).
+
+    ``None`` stands for "no limit". :func:`scenario_from_dict` reads it back to an equal
+    scenario.
+    """
+    out: dict[str, Any] = {"name": scenario.name, "description": scenario.description}
+    for spec in _SPECS:
+        out.setdefault(spec.section, {})[spec.key] = getattr(scenario, spec.field)
+    out["formats"] = {
+        name: {k: v for k, v in dataclasses.asdict(f).items() if k != "name"}
+        for name, f in scenario.formats.items()
+    }
+    out["districts"] = {k: dataclasses.asdict(p) for k, p in scenario.districts.items()}
+    out["source"] = scenario.source
+    return out
