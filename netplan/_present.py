@@ -1,0 +1,220 @@
+"""Presentation helpers shared by the map and the report: escaping, number formats, labels.
+
+Everything that turns a figure or a user string into HTML text goes through here, so
+both outputs say the same thing the same way and every user string is escaped once.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+DASH = "–"
+
+#: Human labels of the ring zones (see :data:`netplan.geometry.RING_ZONES`).
+RING_ZONE_LABELS: Mapping[str, str] = {
+    "inside_2": "inside the 2nd ring",
+    "2_3": "2nd–3rd ring",
+    "3_4": "3rd–4th ring",
+    "4_5": "4th–5th ring",
+    "5_6": "5th–6th ring",
+    "outside_6": "outside the 6th ring",
+}
+
+#: What each planned action means, in a few words (legend and report).
+ACTION_TEXT: Mapping[str, str] = {
+    "keep": "keep as is",
+    "open": "open a new outlet",
+    "close": "close",
+    "upgrade": "upgrade to a larger format",
+    "convert": "convert to another format",
+    "relocate": "relocate to a nearby site",
+}
+
+
+def esc(x: Any) -> str:
+    """HTML-escape any value as text (``None`` and NaN become an en dash)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return DASH
+    return html.escape(str(x), quote=True)
+
+
+def finite(x: Any) -> float | None:
+    """``x`` as a float, or ``None`` when it is missing, NaN or infinite."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def num(x: Any, nd: int = 0) -> str:
+    """``1,234.5``-style number; missing → en dash."""
+    v = finite(x)
+    return DASH if v is None else f"{v:,.{nd}f}"
+
+
+def pct(x: Any, nd: int = 0) -> str:
+    """A share (0..1) as a percentage."""
+    v = finite(x)
+    return DASH if v is None else f"{100.0 * v:,.{nd}f} %"
+
+
+def km(dist_m: Any, nd: int = 2) -> str:
+    """Metres as kilometres."""
+    v = finite(dist_m)
+    return DASH if v is None else f"{v / 1000.0:,.{nd}f} km"
+
+
+def wait_text(wait_min: Any) -> str:
+    """Expected wait; infinity (a saturated queue) says so."""
+    try:
+        v = float(wait_min)
+    except (TypeError, ValueError):
+        return DASH
+    if math.isnan(v):
+        return DASH
+    if math.isinf(v):
+        return "saturated (unbounded)"
+    return f"{v:,.1f} min"
+
+
+def ring_zone_label(rz: Any) -> str:
+    """``2_3`` → ``2nd–3rd ring`` (unknown labels are returned as they are)."""
+    s = "" if rz is None else str(rz)
+    return RING_ZONE_LABELS.get(s, s or DASH)
+
+
+def district_names(study: Any | None) -> dict[str, str]:
+    """``{adcode: "朝阳区 Chaoyang"}`` (Chinese name, pinyin) of a study (empty without one)."""
+    if study is None:
+        return {}
+    d = study.districts
+    en = d["name_pinyin"] if "name_pinyin" in d else d.get("name_en", d["adcode"])
+    return {
+        str(a): f"{zh} {n}".strip()
+        for a, zh, n in zip(d["adcode"].astype(str), d["name_zh"].astype(str), en.astype(str),
+                            strict=True)
+    }
+
+
+def scope_text(kpis: Mapping[str, Any], names: Mapping[str, str]) -> str:
+    """``the whole city`` or the district's name (plain text, not escaped)."""
+    scope = str(kpis.get("scope", "city"))
+    if scope == "city":
+        return "the whole city"
+    return names.get(scope, f"district {scope}")
+
+
+@dataclass(frozen=True)
+class KpiRow:
+    """One line of a before → after table (texts are plain, not escaped)."""
+
+    label: str
+    before: str
+    after: str
+    change: str  # "better", "worse" or ""
+
+
+# key, label, kind, which way is better
+KPI_SPECS: tuple[tuple[str, str, str, str], ...] = (
+    ("outlets", "Outlets", "int", ""),
+    ("mean_wait_min", "Mean expected wait at peak", "min", "lower"),
+    ("share_customers_over_target", "Customers over the {tw}-min wait target", "pct", "lower"),
+    ("overloaded_outlets", "Overloaded outlets", "int", "lower"),
+    ("mean_dist_m", "Mean travel distance", "km", "lower"),
+    ("p95_dist_m", "95th percentile distance", "km", "lower"),
+    ("share_pop_within_1km", "Residents ≤ 1 km from an outlet", "pct", "higher"),
+    ("share_pop_within_2km", "Residents ≤ 2 km from an outlet", "pct", "higher"),
+    ("share_pop_within_3km", "Residents ≤ 3 km from an outlet", "pct", "higher"),
+    ("unserved_arrivals_per_h", "Unserved customers per peak hour", "float1", "lower"),
+    ("share_outlets_outside_ring5", "Outlets outside the 5th ring", "pct", ""),
+)
+
+
+def fmt_kpi(value: Any, kind: str) -> str:
+    """Format one KPI value by its kind (``int``, ``min``, ``pct``, ``km``, ``float1``)."""
+    if kind == "int":
+        return num(value)
+    if kind == "min":
+        v = finite(value)
+        return DASH if v is None else f"{v:,.1f} min"
+    if kind == "pct":
+        return pct(value, 1)
+    if kind == "km":
+        return km(value)
+    return num(value, 1)
+
+
+def _change(b: Any, a: Any, better: str) -> str:
+    vb, va = finite(b), finite(a)
+    if not better or vb is None or va is None or abs(va - vb) <= 1e-9 * max(1.0, abs(vb)):
+        return ""
+    lower = va < vb
+    return "better" if (lower == (better == "lower")) else "worse"
+
+
+def kpi_rows(
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    *,
+    target_wait_min: float | None = None,
+    keys: Sequence[str] | None = None,
+) -> list[KpiRow]:
+    """Rows of the before → after KPI table (only the keys present in either side)."""
+    before = before or {}
+    after = after or {}
+    tw = "" if target_wait_min is None else f"{target_wait_min:g}"
+    rows = []
+    for key, label, kind, better in KPI_SPECS:
+        if keys is not None and key not in keys:
+            continue
+        if key not in before and key not in after:
+            continue
+        b, a = before.get(key), after.get(key)
+        rows.append(KpiRow(label.format(tw=tw or "?"), fmt_kpi(b, kind), fmt_kpi(a, kind),
+                           _change(b, a, better)))
+    return rows
+
+
+def million(x: Any, nd: int = 1) -> str:
+    """CNY as millions."""
+    v = finite(x)
+    return DASH if v is None else f"{v / 1e6:,.{nd}f} M"
+
+
+def cost_rows(costs: Mapping[str, Any]) -> list[KpiRow]:
+    """Before → after rows of the plan's costs."""
+    rows = []
+    if "opex_before_cny_per_year" in costs:
+        b, a = costs.get("opex_before_cny_per_year"), costs.get("opex_after_cny_per_year")
+        rows.append(KpiRow("Operating cost per year (CNY)", million(b), million(a),
+                           _change(b, a, "lower")))
+    if "travel_before_cny_per_year" in costs:
+        b, a = costs.get("travel_before_cny_per_year"), costs.get("travel_after_cny_per_year")
+        rows.append(KpiRow("Customers' travel cost per year (CNY)", million(b), million(a),
+                           _change(b, a, "lower")))
+    if "oneoff_spend_cny" in costs:
+        budget = costs.get("budget_cny")
+        spent = million(costs.get("oneoff_spend_cny"))
+        limit = "no budget limit" if finite(budget) is None else f"budget {million(budget)}"
+        rows.append(KpiRow("One-off spend (CNY)", DASH, f"{spent} ({limit})", ""))
+    return rows
+
+
+def scenario_name(kpis: Mapping[str, Any]) -> str:
+    """The scenario's name from a plan's KPIs (plain text)."""
+    sc = kpis.get("scenario") or {}
+    return str(sc.get("name", "")) if isinstance(sc, Mapping) else ""
+
+
+def target_wait(kpis: Mapping[str, Any]) -> float | None:
+    """The waiting-time target of a plan's scenario."""
+    sc = kpis.get("scenario") or {}
+    try:
+        return float(sc["service"]["target_wait_min"])
+    except (KeyError, TypeError, ValueError):
+        return None
