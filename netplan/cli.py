@@ -62,6 +62,464 @@ def print_json(obj: Any) -> None:
 # Each command lives below as a thin wrapper. Helpers: add a command with a small
 # insertion above the marker line, never rewrite this file.
 
+@app.command()
+def diagnose(
+    district: Annotated[
+        str | None, typer.Option("--district", "-d", help="Adcode or name (朝阳, Chaoyang).")
+    ] = None,
+    scenario: Annotated[
+        Path | None, typer.Option("--scenario", "-s", help="Scenario TOML (default: beijing-2035).")
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="GeoPackage with the layers (default: embedded).")
+    ] = None,
+    year: Annotated[
+        int | None, typer.Option("--year", help="Demand year: 2010, 2020 (base) or 2035.")
+    ] = None,
+    map_file: Annotated[
+        Path | None, typer.Option("--map", help="Also write a diagnosis map (HTML) here.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Measure the current network: load, expected wait, travel, coverage, unserved demand."""
+    from netplan.diagnose import diagnose as run_diagnose
+    from netplan.layers import load_study, resolve_district
+    from netplan.scenario import load_scenario
+
+    sc = load_scenario(scenario)
+    study = load_study(data)
+    adcode = resolve_district(district, study.districts) if district else None
+    result = run_diagnose(study, sc, year=year)
+    if map_file is not None:
+        from netplan.maps import diagnosis_map
+
+        diagnosis_map(study, result, out=map_file, adcode=adcode)
+    if as_json:
+        print_json(result.to_dict(adcode=adcode))
+        return
+    from netplan._render import render_diagnosis
+
+    render_diagnosis(out, result, study, adcode=adcode)
+
+
+@app.command()
+def plan(
+    district: Annotated[
+        str | None,
+        typer.Option("--district", "-d", help="Adcode or name of one district (default: city)."),
+    ] = None,
+    scenario: Annotated[
+        Path | None, typer.Option("--scenario", "-s", help="Scenario TOML (default: beijing-2035).")
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="GeoPackage with the layers (default: embedded).")
+    ] = None,
+    year: Annotated[
+        int | None, typer.Option("--year", help="Demand year (default: the scenario horizon).")
+    ] = None,
+    solver: Annotated[
+        str, typer.Option("--solver", help="highs (default, direct) or cbc (through PuLP).")
+    ] = "highs",
+    time_limit: Annotated[
+        float | None, typer.Option("--time-limit", help="Seconds (default: the scenario's).")
+    ] = None,
+    gap: Annotated[
+        float | None, typer.Option("--gap", help="Relative MIP gap (default: the scenario's).")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output folder (default: out/plan-<scope>).")
+    ] = None,
+    lock: Annotated[
+        list[str] | None, typer.Option("--lock", help="Site id that must stay open (repeatable).")
+    ] = None,
+    forbid: Annotated[
+        list[str] | None, typer.Option("--forbid", help="Site id that must not open (repeatable).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the KPIs as JSON.")] = False,
+) -> None:
+    """Plan the network: keep, open, close, upgrade, convert or relocate outlets."""
+    from netplan._render import render_plan, status_progress
+    from netplan.layers import load_study, resolve_district
+    from netplan.plan import make_plan
+    from netplan.scenario import load_scenario
+
+    if solver not in ("highs", "cbc"):
+        raise typer.BadParameter(
+            f"unknown solver {solver!r}; use highs or cbc", param_hint="--solver"
+        )
+    sc = load_scenario(scenario)
+    study = load_study(data)
+    adcode = resolve_district(district, study.districts) if district else None
+    scope = "city" if adcode is None else adcode
+    target = out_dir if out_dir is not None else Path("out") / f"plan-{scope}"
+    with status_progress(err, enabled=not as_json) as progress:
+        result = make_plan(
+            study, sc, year=year, adcode=adcode, solver=solver, time_limit_s=time_limit,
+            mip_gap=gap, locked=frozenset(lock or ()), forbidden=frozenset(forbid or ()),
+            progress=progress,
+        )
+        progress("writing the plan folder")
+        result.write(target)
+        _write_plan_extras(study, result, target, progress)
+    if as_json:
+        print_json(result.kpis)
+    else:
+        render_plan(out, result, study, folder=target)
+
+
+def _write_plan_extras(study: Any, result: Any, folder: Path, progress: Any) -> None:
+    """The committee map and report next to a plan's files."""
+    from netplan import maps, report
+
+    progress("drawing the map and the report")
+    maps.plan_map(result, study=study, out=folder / "map.html")
+    report.plan_report(result, out=folder / "report.html", map_href="map.html", study=study)
+
+
+@app.command()
+def summary(
+    district: Annotated[
+        str | None, typer.Option("--district", "-d", help="Adcode or name (朝阳, Chaoyang).")
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="GeoPackage with the layers (default: embedded).")
+    ] = None,
+    override: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--override",
+            help="KIND=FILE: replace one layer (repeatable), e.g. ring_roads=osm_rings.gpkg.",
+        ),
+    ] = None,
+    coords: Annotated[
+        str, typer.Option("--coords", help="wgs84, gcj02 or bd09: lon/lat of your own files.")
+    ] = "wgs84",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Outlets, population and inflow per district and per ring zone."""
+    from netplan.layers import load_study, parse_overrides
+    from netplan.summary import render_summary, summarize
+
+    study = load_study(data, overrides=parse_overrides(override or []), coords=coords)
+    result = summarize(study, adcode=district)
+    if as_json:
+        print_json(result)
+        return
+    render_summary(out, result)
+
+
+@layers_app.command("validate")
+def layers_validate(
+    files: Annotated[list[Path], typer.Argument(help="Layer files to check.")],
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--kind",
+            help="branches|zones|ring_roads|districts|candidates|ring_zones "
+            "(default: from the layer or file name).",
+        ),
+    ] = None,
+    layer: Annotated[
+        str | None, typer.Option("--layer", help="Layer of a GeoPackage (default: all known).")
+    ] = None,
+    coords: Annotated[
+        str, typer.Option("--coords", help="wgs84, gcj02 or bd09 (lon/lat files only).")
+    ] = "wgs84",
+    crs: Annotated[
+        str | None, typer.Option("--crs", help="CRS to assume when a file has none.")
+    ] = None,
+    lon_col: Annotated[str, typer.Option("--lon-col", help="CSV longitude column.")] = "lon",
+    lat_col: Annotated[str, typer.Option("--lat-col", help="CSV latitude column.")] = "lat",
+    within: Annotated[
+        Path | None,
+        typer.Option("--within", help="Districts file: features must lie inside their union."),
+    ] = None,
+) -> None:
+    """Check layer files; print every problem found, exit 1 if any file has one."""
+    from netplan.layers import validate_files
+
+    reports = validate_files(
+        files, kind=kind, layer=layer, coords=coords, crs=crs, lon_col=lon_col,
+        lat_col=lat_col, within=within,
+    )
+    for rep in reports:
+        label = escape(rep.label)
+        if rep.note:
+            out.print(f"SKIP {label}: {escape(rep.note)}", highlight=False, soft_wrap=True)
+        elif rep.ok:
+            out.print(f"OK {label}: {rep.n_features} features", highlight=False, soft_wrap=True)
+        else:
+            kind_txt = f" ({rep.kind})" if rep.kind else ""
+            n = len(rep.problems)
+            out.print(
+                f"[bold red]FAIL[/] {label}{kind_txt}: {n} problem{'s' if n != 1 else ''}",
+                highlight=False, soft_wrap=True,
+            )
+            for problem in rep.problems:
+                out.print(f"  - {escape(problem)}", highlight=False, soft_wrap=True)
+    if not all(rep.ok for rep in reports):
+        raise typer.Exit(1)
+
+
+@app.command()
+def queue(
+    servers: Annotated[int, typer.Option("--servers", "-c", help="Number of servers (>= 1).")],
+    arrivals_per_h: Annotated[
+        float, typer.Option("--arrivals-per-h", "-l", help="Arrivals per hour (>= 0).")
+    ],
+    service_min: Annotated[
+        float, typer.Option("--service-min", "-s", help="Mean service time, minutes (> 0).")
+    ],
+    target_wait_min: Annotated[
+        float, typer.Option("--target-wait-min", "-w", help="Waiting-time target, minutes.")
+    ] = 11.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """One M/M/c queue (Erlang C): P(wait), mean wait, utilisation, capacity at the target.
+
+    A saturated queue (utilisation >= 1) has no finite mean wait: JSON gives
+    "mean_wait_min": null and a "note"; the table says "saturated". Exit code 0 either way.
+    """
+    from netplan import queueing
+
+    p_wait = queueing.prob_wait(servers, arrivals_per_h, service_min)
+    wait = queueing.mean_wait_min(servers, arrivals_per_h, service_min)
+    rho = queueing.utilisation(servers, arrivals_per_h, service_min)
+    cap = queueing.capacity_per_h_at_target(servers, service_min, target_wait_min)
+    need = queueing.servers_for_target(arrivals_per_h, service_min, target_wait_min)
+    saturated = not wait < float("inf")
+    note = (
+        f"saturated: utilisation {rho:.3f} >= 1, the queue grows without bound (no finite "
+        f"mean wait); {need} servers would meet the {target_wait_min:g}-minute target"
+        if saturated else None
+    )
+    if as_json:
+        result: dict[str, Any] = {
+            "servers": servers, "arrivals_per_h": arrivals_per_h, "service_min": service_min,
+            "target_wait_min": target_wait_min, "prob_wait": p_wait,
+            "mean_wait_min": None if saturated else wait, "utilisation": rho,
+            "capacity_per_h_at_target": cap, "servers_for_target": need,
+        }
+        if note:
+            result["note"] = note
+        print_json(result)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"M/M/{servers}: {arrivals_per_h:g}/h, {service_min:g} min each")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("P(wait)", f"{p_wait:.4f}")
+    table.add_row("mean wait (min)", "saturated" if saturated else f"{wait:.3f}")
+    table.add_row("utilisation", f"{rho:.3f}")
+    table.add_row(f"capacity at {target_wait_min:g} min (arrivals/h)", f"{cap:.3f}")
+    table.add_row(f"servers for {target_wait_min:g} min", str(need))
+    out.print(table)
+    if note:
+        out.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)
+
+
+@queue_log_app.command("generate")
+def queue_log_generate(
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="Output .parquet or .csv file.")],
+    years: Annotated[int, typer.Option("--years", help="Length of the log in years.")] = 3,
+    outlets: Annotated[
+        int | None,
+        typer.Option("--outlets", help="Outlets (synthetic: default 40; --data: the first N)."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    start: Annotated[str, typer.Option("--start", help="First day (ISO date).")] = "2022-01-01",
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Take the outlets from this file's branches layer."),
+    ] = None,
+    embedded: Annotated[
+        bool, typer.Option("--embedded", help="Take the outlets from the embedded dataset.")
+    ] = False,
+    scenario: Annotated[
+        Path | None, typer.Option("--scenario", help="Scenario TOML (service times, smart share).")
+    ] = None,
+) -> None:
+    """Write a realistic synthetic hourly queue log (deterministic for a seed)."""
+    from netplan import queuelog
+    from netplan.scenario import load_scenario
+
+    sc = load_scenario(scenario)
+    if data is not None or embedded:
+        from netplan._paths import default_gpkg
+        from netplan.layers import read_layer
+
+        branches = read_layer(data if data is not None else default_gpkg(), "branches")
+        table = queuelog.outlets_from_branches(branches, seed=seed, scenario=sc)
+        if outlets is not None:
+            table = table.head(outlets)
+    else:
+        table = queuelog.synthetic_outlets(outlets or 40, seed=seed, scenario=sc)
+    log_df = queuelog.generate_log(table, years=years, start=start, seed=seed, scenario=sc)
+    path = queuelog.write_queue_log(log_df, out_file)
+    err.print(f"{len(log_df):,} rows, {len(table)} outlets, {years} year(s)", highlight=False)
+    typer.echo(str(path))
+
+
+@queue_log_app.command("analyze")
+def queue_log_analyze(
+    log_file: Annotated[Path, typer.Argument(help="Queue log (.parquet or .csv).")],
+    target_wait_min: Annotated[
+        float, typer.Option("--target-wait-min", "-w", help="Waiting-time target, minutes.")
+    ] = 11.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Peak hours and weekdays, waits over the target, outlet portraits of a queue log."""
+    from netplan import queuelog
+
+    result = queuelog.analyze_file(log_file, target_wait_min=target_wait_min)
+    if as_json:
+        print_json(result)
+        return
+    from rich.table import Table
+
+    per = result["period"]
+    out.print(
+        f"[bold]{result['outlets_count']} outlets[/], {per['days']} days "
+        f"({per['start'][:10]} .. {per['end'][:10]}), {result['arrivals']:,} arrivals; "
+        f"mean wait {result['mean_wait_min']:.1f} min; "
+        f"{result['share_over_target_hours']:.1%} of customers in hours over "
+        f"{result['target_wait_min']:g} min (exponential-tail estimate "
+        f"{result['share_over_target_exp']:.1%}); peak-hour share {result['peak_hour_share']}",
+        highlight=False, soft_wrap=True,
+    )
+    busy = ", ".join(f"{h['hour']} ({h['mean_arrivals_per_outlet']:.1f}/outlet)"
+                     for h in result["busiest_hours"])
+    days = ", ".join(f"{d['weekday']} ({d['mean_arrivals_per_outlet_day']:.0f}/outlet)"
+                     for d in result["busiest_weekdays"])
+    out.print(f"busiest hours: {busy}\nbusiest weekdays: {days}", highlight=False)
+    portraits = Table(title="outlet portraits")
+    portraits.add_column("portrait")
+    portraits.add_column("outlets", justify="right")
+    portraits.add_column("shape")
+    for p in result["portraits"]:
+        portraits.add_row(escape(p["label"]), str(p["outlets"]), escape(p["description"]))
+    out.print(portraits)
+    worst = Table(title="outlets with the most customers in over-target hours")
+    for col in ("outlet", "share over target", "mean wait (min)", "portrait"):
+        worst.add_column(col)
+    for o in result["worst_outlets"]:
+        worst.add_row(escape(o["outlet_id"]), f"{o['share_over_target_hours']:.1%}",
+                      f"{o['mean_wait_min']:.1f}", escape(o["portrait"]))
+    out.print(worst)
+
+
+@app.command("solve-instance")
+def solve_instance_cmd(
+    file: Annotated[Path, typer.Argument(help="Instance file (e.g. OR-Library pmed1.txt).")],
+    fmt: Annotated[str, typer.Option("--format", help="orlib-pmed or orlib-cap.")],
+    solver: Annotated[str, typer.Option(help="highs, cbc or any PuLP solver name.")] = "highs",
+    backend: Annotated[
+        str | None, typer.Option(help="direct (HiGHS) or pulp; default: direct for highs.")
+    ] = None,
+    time_limit: Annotated[float | None, typer.Option("--time-limit", help="Seconds.")] = None,
+    single_source: Annotated[
+        bool, typer.Option("--single-source", help="orlib-cap: one warehouse per customer.")
+    ] = False,
+    capacity: Annotated[
+        float | None, typer.Option(help="orlib-cap: capacity where the file leaves it symbolic.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Solve a published location instance (p-median, capacitated facility location)."""
+    from rich.table import Table
+
+    from netplan.instances import solve_instance
+
+    res = solve_instance(file, fmt=fmt, solver=solver, backend=backend, time_limit_s=time_limit,
+                         single_source=single_source, capacity=capacity).as_dict()
+    if as_json:
+        print_json(res)
+        return
+    table = Table(title=escape(f"{res['instance']} ({res['format']})"), show_header=False)
+    for key in ("status", "objective", "best_bound", "gap", "seconds", "solver", "backend"):
+        val = res[key]
+        text = f"{val:.4%}" if key == "gap" and isinstance(val, float) else (
+            f"{val:,.6f}".rstrip("0").rstrip(".") if isinstance(val, float) else str(val))
+        table.add_row(key, escape(text))
+    opened = res["open"]
+    assert isinstance(opened, list)
+    table.add_row("open", escape(f"{len(opened)} sites: {' '.join(map(str, opened))}"))
+    out.print(table)
+
+
+def _study_or_none(data: Path | None) -> Any:
+    """The study for a map or report; without --data, the embedded one if it is there."""
+    from netplan._errors import DataNotFoundError
+    from netplan.layers import load_study
+
+    if data is not None:
+        return load_study(data)
+    try:
+        return load_study()
+    except DataNotFoundError as exc:
+        err.print(f"note: no study layers ({escape(str(exc))}); drawing without districts "
+                  "and rings", highlight=False, soft_wrap=True)
+        return None
+
+
+@app.command("map")
+def map_cmd(
+    plan_dir: Annotated[Path, typer.Argument(help="Plan folder written by `netplan plan`.")],
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="HTML file (default: maps/<plan folder name>.html)."),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="GeoPackage of the study, for districts and rings "
+                                    "(default: embedded)."),
+    ] = None,
+    tiles: Annotated[
+        str, typer.Option("--tiles", help="Background: none (offline), osm, cartodb, gaode "
+                                          "(GCJ-02, data shifted to match).")
+    ] = "cartodb",
+) -> None:
+    """Draw the committee map of a plan: one HTML file that opens from disk, offline."""
+    from netplan.maps import TILE_CHOICES, plan_map
+    from netplan.plan import read_plan
+
+    if tiles.lower() not in TILE_CHOICES:
+        raise typer.BadParameter(f"unknown tiles {tiles!r}; use one of "
+                                 f"{', '.join(TILE_CHOICES)}", param_hint="--tiles")
+    result = read_plan(plan_dir)
+    target = out_file if out_file is not None else Path("maps") / f"{plan_dir.resolve().name}.html"
+    plan_map(result, study=_study_or_none(data), out=target, tiles=tiles.lower())
+    typer.echo(str(target))
+
+
+@app.command("report")
+def report_cmd(
+    plan_dir: Annotated[Path, typer.Argument(help="Plan folder written by `netplan plan`.")],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", "-o", help="HTML file (default: PLAN_DIR/report.html).")
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="GeoPackage of the study, for district names "
+                                    "(default: embedded)."),
+    ] = None,
+) -> None:
+    """Write the committee report of a plan (one HTML page; links the plan's map.html)."""
+    import os
+
+    from netplan.plan import read_plan
+    from netplan.report import plan_report
+
+    result = read_plan(plan_dir)
+    target = out_file if out_file is not None else plan_dir / "report.html"
+    map_file = plan_dir / "map.html"
+    href = (Path(os.path.relpath(map_file.resolve(), target.resolve().parent)).as_posix()
+            if map_file.is_file() else None)
+    plan_report(result, out=target, map_href=href, study=_study_or_none(data))
+    typer.echo(str(target))
+
+
 # --- end of commands ------------------------------------------------------------------
 
 

@@ -1,0 +1,122 @@
+"""Rich terminal rendering for the CLI (tables, progress); the library never prints."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from netplan.geometry import RING_ZONES
+
+
+def _f(x: Any, fmt: str = "{:,.0f}") -> str:
+    if x is None:
+        return "–"
+    return fmt.format(x)
+
+
+@contextmanager
+def status_progress(console: Console, *, enabled: bool = True) -> Iterator[Callable[[str], None]]:
+    """A spinner on stderr showing the latest step and the elapsed time."""
+    t0 = time.monotonic()
+    if not enabled:
+        yield lambda _msg: None
+        return
+    with console.status("starting") as status:
+
+        def update(msg: str) -> None:
+            el = time.monotonic() - t0
+            status.update(f"[{el:5.1f} s] {escape(msg)}")
+            console.log(escape(msg), highlight=False)
+
+        yield update
+
+
+def _names(study: Any) -> dict[str, str]:
+    d = study.districts
+    return {str(a): f"{zh} {en}" for a, zh, en in zip(
+        d["adcode"], d["name_zh"], d["name_pinyin"], strict=True)}
+
+
+def render_diagnosis(console: Console, diag: Any, study: Any, *, adcode: str | None) -> None:
+    """Per-district and per-ring tables of a diagnosis, then the headline."""
+    names = _names(study)
+    t = Table(title=f"Current network, demand of {diag.year} (target wait "
+              f"{diag.target_wait_min:g} min)", title_justify="left")
+    for col in ("district", "outlets", "overloaded", "mean wait min", "mean dist m",
+                "p95 dist m", "pop ≤1 km", "unserved /h"):
+        t.add_column(col, justify="right" if col != "district" else "left")
+    rows = diag.kpis["districts"].items() if adcode is None else [
+        (adcode, diag.kpis["districts"][adcode])]
+    for ad, k in rows:
+        t.add_row(escape(names.get(ad, ad)), str(k["outlets"]), str(k["overloaded_outlets"]),
+                  _f(k["mean_wait_min"], "{:.1f}"), _f(k["mean_dist_m"]), _f(k["p95_dist_m"]),
+                  _f(k["share_pop_within_1km"], "{:.0%}"), _f(k["unserved_arrivals_per_h"],
+                                                                "{:,.1f}"))
+    if adcode is None:
+        k = diag.kpis["overall"]
+        t.add_row("[b]Beijing[/b]", str(k["outlets"]), str(k["overloaded_outlets"]),
+                  _f(k["mean_wait_min"], "{:.1f}"), _f(k["mean_dist_m"]), _f(k["p95_dist_m"]),
+                  _f(k["share_pop_within_1km"], "{:.0%}"),
+                  _f(k["unserved_arrivals_per_h"], "{:,.1f}"))
+    console.print(t)
+    r = Table(title="By ring zone", title_justify="left")
+    for col in ("ring zone", "outlets", "overloaded", "mean wait min", "mean dist m"):
+        r.add_column(col, justify="right" if col != "ring zone" else "left")
+    for ring in RING_ZONES:
+        k = diag.kpis["ring_zones"][ring]
+        r.add_row(ring, str(k["outlets"]), str(k["overloaded_outlets"]),
+                  _f(k["mean_wait_min"], "{:.1f}"), _f(k["mean_dist_m"]))
+    console.print(r)
+
+
+def render_plan(console: Console, plan: Any, study: Any, *, folder: Path) -> None:
+    """Actions by district, KPIs before → after, solver status, where the files are."""
+    names = _names(study)
+    k = plan.kpis
+    acts = plan.actions
+    t = Table(title="Actions by district", title_justify="left")
+    t.add_column("district")
+    kinds = ("keep", "open", "close", "upgrade", "convert", "relocate")
+    for a in kinds:
+        t.add_column(a, justify="right")
+    for ad in sorted(acts["adcode"].dropna().unique()):
+        sub = acts[acts["adcode"] == ad]["action"].value_counts()
+        t.add_row(escape(names.get(str(ad), str(ad))), *[str(int(sub.get(a, 0))) for a in kinds])
+    tot = k["actions"]
+    t.add_row("[b]total[/b]", *[f"[b]{tot[a]}[/b]" for a in kinds])
+    console.print(t)
+    b, a = k["before"]["overall"], k["after"]["overall"]
+    kt = Table(title=f"KPIs {k['scope']} {k['year']}: before → after", title_justify="left")
+    kt.add_column("measure")
+    kt.add_column("before", justify="right")
+    kt.add_column("after", justify="right")
+    for key, label, fmt in (
+        ("outlets", "outlets", "{:,.0f}"),
+        ("mean_wait_min", "mean wait (min, customer-weighted)", "{:.1f}"),
+        ("share_customers_over_target", "customers over the wait target", "{:.1%}"),
+        ("overloaded_outlets", "overloaded outlets", "{:,.0f}"),
+        ("mean_dist_m", "mean travel distance (m)", "{:,.0f}"),
+        ("p95_dist_m", "95th percentile distance (m)", "{:,.0f}"),
+        ("share_pop_within_1km", "population within 1 km", "{:.1%}"),
+        ("share_pop_within_2km", "population within 2 km", "{:.1%}"),
+        ("unserved_arrivals_per_h", "unserved customers per peak hour", "{:,.1f}"),
+        ("share_outlets_outside_ring5", "outlets outside the 5th ring", "{:.1%}"),
+    ):
+        kt.add_row(label, _f(b.get(key), fmt), _f(a.get(key), fmt))
+    c = k["costs"]
+    kt.add_row("operating cost (M CNY/yr)", _f(c["opex_before_cny_per_year"] / 1e6, "{:,.1f}"),
+               _f(c["opex_after_cny_per_year"] / 1e6, "{:,.1f}"))
+    kt.add_row("one-off spend (M CNY)", "", _f(c["oneoff_spend_cny"] / 1e6, "{:,.1f}"))
+    console.print(kt)
+    s = k["solver"]
+    console.print(f"solver: {s['solver']} {s['status']}, objective {_f(s['objective'])}, "
+                  f"bound {_f(s['best_bound'])}, gap {_f(s['gap'], '{:.3%}')}, "
+                  f"{plan.run.get('solve_seconds', 0):.1f} s")
+    console.print(f"plan written to {escape(str(folder))}/", highlight=False)

@@ -1,0 +1,388 @@
+"""From layers and a scenario to a plan: build the MILP, solve it, read the actions back.
+
+Sites are the existing outlets and the candidate sites. Each site gets *options*
+(one per format it may run):
+
+- an existing outlet: **keep** (its own counters and terminals, no one-off cost),
+  **upgrade** / **convert** into each other format of the scenario (the format's
+  servers; one-off ``convert_cny`` of the target format), or no option = **close**
+  (one-off ``close_cny`` of its format, saves its operating cost);
+- a candidate: **open** in each format (one-off ``open_cny``).
+
+A **relocation** pairs an existing outlet with a candidate within
+``relocation_radius_km``: closing the one and opening the other is then costed as one
+move, ``relocate_cny`` of the outlet's format instead of ``close_cny + open_cny``.
+
+Costs are annual CNY: operating cost + one-off costs / ``amortisation_years`` + travel
+(annual visits × km × ``cost_cny_per_km``) + unserved visits × penalty. Capacity of an
+option is its peak-hour arrivals at the waiting-time target (Erlang C, see
+:mod:`netplan.service`), so every planned outlet meets the target at its planned load.
+
+Scope: a whole-city plan decides every site. A single-district plan decides the
+district's own sites and keeps, as a **buffer**, the zones of neighbouring districts
+within ``max_dist_km`` of its border and the outlets that can serve them (kept as they
+are), so customers near a border are neither ignored nor double-served.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from netplan import cost, demand, kpi, optimize, service
+from netplan._errors import NetplanError
+from netplan.diagnose import SATURATION_UTILISATION, throughput_per_h, zone_points
+from netplan.geometry import OUTSIDE_RING5, RING_ZONES
+from netplan.layers import Study, resolve_district
+from netplan.scenario import Scenario
+
+log = logging.getLogger(__name__)
+
+POLICY_DEFAULTS: dict[str, dict[str, int | None]] = {
+    "consolidate": {"max_open": 0},
+    "expand": {"max_close": 0},
+    "renovate": {"max_open": 0, "max_close": 0},
+    "hold": {"max_open": 0, "max_close": 0},
+    "free": {},
+}
+"""Limits each district policy implies unless the scenario sets them explicitly."""
+
+
+@dataclass(frozen=True)
+class Sites:
+    """All sites of a planning run, existing outlets first, then candidates."""
+
+    site_id: NDArray[Any]
+    name: NDArray[Any]
+    existing: NDArray[np.bool_]
+    format: NDArray[Any]  # current format ('' for candidates)
+    counters: NDArray[np.int64]
+    terminals: NDArray[np.int64]
+    adcode: NDArray[Any]
+    ring_zone: NDArray[Any]
+    kind: NDArray[Any]  # 'outlet' or the candidate kind
+    xy: NDArray[np.float64]
+    decide: NDArray[np.bool_]  # inside the planning scope (else kept as is / not opened)
+
+    def __len__(self) -> int:
+        return len(self.site_id)
+
+
+@dataclass(frozen=True)
+class Options:
+    """One row per (site, format) option."""
+
+    site: NDArray[np.int64]
+    format: NDArray[Any]
+    counters: NDArray[np.int64]
+    terminals: NDArray[np.int64]
+    capacity: NDArray[np.float64]
+    opex: NDArray[np.float64]
+    oneoff: NDArray[np.float64]
+    is_current: NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class Model:
+    """Everything needed to solve and to read a solution back."""
+
+    sites: Sites
+    options: Options
+    zone_index: NDArray[np.int64]  # zones of the study in the model
+    zone_xy: NDArray[np.float64]
+    zone_pop: NDArray[np.float64]
+    zone_arrivals: NDArray[np.float64]
+    dist_m: sp.csr_array
+    reloc_from: NDArray[np.int64]
+    reloc_to: NDArray[np.int64]
+    groups: list[str]
+    problem: optimize.FacilityProblem
+
+
+def collect_sites(study: Study, *, decide_adcode: str | None, buffer_m: float) -> Sites:
+    """Existing outlets and candidates; with ``decide_adcode``, the district plus its buffer."""
+    b, c = study.branches, study.candidates
+    bxy, cxy = zone_points(b), zone_points(c)
+    b_ad = b["adcode"].to_numpy(dtype=object)
+    c_ad = c["adcode"].to_numpy(dtype=object)
+    if decide_adcode is None:
+        keep_b = np.ones(len(b), dtype=bool)
+        keep_c = np.ones(len(c), dtype=bool)
+        dec_b = keep_b.copy()
+    else:
+        area = study.districts.loc[study.districts["adcode"] == decide_adcode].geometry
+        near = area.buffer(buffer_m).union_all()
+        import shapely
+
+        keep_b = (b_ad == decide_adcode) | shapely.contains_xy(near, bxy[:, 0], bxy[:, 1])
+        keep_c = c_ad == decide_adcode
+        dec_b = b_ad == decide_adcode
+    n_c = int(keep_c.sum())
+    return Sites(
+        site_id=np.concatenate([b["branch_id"].astype(str).to_numpy()[keep_b],
+                                c["candidate_id"].astype(str).to_numpy()[keep_c]]).astype(object),
+        name=np.concatenate([b["name"].astype(str).to_numpy()[keep_b],
+                             c["name"].astype(str).to_numpy()[keep_c]]).astype(object),
+        existing=np.concatenate([np.ones(int(keep_b.sum()), bool), np.zeros(n_c, bool)]),
+        format=np.concatenate([b["format"].astype(str).to_numpy()[keep_b],
+                               np.full(n_c, "", dtype=object)]).astype(object),
+        counters=np.concatenate([b["counters"].to_numpy(np.int64)[keep_b],
+                                 np.zeros(n_c, np.int64)]),
+        terminals=np.concatenate([b["terminals"].to_numpy(np.int64)[keep_b],
+                                  np.zeros(n_c, np.int64)]),
+        adcode=np.concatenate([b_ad[keep_b], c_ad[keep_c]]).astype(object),
+        ring_zone=np.concatenate([b["ring_zone"].to_numpy(dtype=object)[keep_b],
+                                  c["ring_zone"].to_numpy(dtype=object)[keep_c]]).astype(object),
+        kind=np.concatenate([np.full(int(keep_b.sum()), "outlet", dtype=object),
+                             c["kind"].astype(str).to_numpy()[keep_c]]).astype(object),
+        xy=np.vstack([bxy[keep_b], cxy[keep_c]]),
+        decide=np.concatenate([dec_b[keep_b], np.ones(n_c, bool)]),
+    )
+
+
+def build_options(sites: Sites, scenario: Scenario) -> Options:
+    """Options per site (see module docstring); sites outside the scope keep their format."""
+    fmts = scenario.formats
+    unknown = sorted({f for f in sites.format[sites.existing] if f not in fmts})
+    if unknown:
+        raise NetplanError(
+            f"outlets have formats {unknown} that the scenario does not define; add a "
+            f"[formats.<name>] table for each to the scenario (defined: {sorted(fmts)})"
+        )
+    fmt_cap = {f: float(service.capacity_per_h(np.array([v.counters]), np.array([v.terminals]),
+                                               scenario=scenario)[0]) for f, v in fmts.items()}
+    rows: list[tuple[int, str, int, int, float, float, float, bool]] = []
+    own_cap = np.asarray(service.capacity_per_h(np.maximum(sites.counters, 1),
+                                                np.maximum(sites.terminals, 1),
+                                                scenario=scenario), dtype=np.float64)
+    for j in range(len(sites)):
+        if sites.existing[j]:
+            f0 = str(sites.format[j])
+            rows.append((j, f0, int(sites.counters[j]), int(sites.terminals[j]),
+                         float(own_cap[j]), fmts[f0].opex_cny_per_year, 0.0, True))
+            if not sites.decide[j]:
+                continue
+            for f, v in fmts.items():
+                if f != f0:
+                    rows.append((j, f, v.counters, v.terminals, fmt_cap[f],
+                                 v.opex_cny_per_year, v.convert_cny, False))
+        elif sites.decide[j]:
+            for f, v in fmts.items():
+                rows.append((j, f, v.counters, v.terminals, fmt_cap[f],
+                             v.opex_cny_per_year, v.open_cny, False))
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 8
+    return Options(
+        site=np.asarray(cols[0], dtype=np.int64),
+        format=np.asarray(cols[1], dtype=object),
+        counters=np.asarray(cols[2], dtype=np.int64),
+        terminals=np.asarray(cols[3], dtype=np.int64),
+        capacity=np.asarray(cols[4], dtype=np.float64),
+        opex=np.asarray(cols[5], dtype=np.float64),
+        oneoff=np.asarray(cols[6], dtype=np.float64),
+        is_current=np.asarray(cols[7], dtype=bool),
+    )
+
+
+def _group_limits(
+    scenario: Scenario, groups: list[str], study: Study
+) -> dict[str, NDArray[np.int64]]:
+    """Per-district limits from the scenario's district policies (-1 = no limit)."""
+    idx = {g: k for k, g in enumerate(groups)}
+    lim = {name: np.full(len(groups), -1, dtype=np.int64)
+           for name in ("min_sites", "max_sites", "max_new", "max_closed")}
+    for key, pol in scenario.districts.items():
+        ad = resolve_district(str(key), study.districts)
+        if ad not in idx:
+            continue
+        g = idx[ad]
+        implied = POLICY_DEFAULTS.get(pol.policy, {})
+        for src, dst in (("min_outlets", "min_sites"), ("max_outlets", "max_sites"),
+                         ("max_open", "max_new"), ("max_close", "max_closed")):
+            val = getattr(pol, src)
+            if val is None:
+                val = implied.get(src)
+            if val is not None:
+                lim[dst][g] = int(val)
+    return lim
+
+
+def build_model(
+    study: Study,
+    scenario: Scenario,
+    *,
+    year: int,
+    adcode: str | None = None,
+    locked: frozenset[str] = frozenset(),
+    forbidden: frozenset[str] = frozenset(),
+) -> Model:
+    """Build the planning MILP for the whole city (``adcode=None``) or one district."""
+    buffer_m = scenario.max_dist_km * 1000.0
+    sites = collect_sites(study, decide_adcode=adcode, buffer_m=buffer_m)
+    zones = study.zones
+    pop_all = np.asarray(demand.zone_population(zones, scenario, year=year), dtype=np.float64)
+    zxy_all = zone_points(zones)
+    if adcode is None:
+        zone_index = np.arange(len(zones), dtype=np.int64)
+    else:
+        import shapely
+
+        area = study.districts.loc[study.districts["adcode"] == adcode].geometry
+        near = area.buffer(buffer_m).union_all()
+        inside = shapely.contains_xy(near, zxy_all[:, 0], zxy_all[:, 1])
+        zone_index = np.flatnonzero(inside | (zones["adcode"].to_numpy(dtype=object) == adcode))
+    pop = pop_all[zone_index]
+    zxy = zxy_all[zone_index]
+    arrivals = np.asarray(demand.arrivals_per_h(pop, scenario), dtype=np.float64)
+    visits = np.asarray(demand.annual_visits(pop, scenario), dtype=np.float64)
+
+    # sparse distances: k nearest existing outlets ∪ k nearest candidates, within reach
+    ex = np.flatnonzero(sites.existing)
+    ca = np.flatnonzero(~sites.existing)
+    d_ex, d_ca = (
+        cost.knn_dist_m(zxy, sites.xy[idx], k=scenario.k_nearest, max_dist_m=buffer_m,
+                        detour_factor=scenario.detour_factor).tocoo()
+        for idx in (ex, ca)
+    )
+    dist = sp.csr_array(
+        (np.concatenate([d_ex.data, d_ca.data]),
+         (np.concatenate([d_ex.row, d_ca.row]),
+          np.concatenate([ex[d_ex.col], ca[d_ca.col]]))),
+        shape=(len(zone_index), len(sites)),
+    )
+    dist.sort_indices()
+    options = build_options(sites, scenario)
+    amort = scenario.amortisation_years
+    fmts = scenario.formats
+
+    groups = sorted(study.districts["adcode"].astype(str))
+    gidx = {g: k for k, g in enumerate(groups)}
+    site_group = np.array([gidx.get(str(a), -1) if d else -1
+                           for a, d in zip(sites.adcode, sites.decide, strict=True)], np.int64)
+    lim = _group_limits(scenario, groups, study)
+
+    close_oneoff = np.array([fmts[f].close_cny if e else 0.0
+                             for f, e in zip(sites.format, sites.existing, strict=True)])
+    ids = sites.site_id.astype(str)
+    unknown = sorted((set(locked) | set(forbidden)) - set(ids))
+    if unknown:
+        raise NetplanError(
+            f"locked/forbidden site ids {unknown[:10]} are not outlets or candidates of this "
+            "run; check the ids (branch_id / candidate_id) and the district"
+        )
+    site_locked = np.isin(ids, sorted(locked)) | (sites.existing & ~sites.decide)
+    site_forbidden = np.isin(ids, sorted(forbidden))
+
+    # relocation pairs: an existing decided outlet and a candidate within the radius
+    from scipy.spatial import cKDTree
+
+    r_from: list[int] = []
+    r_to: list[int] = []
+    dec_ex = ex[sites.decide[ex] & ~site_locked[ex]]
+    if len(ca) and len(dec_ex):
+        tree = cKDTree(sites.xy[ca])
+        radius_m = scenario.relocation_radius_km * 1000.0
+        near_lists = tree.query_ball_point(sites.xy[dec_ex], r=radius_m)
+        for j, near_c in zip(dec_ex, near_lists, strict=True):
+            for kk in sorted(near_c):
+                r_from.append(int(j))
+                r_to.append(int(ca[kk]))
+    reloc_from = np.asarray(r_from, dtype=np.int64)
+    reloc_to = np.asarray(r_to, dtype=np.int64)
+    f_from = sites.format[reloc_from]
+    saving_oneoff = np.array([fmts[f].close_cny + fmts[f].open_cny - fmts[f].relocate_cny
+                              for f in f_from], dtype=np.float64)
+    saving_oneoff = np.maximum(saving_oneoff, 0.0)
+
+    coo = dist.tocoo()
+    travel = sp.csr_array(
+        (visits[coo.row] * coo.data / 1000.0 * scenario.travel_cost_cny_per_km, (coo.row, coo.col)),
+        shape=dist.shape,
+    )
+    travel.sort_indices()
+    share_out = scenario.min_share_outside_ring5 if adcode is None else None
+    warm = np.full(len(sites), -1, dtype=np.int64)
+    cur = np.flatnonzero(options.is_current)
+    warm[options.site[cur]] = cur
+    problem = optimize.FacilityProblem(
+        demand=arrivals,
+        cost=travel,
+        unserved_cost=visits * scenario.unserved_penalty_cny_per_visit,
+        opt_site=options.site,
+        opt_capacity=options.capacity,
+        opt_cost=options.opex + options.oneoff / amort,
+        opt_oneoff=options.oneoff,
+        opt_is_current=options.is_current,
+        site_existing=sites.existing,
+        site_close_cost=close_oneoff / amort,
+        site_close_oneoff=close_oneoff,
+        site_locked=site_locked,
+        site_forbidden=site_forbidden,
+        site_group=site_group,
+        site_outside=np.isin(sites.ring_zone.astype(str), sorted(OUTSIDE_RING5)),
+        group_min_sites=lim["min_sites"],
+        group_max_sites=lim["max_sites"],
+        group_max_new=lim["max_new"],
+        group_max_closed=lim["max_closed"],
+        max_new=scenario.max_open,
+        max_closed=scenario.max_close,
+        budget=scenario.budget_cny,
+        min_share_outside=share_out,
+        reloc_from=reloc_from,
+        reloc_to=reloc_to,
+        reloc_saving=saving_oneoff / amort,
+        reloc_saving_oneoff=saving_oneoff,
+        balance_weight=scenario.balance_weight,
+        balance_threshold=scenario.balance_threshold,
+        warm_start=warm,
+    )
+    log.info("model: %d zones, %d sites, %d options, %d pairs, %d relocation pairs",
+             len(zone_index), len(sites), len(options.site), dist.nnz, len(reloc_from))
+    return Model(sites=sites, options=options, zone_index=zone_index, zone_xy=zxy, zone_pop=pop,
+                 zone_arrivals=arrivals, dist_m=dist, reloc_from=reloc_from, reloc_to=reloc_to,
+                 groups=groups, problem=problem)
+
+
+def solve_model(
+    model: Model,
+    *,
+    solver: str = "highs",
+    time_limit_s: float | None = None,
+    mip_gap: float | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> optimize.Solution:
+    """Solve the model's MILP (HiGHS directly by default; other solvers through PuLP)."""
+    backend = "direct" if solver == "highs" else "pulp"
+    kw: dict[str, Any] = {"solver": solver, "backend": backend, "time_limit_s": time_limit_s,
+                          "progress": progress}
+    if mip_gap is not None:
+        kw["mip_gap"] = mip_gap
+    return optimize.solve(model.problem, **kw)
+
+
+def before_assignment(model: Model, scenario: Scenario) -> kpi.Assignment:
+    """The current network's assignment under the diagnosis rule (nearest, then spill)."""
+    s = model.sites
+    room = np.where(s.existing, throughput_per_h(np.maximum(s.counters, 1),
+                                                 np.maximum(s.terminals, 1), scenario=scenario,
+                                                 utilisation=SATURATION_UTILISATION), 0.0)
+    return kpi.assign_nearest_with_spill(_existing_only(model.dist_m, s.existing),
+                                         model.zone_arrivals, room)
+
+
+def _existing_only(dist: sp.csr_array, mask: NDArray[np.bool_]) -> sp.csr_array:
+    coo = dist.tocoo()
+    keep = mask[coo.col]
+    out = sp.csr_array((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=dist.shape)
+    out.sort_indices()
+    return out
+
+
+def ring_order() -> list[str]:
+    """Ring zones innermost first."""
+    return list(RING_ZONES)
