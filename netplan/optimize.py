@@ -282,7 +282,8 @@ class FacilityProblem:
     cost
         scipy.sparse (n_zones x n_sites): objective cost of serving ALL of zone i's demand at
         site j. Only stored entries are allowed assignments (explicit zeros included). A dense
-        2-D array means every pair is allowed.
+        2-D array means every pair is allowed. Beware: ``scipy.sparse.csr_array(dense)`` drops
+        zeros; build from ``(data, (row, col))`` to keep zero-cost pairs.
     opt_site
         (n_opts,) site of each option (an option is a (site, format) pair).
     unserved_cost
@@ -1003,6 +1004,7 @@ def _precheck(p: FacilityProblem) -> None:
 # HiGHS (direct)
 # ------------------------------------------------------------------------------------------
 
+_THREADS: int | None = None
 _BANNER_LOCK = threading.Lock()
 _BANNER_DONE = False
 
@@ -1072,8 +1074,12 @@ def _set_common(h: Any, *, msg: bool, time_limit_s: float | None, mip_gap: float
     if threads is not None:
         import highspy
 
+        global _THREADS
         h.setOptionValue("threads", int(threads))
-        highspy.Highs.resetGlobalScheduler(True)
+        if _THREADS != int(threads):
+            # HiGHS sizes one process-wide scheduler at its first run; resize it on request
+            highspy.Highs.resetGlobalScheduler(True)
+            _THREADS = int(threads)
 
 
 def _rel_gap(obj: float, bound: float) -> float:
@@ -1732,6 +1738,54 @@ def _dense(name: str, cost: Any) -> FloatArray:
     return a
 
 
+def _pmedian_heuristic(wcost: FloatArray, p: int, *, max_swaps: int = 1000) -> IntArray:
+    """Greedy + best-improvement interchange (Teitz-Bart) for the p-median, vectorised.
+
+    ``wcost`` is the weighted (n x m) cost. Each interchange pass evaluates every (close j,
+    open j') swap at once from the best and second-best open cost of each zone, O(n m + m^2)
+    per pass. Used only as a MIP start: optimality comes from the solver.
+    """
+    n, m = wcost.shape
+    best = np.full(n, np.inf)
+    opened: list[int] = []
+    for _ in range(p):
+        gain = np.minimum(best[:, None], wcost).sum(axis=0)
+        gain[opened] = np.inf
+        j = int(np.argmin(gain))
+        opened.append(j)
+        best = np.minimum(best, wcost[:, j])
+    if p >= m:
+        return np.sort(np.asarray(opened, dtype=np.int64))
+    is_open = np.zeros(m, dtype=np.bool_)
+    is_open[opened] = True
+    rows = np.arange(n)
+    for _ in range(max_swaps):
+        op = np.flatnonzero(is_open)
+        sub = wcost[:, op]
+        if op.size >= 2:
+            two = np.argpartition(sub, 1, axis=1)[:, :2]
+            c2 = sub[rows[:, None], two]
+            first = np.where(c2[:, 0] <= c2[:, 1], two[:, 0], two[:, 1])
+            d1 = sub[rows, first]
+            d2 = np.where(c2[:, 0] <= c2[:, 1], c2[:, 1], c2[:, 0])
+        else:
+            first = np.zeros(n, dtype=np.int64)
+            d1 = sub[:, 0]
+            d2 = np.full(n, np.inf)
+        cur = float(d1.sum())
+        a = np.minimum(d1[:, None], wcost)  # (n, m): add j' and keep everything
+        bdiff = np.minimum(d2[:, None], wcost) - a  # extra if the zone's best site closes
+        onehot = sp.csr_array((np.ones(n), (first, rows)), shape=(op.size, n))
+        swap = a.sum(axis=0)[None, :] + onehot @ bdiff  # (p, m): close op[r], open j'
+        swap[:, is_open] = np.inf
+        r, jn = np.unravel_index(int(np.argmin(swap)), swap.shape)
+        if swap[r, jn] >= cur - 1e-12 * max(1.0, abs(cur)):
+            break
+        is_open[op[r]] = False
+        is_open[jn] = True
+    return np.flatnonzero(is_open).astype(np.int64)
+
+
 def _knearest_exact(
     cost: FloatArray, *, weights: FloatArray, fixed_cost: FloatArray | None, p: int | None,
     k: int | None, solve_kw: dict[str, Any],
@@ -1759,6 +1813,13 @@ def _knearest_exact(
     seconds = build = 0.0
     rounds = 0
     fixed = np.zeros(m) if fixed_cost is None else fixed_cost
+    warm: IntArray | None = None
+    if p is not None and fixed_cost is None:
+        t_h = time.perf_counter()
+        start = _pmedian_heuristic(w[:, None] * cost, p)
+        warm = np.full(m, -1, dtype=np.int64)
+        warm[start] = start
+        build += time.perf_counter() - t_h
     while True:
         rounds += 1
         mask = np.arange(m)[None, :] < k_i[:, None]
@@ -1769,6 +1830,7 @@ def _knearest_exact(
         prob = FacilityProblem(
             demand=w, cost=_csr_from_rows(rows, cols, vals, n, m),
             opt_site=np.arange(m), opt_cost=fixed, unserved_cost=nxt, n_sites_exact=p,
+            warm_start=warm,
         )
         kw = dict(solve_kw)
         kw["time_limit_s"] = time_left
