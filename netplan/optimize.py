@@ -36,9 +36,13 @@ Constraints::
     r[k] + z[from_k] <= 1,  r[k] - z[to_k] <= 0          every relocation k
     sum_{k: from_k = j} r[k] <= 1,  sum_{k: to_k = j} r[k] <= 1
     min_g <= sum_{j in g} z[j] <= max_g                  group_min_sites / group_max_sites
-    sum_{j in g, new} z[j] <= group_max_new[g]           new = not site_existing
-    sum_{j in g, existing} (1 - z[j]) <= group_max_closed[g]
-    sum_{new} z[j] <= max_new,  sum_{existing} (1 - z[j]) <= max_closed
+    sum_{j in g, new} z[j] - sum_{k in g} r[k] <= group_max_new[g]     new = not site_existing
+    sum_{j in g, existing} (1 - z[j]) - sum_{k in g} r[k] <= group_max_closed[g]
+    sum_{new} z[j] - sum_k r[k] <= max_new,  sum_{existing} (1 - z[j]) - sum_k r[k] <= max_closed
+    sum_{o tagged t} y[o] <= tag_max[t]                  option limits (e.g. conversions)
+
+A relocation is a *move*: it counts neither as an opening nor as a closure (k in g: both
+ends of the move in group g; a move across groups counts in each group as it is).
     sum_j z[j] = n_sites_exact
     sum_o oneoff[o] y[o] + sum_{existing} close_oneoff[j] (1 - z[j])
         - sum_k saving_oneoff[k] r[k] <= budget
@@ -307,6 +311,10 @@ class FacilityProblem:
     group_min_sites, group_max_sites, group_max_new, group_max_closed
         (n_groups,) limits per group, -1 = no limit; n_groups = max(site_group) + 1 unless
         longer arrays are given. Default -1.
+    opt_tag, tag_max
+        (n_opts,) tag of each option (-1 = none) and (n_tags,) the most options of each tag
+        that may be chosen (-1 = no limit), e.g. tag "conversion into a light outlet" with
+        at most 40. Default: no tags.
     max_new, max_closed, n_sites_exact
         Global counts (None = no limit). ``n_sites_exact`` is the p of p-median.
     budget
@@ -346,6 +354,8 @@ class FacilityProblem:
     group_max_sites: IntArray = field(default_factory=_unset_i)
     group_max_new: IntArray = field(default_factory=_unset_i)
     group_max_closed: IntArray = field(default_factory=_unset_i)
+    opt_tag: IntArray = field(default_factory=_unset_i)
+    tag_max: IntArray = field(default_factory=_empty_i)
     max_new: int | None = None
     max_closed: int | None = None
     n_sites_exact: int | None = None
@@ -381,6 +391,13 @@ class FacilityProblem:
         s(self, "opt_oneoff", _float_vec("opt_oneoff", self.opt_oneoff, q, default=0.0))
         cur = _bool_vec("opt_is_current", self.opt_is_current, q)
         s(self, "opt_is_current", cur)
+        tag = _int_vec("opt_tag", self.opt_tag, q, default=-1, lo=-1)
+        s(self, "opt_tag", tag)
+        tag_max = _int_vec("tag_max", self.tag_max, None, lo=-1)
+        if tag.size and int(tag.max()) >= tag_max.size:
+            raise _bad("tag_max", f"has {tag_max.size} entries but opt_tag uses tags 0.."
+                                  f"{int(tag.max())}; give one limit per tag (-1 = none)")
+        s(self, "tag_max", tag_max)
         existing = _bool_vec("site_existing", self.site_existing, m)
         s(self, "site_existing", existing)
         s(self, "site_close_cost", _float_vec("site_close_cost", self.site_close_cost, m,
@@ -586,6 +603,7 @@ FAMILIES: Final[dict[str, str]] = {
     "group_sites": "open sites per group (group_min_sites, group_max_sites)",
     "group_changes": "changes per group (group_max_new, group_max_closed)",
     "max_changes": "changes overall (max_new, max_closed)",
+    "option_limits": "options chosen per tag, e.g. conversions (opt_tag, tag_max)",
     "n_sites_exact": "the exact number of open sites (n_sites_exact)",
     "budget": "the one-off budget (budget)",
     "min_share_outside": "the minimum share of open sites outside the 5th ring "
@@ -799,25 +817,35 @@ def _build(p: FacilityProblem) -> _Model:
             side_row("group_sites", f"group {g} needs {what} open sites", z0 + idx, 1.0,
                      lo_, hi_)
         gnew = int(p.group_max_new[g])
+        moves = np.flatnonzero(in_g[rf] & in_g[rt]) if nr else _empty_i()
         if gnew >= 0:
             idx = np.flatnonzero(in_g & ~existing)
-            side_row("group_changes", f"group {g} allows at most {gnew} new sites", z0 + idx,
-                     1.0, -np.inf, float(gnew), unit="new sites")
+            side_row("group_changes", f"group {g} allows at most {gnew} new sites",
+                     np.r_[z0 + idx, r0 + moves], np.r_[np.ones(idx.size), -np.ones(moves.size)],
+                     -np.inf, float(gnew), unit="new sites")
         gcl = int(p.group_max_closed[g])
         if gcl >= 0:
             idx = np.flatnonzero(in_g & existing)
-            side_row("group_changes", f"group {g} allows at most {gcl} closed sites", z0 + idx,
-                     1.0, float(idx.size - gcl), np.inf, scale=-1.0, shift=float(idx.size),
+            side_row("group_changes", f"group {g} allows at most {gcl} closed sites",
+                     np.r_[z0 + idx, r0 + moves], np.r_[np.ones(idx.size), np.ones(moves.size)],
+                     float(idx.size - gcl), np.inf, scale=-1.0, shift=float(idx.size),
                      unit="closed sites")
+    all_moves = np.arange(nr, dtype=np.int64)
     if p.max_new is not None:
         idx = np.flatnonzero(~existing)
-        side_row("max_changes", f"max_new allows at most {p.max_new} new sites", z0 + idx, 1.0,
+        side_row("max_changes", f"max_new allows at most {p.max_new} new sites",
+                 np.r_[z0 + idx, r0 + all_moves], np.r_[np.ones(idx.size), -np.ones(nr)],
                  -np.inf, float(p.max_new), unit="new sites")
     if p.max_closed is not None:
         idx = np.flatnonzero(existing)
         side_row("max_changes", f"max_closed allows at most {p.max_closed} closed sites",
-                 z0 + idx, 1.0, float(idx.size - p.max_closed), np.inf, scale=-1.0,
-                 shift=float(idx.size), unit="closed sites")
+                 np.r_[z0 + idx, r0 + all_moves], np.r_[np.ones(idx.size), np.ones(nr)],
+                 float(idx.size - p.max_closed), np.inf, scale=-1.0, shift=float(idx.size),
+                 unit="closed sites")
+    for t in np.flatnonzero(p.tag_max >= 0):
+        idx = np.flatnonzero(p.opt_tag == t)
+        side_row("option_limits", f"tag {t} allows at most {int(p.tag_max[t])} chosen options",
+                 y0 + idx, 1.0, -np.inf, float(p.tag_max[t]), unit="options")
     if p.n_sites_exact is not None:
         side_row("n_sites_exact", f"n_sites_exact requires exactly {p.n_sites_exact} open sites",
                  np.arange(z0, x0), 1.0, float(p.n_sites_exact), float(p.n_sites_exact))

@@ -104,21 +104,27 @@ def make_plan(
     gap = scenario.mip_gap if mip_gap is None else mip_gap
     if progress:
         progress("building the model")
-    model = planner.build_model(study, scenario, year=year, adcode=adcode,
-                                locked=locked, forbidden=forbidden)
+    model = planner.build_model(
+        study, scenario, year=year, adcode=adcode, locked=locked, forbidden=forbidden
+    )
     if progress:
-        progress(f"solving: {len(model.zone_index)} zones, {len(model.sites)} sites, "
-                 f"{len(model.options.site)} options, {model.dist_m.nnz} pairs")
-    sol = planner.solve_model(model, solver=solver, time_limit_s=tl, mip_gap=gap,
-                              progress=progress)
+        progress(
+            f"solving: {len(model.zone_index)} zones, {len(model.sites)} sites, "
+            f"{len(model.options.site)} options, {model.dist_m.nnz} pairs"
+        )
+    sol = planner.solve_model(model, solver=solver, time_limit_s=tl, mip_gap=gap, progress=progress)
     if progress:
         progress(f"solved: {sol.status}, gap {sol.gap:.4%}")
     return plan_from_solution(study, scenario, model, sol, year=year, adcode=adcode)
 
 
 def _site_metrics(
-    model: planner.Model, scenario: Scenario, assignment: kpi.Assignment,
-    counters: NDArray[np.int64], terminals: NDArray[np.int64], is_open: NDArray[np.bool_],
+    model: planner.Model,
+    scenario: Scenario,
+    assignment: kpi.Assignment,
+    counters: NDArray[np.int64],
+    terminals: NDArray[np.int64],
+    is_open: NDArray[np.bool_],
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     n = len(model.sites)
     load = assignment.site_load(model.zone_arrivals, n)
@@ -155,8 +161,9 @@ def plan_from_solution(
         unserved_share=np.asarray(sol.unserved_share, np.float64),
     )
     before = planner.before_assignment(model, scenario)
-    load_b, cap_b, wait_b = _site_metrics(model, scenario, before, s.counters, s.terminals,
-                                          s.existing)
+    load_b, cap_b, wait_b = _site_metrics(
+        model, scenario, before, s.counters, s.terminals, s.existing
+    )
     load_a, cap_a, wait_a = _site_metrics(model, scenario, after, c_after, t_after, is_open)
 
     # relocations and actions
@@ -166,7 +173,7 @@ def plan_from_solution(
     origin = np.full(n, "", dtype=object)
     target[r_from] = s.site_id[r_to]
     origin[r_to] = s.site_id[r_from]
-    servers_before = s.counters + s.terminals
+    change = planner.change_kind(c_after + t_after, s.counters + s.terminals)
     action = np.full(n, "", dtype=object)
     for j in range(n):
         if s.existing[j]:
@@ -177,37 +184,66 @@ def plan_from_solution(
             elif o.is_current[chosen[j]]:
                 action[j] = "keep"
             else:
-                action[j] = "upgrade" if c_after[j] + t_after[j] > servers_before[j] else "convert"
+                action[j] = change[j]
         elif is_open[j] and not origin[j]:
             action[j] = "open"
-    nearest_b = cost.nearest_dist_m(zone_pts(model), s.xy[s.existing],
-                                    detour_factor=scenario.detour_factor)
-    nearest_a = cost.nearest_dist_m(zone_pts(model), s.xy[is_open],
-                                    detour_factor=scenario.detour_factor)
+    nearest_b = cost.nearest_dist_m(
+        zone_pts(model), s.xy[s.existing], detour_factor=scenario.detour_factor
+    )
+    nearest_a = cost.nearest_dist_m(
+        zone_pts(model), s.xy[is_open], detour_factor=scenario.detour_factor
+    )
     zones = study.zones.iloc[model.zone_index]
     z_ad = zones["adcode"].to_numpy(dtype=object)
     z_ring = zones["ring_zone"].to_numpy(dtype=object)
     zone_scope = np.ones(len(z_ad), bool) if adcode is None else (z_ad == adcode)
     site_scope = s.decide
-    common = {"zone_adcode": z_ad, "zone_ring": z_ring, "site_adcode": s.adcode,
-              "site_ring": s.ring_zone, "district_order": model.groups,
-              "ring_order": planner.ring_order(), "zone_pop": model.zone_pop,
-              "zone_arrivals": model.zone_arrivals, "target_wait_min": scenario.target_wait_min}
-    k_before = kpi.kpi_bundle(zone_nearest_m=nearest_b, assignment=before, site_open=s.existing,
-                              site_arrivals=load_b, site_capacity=cap_b, site_wait_min=wait_b,
-                              **common)
-    k_after = kpi.kpi_bundle(zone_nearest_m=nearest_a, assignment=after, site_open=is_open,
-                             site_arrivals=load_a, site_capacity=cap_a, site_wait_min=wait_a,
-                             **common)
+    common = {
+        "zone_adcode": z_ad,
+        "zone_ring": z_ring,
+        "site_adcode": s.adcode,
+        "site_ring": s.ring_zone,
+        "district_order": model.groups,
+        "ring_order": planner.ring_order(),
+        "zone_pop": model.zone_pop,
+        "zone_arrivals": model.zone_arrivals,
+        "target_wait_min": scenario.target_wait_min,
+    }
+    k_before = kpi.kpi_bundle(
+        zone_nearest_m=nearest_b,
+        assignment=before,
+        site_open=s.existing,
+        site_arrivals=load_b,
+        site_capacity=cap_b,
+        site_wait_min=wait_b,
+        **common,
+    )
+    k_after = kpi.kpi_bundle(
+        zone_nearest_m=nearest_a,
+        assignment=after,
+        site_open=is_open,
+        site_arrivals=load_a,
+        site_capacity=cap_a,
+        site_wait_min=wait_a,
+        **common,
+    )
     for bundle, nearest, asg, op, load, capx, wt in (
         (k_before, nearest_b, before, s.existing, load_b, cap_b, wait_b),
         (k_after, nearest_a, after, is_open, load_a, cap_a, wait_a),
     ):
         bundle["overall"] = kpi.network_kpis(
-            zone_pop=model.zone_pop, zone_arrivals=model.zone_arrivals, zone_nearest_m=nearest,
-            assignment=asg, site_open=op, site_arrivals=load, site_capacity=capx,
-            site_wait_min=wt, zone_mask=zone_scope, site_mask=site_scope,
-            target_wait_min=scenario.target_wait_min)
+            zone_pop=model.zone_pop,
+            zone_arrivals=model.zone_arrivals,
+            zone_nearest_m=nearest,
+            assignment=asg,
+            site_open=op,
+            site_arrivals=load,
+            site_capacity=capx,
+            site_wait_min=wt,
+            zone_mask=zone_scope,
+            site_mask=site_scope,
+            target_wait_min=scenario.target_wait_min,
+        )
         bundle["overall"]["share_outlets_outside_ring5"] = _share_outside(s, op & site_scope)
         if adcode is not None:
             bundle["districts"] = {adcode: bundle["districts"][adcode]}
@@ -224,13 +260,19 @@ def plan_from_solution(
         "scope": "city" if adcode is None else adcode,
         "year": year,
         "scenario": scenario_to_dict(scenario),
-        "solver": {"status": sol.status, "objective": _round(sol.objective),
-                   "best_bound": _round(sol.best_bound), "gap": _round(sol.gap, 6),
-                   "solver": sol.solver},
+        "solver": {
+            "status": sol.status,
+            "objective": _round(sol.objective),
+            "best_bound": _round(sol.best_bound),
+            "gap": _round(sol.gap, 6),
+            "solver": sol.solver,
+        },
         "actions": counts,
         "costs": {
-            "opex_before_cny_per_year": round(opex_b), "opex_after_cny_per_year": round(opex_a),
-            "oneoff_spend_cny": round(spend), "budget_cny": scenario.budget_cny,
+            "opex_before_cny_per_year": round(opex_b),
+            "opex_after_cny_per_year": round(opex_a),
+            "oneoff_spend_cny": round(spend),
+            "budget_cny": scenario.budget_cny,
             "travel_before_cny_per_year": round(travel_b),
             "travel_after_cny_per_year": round(travel_a),
         },
@@ -239,54 +281,114 @@ def plan_from_solution(
     }
 
     geo = gpd.GeoSeries(shapely.points(s.xy[:, 0], s.xy[:, 1]), crs=METRIC_CRS)
-    reason = _reasons(model, scenario, action, fmt_after, target, load_b, cap_b, wait_b, load_a,
-                      cap_a, wait_a, nearest_site_km=_nearest_other_km(s, is_open))
+    reason = _reasons(
+        model,
+        scenario,
+        action,
+        fmt_after,
+        target,
+        load_b,
+        cap_b,
+        wait_b,
+        load_a,
+        cap_a,
+        wait_a,
+        nearest_site_km=_nearest_other_km(s, is_open),
+    )
     rows = in_scope
-    actions = gpd.GeoDataFrame({
-        "site_id": s.site_id[rows], "name": s.name[rows], "kind": s.kind[rows],
-        "adcode": s.adcode[rows], "ring_zone": s.ring_zone[rows], "action": action[rows],
-        "format_before": s.format[rows], "format_after": fmt_after[rows],
-        "relocation_target": target[rows],
-        "arrivals_before_per_h": np.round(load_b[rows], 3),
-        "arrivals_after_per_h": np.round(load_a[rows], 3),
-        "wait_before_min": np.round(wait_b[rows], 3), "wait_after_min": np.round(wait_a[rows], 3),
-        "reason": reason[rows],
-    }, geometry=geo[rows].reset_index(drop=True), crs=METRIC_CRS)
+    actions = gpd.GeoDataFrame(
+        {
+            "site_id": s.site_id[rows],
+            "name": s.name[rows],
+            "kind": s.kind[rows],
+            "adcode": s.adcode[rows],
+            "ring_zone": s.ring_zone[rows],
+            "action": action[rows],
+            "format_before": s.format[rows],
+            "format_after": fmt_after[rows],
+            "relocation_target": target[rows],
+            "arrivals_before_per_h": np.round(load_b[rows], 3),
+            "arrivals_after_per_h": np.round(load_a[rows], 3),
+            "wait_before_min": np.round(wait_b[rows], 3),
+            "wait_after_min": np.round(wait_a[rows], 3),
+            "reason": reason[rows],
+        },
+        geometry=geo[rows].reset_index(drop=True),
+        crs=METRIC_CRS,
+    )
     catch = np.bincount(after.site, weights=model.zone_pop[after.zone] * after.share, minlength=n)
     op = is_open
-    sites_after = gpd.GeoDataFrame({
-        "site_id": s.site_id[op], "name": s.name[op], "kind": s.kind[op],
-        "adcode": s.adcode[op], "ring_zone": s.ring_zone[op], "action": action[op],
-        "relocated_from": origin[op], "format": fmt_after[op], "counters": c_after[op],
-        "terminals": t_after[op], "arrivals_per_h": np.round(load_a[op], 3),
-        "capacity_per_h": np.round(cap_a[op], 3),
-        "utilisation": np.round(np.divide(load_a[op], cap_a[op]), 4),
-        "wait_min": np.round(wait_a[op], 3), "catchment_pop": np.round(catch[op]),
-        "in_scope": s.decide[op],
-    }, geometry=geo[op].reset_index(drop=True), crs=METRIC_CRS)
+    sites_after = gpd.GeoDataFrame(
+        {
+            "site_id": s.site_id[op],
+            "name": s.name[op],
+            "kind": s.kind[op],
+            "adcode": s.adcode[op],
+            "ring_zone": s.ring_zone[op],
+            "action": action[op],
+            "relocated_from": origin[op],
+            "format": fmt_after[op],
+            "counters": c_after[op],
+            "terminals": t_after[op],
+            "arrivals_per_h": np.round(load_a[op], 3),
+            "capacity_per_h": np.round(cap_a[op], 3),
+            "utilisation": np.round(np.divide(load_a[op], cap_a[op]), 4),
+            "wait_min": np.round(wait_a[op], 3),
+            "catchment_pop": np.round(catch[op]),
+            "in_scope": s.decide[op],
+        },
+        geometry=geo[op].reset_index(drop=True),
+        crs=METRIC_CRS,
+    )
     zxy = zone_pts(model)
     zone_ids = zones["zone_id"].astype(str).to_numpy()
     lines = shapely.linestrings(np.stack([zxy[after.zone], s.xy[after.site]], axis=1))
-    assignment = gpd.GeoDataFrame({
-        "zone_id": zone_ids[after.zone], "site_id": s.site_id[after.site],
-        "share": np.round(after.share, 6), "dist_m": np.round(after.dist_m, 1),
-    }, geometry=gpd.GeoSeries(lines, crs=METRIC_CRS), crs=METRIC_CRS)
+    assignment = gpd.GeoDataFrame(
+        {
+            "zone_id": zone_ids[after.zone],
+            "site_id": s.site_id[after.site],
+            "share": np.round(after.share, 6),
+            "dist_m": np.round(after.dist_m, 1),
+        },
+        geometry=gpd.GeoSeries(lines, crs=METRIC_CRS),
+        crs=METRIC_CRS,
+    )
     zt_b = _zone_view(before, len(zone_ids), s.site_id)
     zt_a = _zone_view(after, len(zone_ids), s.site_id)
-    zones_kpi = gpd.GeoDataFrame({
-        "zone_id": zone_ids, "adcode": z_ad, "ring_zone": z_ring, "in_scope": zone_scope,
-        "population": np.round(model.zone_pop), "inflow": zones["inflow"].to_numpy(),
-        "arrivals_per_h": np.round(model.zone_arrivals, 4),
-        "nearest_before_m": np.round(nearest_b, 1), "nearest_after_m": np.round(nearest_a, 1),
-        "dist_before_m": np.round(zt_b[0], 1), "dist_after_m": np.round(zt_a[0], 1),
-        "unserved_before": np.round(before.unserved_share, 4),
-        "unserved_after": np.round(after.unserved_share, 4),
-        "serving_before": zt_b[1], "serving_after": zt_a[1],
-    }, geometry=zones.geometry.reset_index(drop=True), crs=zones.crs)
-    run = {"netplan": __version__, "solve_seconds": round(float(sol.seconds), 3),
-           "build_seconds": round(float(sol.build_seconds), 3)}
-    return Plan(kpis=kpis, actions=actions, sites_after=sites_after, assignment=assignment,
-                zones_kpi=zones_kpi, run=run)
+    zones_kpi = gpd.GeoDataFrame(
+        {
+            "zone_id": zone_ids,
+            "adcode": z_ad,
+            "ring_zone": z_ring,
+            "in_scope": zone_scope,
+            "population": np.round(model.zone_pop),
+            "inflow": zones["inflow"].to_numpy(),
+            "arrivals_per_h": np.round(model.zone_arrivals, 4),
+            "nearest_before_m": np.round(nearest_b, 1),
+            "nearest_after_m": np.round(nearest_a, 1),
+            "dist_before_m": np.round(zt_b[0], 1),
+            "dist_after_m": np.round(zt_a[0], 1),
+            "unserved_before": np.round(before.unserved_share, 4),
+            "unserved_after": np.round(after.unserved_share, 4),
+            "serving_before": zt_b[1],
+            "serving_after": zt_a[1],
+        },
+        geometry=zones.geometry.reset_index(drop=True),
+        crs=zones.crs,
+    )
+    run = {
+        "netplan": __version__,
+        "solve_seconds": round(float(sol.seconds), 3),
+        "build_seconds": round(float(sol.build_seconds), 3),
+    }
+    return Plan(
+        kpis=kpis,
+        actions=actions,
+        sites_after=sites_after,
+        assignment=assignment,
+        zones_kpi=zones_kpi,
+        run=run,
+    )
 
 
 def zone_pts(model: planner.Model) -> NDArray[np.float64]:
@@ -320,12 +422,18 @@ def _share_outside(s: planner.Sites, open_mask: NDArray[np.bool_]) -> float | No
     n = int(open_mask.sum())
     if n == 0:
         return None
-    return round(float(np.isin(s.ring_zone[open_mask].astype(str), sorted(OUTSIDE_RING5)).sum()
-                       / n), 4)
+    return round(
+        float(np.isin(s.ring_zone[open_mask].astype(str), sorted(OUTSIDE_RING5)).sum() / n), 4
+    )
 
 
-def _oneoff_spend(model: planner.Model, scenario: Scenario, chosen: NDArray[np.int64],
-                  is_open: NDArray[np.bool_], reloc: NDArray[np.bool_]) -> float:
+def _oneoff_spend(
+    model: planner.Model,
+    scenario: Scenario,
+    chosen: NDArray[np.int64],
+    is_open: NDArray[np.bool_],
+    reloc: NDArray[np.bool_],
+) -> float:
     p = model.problem
     spend = float(np.sum(model.options.oneoff[chosen[is_open]]))
     closed = model.sites.existing & ~is_open
@@ -338,8 +446,9 @@ def _travel_cost(model: planner.Model, scenario: Scenario, a: kpi.Assignment) ->
     from netplan import demand
 
     visits = np.asarray(demand.annual_visits(model.zone_pop, scenario), np.float64)
-    return float(np.sum(visits[a.zone] * a.share * a.dist_m / 1000.0)
-                 * scenario.travel_cost_cny_per_km)
+    return float(
+        np.sum(visits[a.zone] * a.share * a.dist_m / 1000.0) * scenario.travel_cost_cny_per_km
+    )
 
 
 def _nearest_other_km(s: planner.Sites, is_open: NDArray[np.bool_]) -> NDArray[np.float64]:
@@ -355,11 +464,21 @@ def _nearest_other_km(s: planner.Sites, is_open: NDArray[np.bool_]) -> NDArray[n
     return out
 
 
-def _reasons(model: planner.Model, scenario: Scenario, action: NDArray[Any],
-             fmt_after: NDArray[Any], target: NDArray[Any], load_b: NDArray[np.float64],
-             cap_b: NDArray[np.float64], wait_b: NDArray[np.float64],
-             load_a: NDArray[np.float64], cap_a: NDArray[np.float64],
-             wait_a: NDArray[np.float64], *, nearest_site_km: NDArray[np.float64]) -> NDArray[Any]:
+def _reasons(
+    model: planner.Model,
+    scenario: Scenario,
+    action: NDArray[Any],
+    fmt_after: NDArray[Any],
+    target: NDArray[Any],
+    load_b: NDArray[np.float64],
+    cap_b: NDArray[np.float64],
+    wait_b: NDArray[np.float64],
+    load_a: NDArray[np.float64],
+    cap_a: NDArray[np.float64],
+    wait_a: NDArray[np.float64],
+    *,
+    nearest_site_km: NDArray[np.float64],
+) -> NDArray[Any]:
     """One short sentence per site saying why the plan does what it does."""
     s = model.sites
     tw = scenario.target_wait_min
@@ -371,25 +490,37 @@ def _reasons(model: planner.Model, scenario: Scenario, action: NDArray[Any],
         la, ca, wa = load_a[j], cap_a[j], wait_a[j]
         near = nearest_site_km[j]
         if a == "keep":
-            out[j] = (f"kept: {la:.0f}/h against a capacity of {ca:.0f}/h at the {tw:g}-min "
-                      f"target (expected wait {_w(wa)})")
+            out[j] = (
+                f"kept: {la:.0f}/h against a capacity of {ca:.0f}/h at the {tw:g}-min "
+                f"target (expected wait {_w(wa)})"
+            )
         elif a == "close":
-            out[j] = (f"closed: only {lb:.0f} customers/h at peak ({lb / cb:.0%} of capacity); "
-                      f"the nearest remaining outlet is {near:.1f} km away")
+            out[j] = (
+                f"closed: only {lb:.0f} customers/h at peak ({lb / cb:.0%} of capacity); "
+                f"the nearest remaining outlet is {near:.1f} km away"
+            )
         elif a == "upgrade":
-            out[j] = (f"upgraded to {fmt_after[j]}: {lb:.0f}/h exceeded its capacity of "
-                      f"{cb:.0f}/h (wait {_w(wb)}); now {ca:.0f}/h, wait {_w(wa)}")
+            out[j] = (
+                f"upgraded to {fmt_after[j]}: {lb:.0f}/h exceeded its capacity of "
+                f"{cb:.0f}/h (wait {_w(wb)}); now {ca:.0f}/h, wait {_w(wa)}"
+            )
         elif a == "convert":
-            out[j] = (f"converted to {fmt_after[j]}: {la:.0f}/h fits a {fmt_after[j]} outlet "
-                      f"({ca:.0f}/h at target) at lower operating cost")
+            out[j] = (
+                f"converted to {fmt_after[j]}: {la:.0f}/h fits a {fmt_after[j]} outlet "
+                f"({ca:.0f}/h at target) at lower operating cost"
+            )
         elif a == "relocate":
             k = idx[target[j]]
             d = float(np.hypot(*(s.xy[k] - s.xy[j]))) / 1000.0
-            out[j] = (f"relocated {d:.1f} km to {s.name[k]} ({target[j]}) as a {fmt_after[k]} "
-                      f"outlet, nearer to demand: {load_a[k]:.0f}/h there vs {lb:.0f}/h here")
+            out[j] = (
+                f"relocated {d:.1f} km to {s.name[k]} ({target[j]}) as a {fmt_after[k]} "
+                f"outlet, nearer to demand: {load_a[k]:.0f}/h there vs {lb:.0f}/h here"
+            )
         elif a == "open":
-            out[j] = (f"opened as {fmt_after[j]} ({s.kind[j]} site): takes {la:.0f}/h "
-                      f"(wait {_w(wa)}); nearest other outlet {near:.1f} km")
+            out[j] = (
+                f"opened as {fmt_after[j]} ({s.kind[j]} site): takes {la:.0f}/h "
+                f"(wait {_w(wa)}); nearest other outlet {near:.1f} km"
+            )
     return out
 
 
@@ -460,14 +591,23 @@ def read_plan(folder: Path) -> Plan:
             f"--out {folder}` first"
         )
     gpkg = folder / "plan.gpkg"
-    layers = {name: gpd.read_file(gpkg, layer=name, engine="pyogrio").to_crs(METRIC_CRS)
-              for name in ("actions", "sites_after", "assignment", "zones_kpi")}
+    layers = {
+        name: gpd.read_file(gpkg, layer=name, engine="pyogrio").to_crs(METRIC_CRS)
+        for name in ("actions", "sites_after", "assignment", "zones_kpi")
+    }
     kpis = json.loads((folder / "kpis.json").read_text(encoding="utf-8"))
     run_path = folder / "run.json"
     run = json.loads(run_path.read_text(encoding="utf-8")) if run_path.is_file() else {}
     for name in ("actions", "sites_after", "zones_kpi"):
-        for col in ("format_before", "format_after", "relocation_target", "relocated_from",
-                    "serving_before", "serving_after", "adcode"):
+        for col in (
+            "format_before",
+            "format_after",
+            "relocation_target",
+            "relocated_from",
+            "serving_before",
+            "serving_after",
+            "adcode",
+        ):
             if col in layers[name]:
                 layers[name][col] = layers[name][col].fillna("").astype(str)
     return Plan(kpis=kpis, run=run, **layers)

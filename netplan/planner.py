@@ -125,25 +125,52 @@ def collect_sites(study: Study, *, decide_adcode: str | None, buffer_m: float) -
         dec_b = b_ad == decide_adcode
     n_c = int(keep_c.sum())
     return Sites(
-        site_id=np.concatenate([b["branch_id"].astype(str).to_numpy()[keep_b],
-                                c["candidate_id"].astype(str).to_numpy()[keep_c]]).astype(object),
-        name=np.concatenate([b["name"].astype(str).to_numpy()[keep_b],
-                             c["name"].astype(str).to_numpy()[keep_c]]).astype(object),
+        site_id=np.concatenate(
+            [
+                b["branch_id"].astype(str).to_numpy()[keep_b],
+                c["candidate_id"].astype(str).to_numpy()[keep_c],
+            ]
+        ).astype(object),
+        name=np.concatenate(
+            [b["name"].astype(str).to_numpy()[keep_b], c["name"].astype(str).to_numpy()[keep_c]]
+        ).astype(object),
         existing=np.concatenate([np.ones(int(keep_b.sum()), bool), np.zeros(n_c, bool)]),
-        format=np.concatenate([b["format"].astype(str).to_numpy()[keep_b],
-                               np.full(n_c, "", dtype=object)]).astype(object),
-        counters=np.concatenate([b["counters"].to_numpy(np.int64)[keep_b],
-                                 np.zeros(n_c, np.int64)]),
-        terminals=np.concatenate([b["terminals"].to_numpy(np.int64)[keep_b],
-                                  np.zeros(n_c, np.int64)]),
+        format=np.concatenate(
+            [b["format"].astype(str).to_numpy()[keep_b], np.full(n_c, "", dtype=object)]
+        ).astype(object),
+        counters=np.concatenate(
+            [b["counters"].to_numpy(np.int64)[keep_b], np.zeros(n_c, np.int64)]
+        ),
+        terminals=np.concatenate(
+            [b["terminals"].to_numpy(np.int64)[keep_b], np.zeros(n_c, np.int64)]
+        ),
         adcode=np.concatenate([b_ad[keep_b], c_ad[keep_c]]).astype(object),
-        ring_zone=np.concatenate([b["ring_zone"].to_numpy(dtype=object)[keep_b],
-                                  c["ring_zone"].to_numpy(dtype=object)[keep_c]]).astype(object),
-        kind=np.concatenate([np.full(int(keep_b.sum()), "outlet", dtype=object),
-                             c["kind"].astype(str).to_numpy()[keep_c]]).astype(object),
+        ring_zone=np.concatenate(
+            [
+                b["ring_zone"].to_numpy(dtype=object)[keep_b],
+                c["ring_zone"].to_numpy(dtype=object)[keep_c],
+            ]
+        ).astype(object),
+        kind=np.concatenate(
+            [
+                np.full(int(keep_b.sum()), "outlet", dtype=object),
+                c["kind"].astype(str).to_numpy()[keep_c],
+            ]
+        ).astype(object),
         xy=np.vstack([bxy[keep_b], cxy[keep_c]]),
         decide=np.concatenate([dec_b[keep_b], np.ones(n_c, bool)]),
     )
+
+
+TAG_UPGRADE, TAG_CONVERT = 0, 1
+"""Option tags limited by the scenario's ``max_upgrade`` and ``max_convert``."""
+
+
+def change_kind(
+    servers_after: NDArray[np.int64], servers_before: NDArray[np.int64]
+) -> NDArray[Any]:
+    """``"upgrade"`` where an outlet gains servers in its new format, else ``"convert"``."""
+    return np.where(servers_after > servers_before, "upgrade", "convert").astype(object)
 
 
 def build_options(sites: Sites, scenario: Scenario) -> Options:
@@ -155,27 +182,66 @@ def build_options(sites: Sites, scenario: Scenario) -> Options:
             f"outlets have formats {unknown} that the scenario does not define; add a "
             f"[formats.<name>] table for each to the scenario (defined: {sorted(fmts)})"
         )
-    fmt_cap = {f: float(service.capacity_per_h(np.array([v.counters]), np.array([v.terminals]),
-                                               scenario=scenario)[0]) for f, v in fmts.items()}
+    fmt_cap = {
+        f: float(
+            service.capacity_per_h(
+                np.array([v.counters]), np.array([v.terminals]), scenario=scenario
+            )[0]
+        )
+        for f, v in fmts.items()
+    }
     rows: list[tuple[int, str, int, int, float, float, float, bool]] = []
-    own_cap = np.asarray(service.capacity_per_h(np.maximum(sites.counters, 1),
-                                                np.maximum(sites.terminals, 1),
-                                                scenario=scenario), dtype=np.float64)
+    own_cap = np.asarray(
+        service.capacity_per_h(
+            np.maximum(sites.counters, 1), np.maximum(sites.terminals, 1), scenario=scenario
+        ),
+        dtype=np.float64,
+    )
     for j in range(len(sites)):
         if sites.existing[j]:
             f0 = str(sites.format[j])
-            rows.append((j, f0, int(sites.counters[j]), int(sites.terminals[j]),
-                         float(own_cap[j]), fmts[f0].opex_cny_per_year, 0.0, True))
+            rows.append(
+                (
+                    j,
+                    f0,
+                    int(sites.counters[j]),
+                    int(sites.terminals[j]),
+                    float(own_cap[j]),
+                    fmts[f0].opex_cny_per_year,
+                    0.0,
+                    True,
+                )
+            )
             if not sites.decide[j]:
                 continue
             for f, v in fmts.items():
                 if f != f0:
-                    rows.append((j, f, v.counters, v.terminals, fmt_cap[f],
-                                 v.opex_cny_per_year, v.convert_cny, False))
+                    rows.append(
+                        (
+                            j,
+                            f,
+                            v.counters,
+                            v.terminals,
+                            fmt_cap[f],
+                            v.opex_cny_per_year,
+                            v.convert_cny,
+                            False,
+                        )
+                    )
         elif sites.decide[j]:
             for f, v in fmts.items():
-                rows.append((j, f, v.counters, v.terminals, fmt_cap[f],
-                             v.opex_cny_per_year, v.open_cny, False))
+                rows.append(
+                    (
+                        j,
+                        f,
+                        v.counters,
+                        v.terminals,
+                        fmt_cap[f],
+                        v.opex_cny_per_year,
+                        v.open_cny,
+                        False,
+                    )
+                )
     cols = list(zip(*rows, strict=True)) if rows else [()] * 8
     return Options(
         site=np.asarray(cols[0], dtype=np.int64),
@@ -194,16 +260,22 @@ def _group_limits(
 ) -> dict[str, NDArray[np.int64]]:
     """Per-district limits from the scenario's district policies (-1 = no limit)."""
     idx = {g: k for k, g in enumerate(groups)}
-    lim = {name: np.full(len(groups), -1, dtype=np.int64)
-           for name in ("min_sites", "max_sites", "max_new", "max_closed")}
+    lim = {
+        name: np.full(len(groups), -1, dtype=np.int64)
+        for name in ("min_sites", "max_sites", "max_new", "max_closed")
+    }
     for key, pol in scenario.districts.items():
         ad = resolve_district(str(key), study.districts)
         if ad not in idx:
             continue
         g = idx[ad]
         implied = POLICY_DEFAULTS.get(pol.policy, {})
-        for src, dst in (("min_outlets", "min_sites"), ("max_outlets", "max_sites"),
-                         ("max_open", "max_new"), ("max_close", "max_closed")):
+        for src, dst in (
+            ("min_outlets", "min_sites"),
+            ("max_outlets", "max_sites"),
+            ("max_open", "max_new"),
+            ("max_close", "max_closed"),
+        ):
             val = getattr(pol, src)
             if val is None:
                 val = implied.get(src)
@@ -245,14 +317,20 @@ def build_model(
     ex = np.flatnonzero(sites.existing)
     ca = np.flatnonzero(~sites.existing)
     d_ex, d_ca = (
-        cost.knn_dist_m(zxy, sites.xy[idx], k=scenario.k_nearest, max_dist_m=buffer_m,
-                        detour_factor=scenario.detour_factor).tocoo()
+        cost.knn_dist_m(
+            zxy,
+            sites.xy[idx],
+            k=scenario.k_nearest,
+            max_dist_m=buffer_m,
+            detour_factor=scenario.detour_factor,
+        ).tocoo()
         for idx in (ex, ca)
     )
     dist = sp.csr_array(
-        (np.concatenate([d_ex.data, d_ca.data]),
-         (np.concatenate([d_ex.row, d_ca.row]),
-          np.concatenate([ex[d_ex.col], ca[d_ca.col]]))),
+        (
+            np.concatenate([d_ex.data, d_ca.data]),
+            (np.concatenate([d_ex.row, d_ca.row]), np.concatenate([ex[d_ex.col], ca[d_ca.col]])),
+        ),
         shape=(len(zone_index), len(sites)),
     )
     dist.sort_indices()
@@ -262,12 +340,18 @@ def build_model(
 
     groups = sorted(study.districts["adcode"].astype(str))
     gidx = {g: k for k, g in enumerate(groups)}
-    site_group = np.array([gidx.get(str(a), -1) if d else -1
-                           for a, d in zip(sites.adcode, sites.decide, strict=True)], np.int64)
+    site_group = np.array(
+        [
+            gidx.get(str(a), -1) if d else -1
+            for a, d in zip(sites.adcode, sites.decide, strict=True)
+        ],
+        np.int64,
+    )
     lim = _group_limits(scenario, groups, study)
 
-    close_oneoff = np.array([fmts[f].close_cny if e else 0.0
-                             for f, e in zip(sites.format, sites.existing, strict=True)])
+    close_oneoff = np.array(
+        [fmts[f].close_cny if e else 0.0 for f, e in zip(sites.format, sites.existing, strict=True)]
+    )
     ids = sites.site_id.astype(str)
     unknown = sorted((set(locked) | set(forbidden)) - set(ids))
     if unknown:
@@ -295,8 +379,10 @@ def build_model(
     reloc_from = np.asarray(r_from, dtype=np.int64)
     reloc_to = np.asarray(r_to, dtype=np.int64)
     f_from = sites.format[reloc_from]
-    saving_oneoff = np.array([fmts[f].close_cny + fmts[f].open_cny - fmts[f].relocate_cny
-                              for f in f_from], dtype=np.float64)
+    saving_oneoff = np.array(
+        [fmts[f].close_cny + fmts[f].open_cny - fmts[f].relocate_cny for f in f_from],
+        dtype=np.float64,
+    )
     saving_oneoff = np.maximum(saving_oneoff, 0.0)
 
     coo = dist.tocoo()
@@ -306,6 +392,19 @@ def build_model(
     )
     travel.sort_indices()
     share_out = scenario.min_share_outside_ring5 if adcode is None else None
+    changed = sites.existing[options.site] & ~options.is_current
+    kind = change_kind(
+        options.counters + options.terminals,
+        sites.counters[options.site] + sites.terminals[options.site],
+    )
+    opt_tag = np.where(changed, np.where(kind == "upgrade", TAG_UPGRADE, TAG_CONVERT), -1)
+    tag_max = np.array(
+        [
+            -1 if scenario.max_upgrade is None else scenario.max_upgrade,
+            -1 if scenario.max_convert is None else scenario.max_convert,
+        ],
+        np.int64,
+    )
     warm = np.full(len(sites), -1, dtype=np.int64)
     cur = np.flatnonzero(options.is_current)
     warm[options.site[cur]] = cur
@@ -329,6 +428,8 @@ def build_model(
         group_max_sites=lim["max_sites"],
         group_max_new=lim["max_new"],
         group_max_closed=lim["max_closed"],
+        opt_tag=opt_tag,
+        tag_max=tag_max,
         max_new=scenario.max_open,
         max_closed=scenario.max_close,
         budget=scenario.budget_cny,
@@ -341,11 +442,27 @@ def build_model(
         balance_threshold=scenario.balance_threshold,
         warm_start=warm,
     )
-    log.info("model: %d zones, %d sites, %d options, %d pairs, %d relocation pairs",
-             len(zone_index), len(sites), len(options.site), dist.nnz, len(reloc_from))
-    return Model(sites=sites, options=options, zone_index=zone_index, zone_xy=zxy, zone_pop=pop,
-                 zone_arrivals=arrivals, dist_m=dist, reloc_from=reloc_from, reloc_to=reloc_to,
-                 groups=groups, problem=problem)
+    log.info(
+        "model: %d zones, %d sites, %d options, %d pairs, %d relocation pairs",
+        len(zone_index),
+        len(sites),
+        len(options.site),
+        dist.nnz,
+        len(reloc_from),
+    )
+    return Model(
+        sites=sites,
+        options=options,
+        zone_index=zone_index,
+        zone_xy=zxy,
+        zone_pop=pop,
+        zone_arrivals=arrivals,
+        dist_m=dist,
+        reloc_from=reloc_from,
+        reloc_to=reloc_to,
+        groups=groups,
+        problem=problem,
+    )
 
 
 def solve_model(
@@ -358,8 +475,12 @@ def solve_model(
 ) -> optimize.Solution:
     """Solve the model's MILP (HiGHS directly by default; other solvers through PuLP)."""
     backend = "direct" if solver == "highs" else "pulp"
-    kw: dict[str, Any] = {"solver": solver, "backend": backend, "time_limit_s": time_limit_s,
-                          "progress": progress}
+    kw: dict[str, Any] = {
+        "solver": solver,
+        "backend": backend,
+        "time_limit_s": time_limit_s,
+        "progress": progress,
+    }
     if mip_gap is not None:
         kw["mip_gap"] = mip_gap
     return optimize.solve(model.problem, **kw)
@@ -368,11 +489,19 @@ def solve_model(
 def before_assignment(model: Model, scenario: Scenario) -> kpi.Assignment:
     """The current network's assignment under the diagnosis rule (nearest, then spill)."""
     s = model.sites
-    room = np.where(s.existing, throughput_per_h(np.maximum(s.counters, 1),
-                                                 np.maximum(s.terminals, 1), scenario=scenario,
-                                                 utilisation=SATURATION_UTILISATION), 0.0)
-    return kpi.assign_nearest_with_spill(_existing_only(model.dist_m, s.existing),
-                                         model.zone_arrivals, room)
+    room = np.where(
+        s.existing,
+        throughput_per_h(
+            np.maximum(s.counters, 1),
+            np.maximum(s.terminals, 1),
+            scenario=scenario,
+            utilisation=SATURATION_UTILISATION,
+        ),
+        0.0,
+    )
+    return kpi.assign_nearest_with_spill(
+        _existing_only(model.dist_m, s.existing), model.zone_arrivals, room
+    )
 
 
 def _existing_only(dist: sp.csr_array, mask: NDArray[np.bool_]) -> sp.csr_array:

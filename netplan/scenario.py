@@ -15,7 +15,7 @@ documented default)::
                 peak_hour_share, smart_share
     [service]   counter_service_min, terminal_service_min, target_wait_min
     [travel]    max_dist_km, k_nearest, detour_factor, cost_cny_per_km, relocation_radius_km
-    [planning]  budget_cny, max_open, max_close, min_share_outside_ring5,
+    [planning]  budget_cny, max_open, max_close, max_upgrade, max_convert, min_share_outside_ring5,
                 amortisation_years, unserved_penalty_cny_per_visit, balance_weight,
                 balance_threshold, time_limit_s, mip_gap
     [formats.<name>]    counters, terminals, opex_cny_per_year, open_cny, convert_cny,
@@ -132,6 +132,8 @@ _SPECS: tuple[_Spec, ...] = (
           optional=True),
     _Spec("planning", "max_open", "max_open", "int", 60, 0, None, optional=True),
     _Spec("planning", "max_close", "max_close", "int", 40, 0, None, optional=True),
+    _Spec("planning", "max_upgrade", "max_upgrade", "int", None, 0, None, optional=True),
+    _Spec("planning", "max_convert", "max_convert", "int", None, 0, None, optional=True),
     _Spec("planning", "min_share_outside_ring5", "min_share_outside_ring5", "float", 0.32,
           0, 1, optional=True),
     _Spec("planning", "amortisation_years", "amortisation_years", "float", 10.0, 0, None,
@@ -420,6 +422,8 @@ class Scenario:
     budget_cny: float | None
     max_open: int | None
     max_close: int | None
+    max_upgrade: int | None
+    max_convert: int | None
     min_share_outside_ring5: float | None
     amortisation_years: float
     unserved_penalty_cny_per_visit: float

@@ -264,6 +264,21 @@ def inner_cost(p: FacilityProblem, site_option: np.ndarray) -> float:
     return float(r.fun) if r.status == 0 else math.inf
 
 
+def counts_ok(p: FacilityProblem, new: np.ndarray, closed: np.ndarray, r: np.ndarray) -> bool:
+    """Opening/closure limits, where a relocation is a move (neither opening nor closure)."""
+    rf, rt = p.reloc_from[r], p.reloc_to[r]
+    for g in range(p.n_groups):
+        ing = p.site_group == g
+        moves = int((ing[rf] & ing[rt]).sum())
+        if p.group_max_new[g] >= 0 and (new & ing).sum() - moves > p.group_max_new[g]:
+            return False
+        if p.group_max_closed[g] >= 0 and (closed & ing).sum() - moves > p.group_max_closed[g]:
+            return False
+    if p.max_new is not None and new.sum() - r.sum() > p.max_new:
+        return False
+    return not (p.max_closed is not None and closed.sum() - r.sum() > p.max_closed)
+
+
 def brute_force_bank(bank: Bank) -> tuple[float, tuple[int, ...]]:
     p = bank.problem
     m = p.n_sites
@@ -284,19 +299,15 @@ def brute_force_bank(bank: Bank) -> tuple[float, tuple[int, ...]]:
                 ok = False
             if p.group_max_sites[g] >= 0 and cnt > p.group_max_sites[g]:
                 ok = False
-            if p.group_max_new[g] >= 0 and (new & ing).sum() > p.group_max_new[g]:
-                ok = False
-            if p.group_max_closed[g] >= 0 and (closed & ing).sum() > p.group_max_closed[g]:
-                ok = False
-        if p.max_new is not None and new.sum() > p.max_new:
-            ok = False
-        if p.max_closed is not None and closed.sum() > p.max_closed:
-            ok = False
         if p.n_sites_exact is not None and op.sum() != p.n_sites_exact:
             ok = False
         if p.min_share_outside is not None and (op & p.site_outside).sum() < (
                 p.min_share_outside * op.sum() - 1e-9):
             ok = False
+        tags = p.opt_tag[so[op]]
+        for t in np.flatnonzero(p.tag_max >= 0):
+            if (tags == t).sum() > p.tag_max[t]:
+                ok = False
         if not ok:
             continue
         base_spend = p.opt_oneoff[so[op]].sum() + p.site_close_oneoff[closed].sum()
@@ -309,6 +320,8 @@ def brute_force_bank(bank: Bank) -> tuple[float, tuple[int, ...]]:
             if np.bincount(p.reloc_from[r], minlength=m).max(initial=0) > 1:
                 continue
             if np.bincount(p.reloc_to[r], minlength=m).max(initial=0) > 1:
+                continue
+            if not counts_ok(p, new, closed, r):
                 continue
             spend = base_spend - p.reloc_saving_oneoff[r].sum()
             if p.budget is not None and spend > p.budget + 1e-9:
@@ -410,6 +423,28 @@ def test_hand_solved_relocation() -> None:
     with pytest.raises(InfeasibleError, match="budget"):
         solve(FacilityProblemReplace(prob, budget=30.0, n_sites_exact=None,
                                      site_locked=np.array([False, True])))
+
+
+def test_relocation_is_a_move_not_an_opening_or_closure() -> None:
+    """The hand-solved relocation stays allowed when no opening and no closure are allowed,
+    globally and in the sites' group; without the pair the far site must stay (26)."""
+    base = dict(
+        demand=np.array([1.0, 1.0]),
+        cost=sp.csr_array(np.array([[8.0, 1.0], [8.0, 1.0]])),
+        opt_site=np.array([0, 1]), opt_cost=np.array([10.0, 10.0]),
+        opt_is_current=np.array([True, False]), site_existing=np.array([True, False]),
+        site_close_cost=np.array([4.0, 0.0]), site_group=np.array([0, 0]),
+        reloc_from=np.array([0]), reloc_to=np.array([1]), reloc_saving=np.array([3.0]),
+    )
+    for limits in ({"max_new": 0, "max_closed": 0},
+                   {"group_max_new": np.array([0]), "group_max_closed": np.array([0])}):
+        for backend in ("direct", "pulp"):
+            sol = solve(FacilityProblem(**base, **limits), backend=backend)
+            assert sol.relocated.tolist() == [True]
+            assert sol.objective == pytest.approx(13.0)
+        no_pair = {**base, "reloc_from": np.array([], np.int64),
+                   "reloc_to": np.array([], np.int64), "reloc_saving": np.array([])}
+        assert solve(FacilityProblem(**no_pair, **limits)).objective == pytest.approx(26.0)
 
 
 def FacilityProblemReplace(prob: FacilityProblem, **changes: Any) -> FacilityProblem:
@@ -723,3 +758,20 @@ def test_validation_messages() -> None:
     with pytest.raises(NetplanError, match="backend 'direct' drives HiGHS only"):
         solve(prob, solver="cbc")
     assert prob.demand.flags.writeable is False
+
+
+def test_option_tag_limits_bind_on_both_backends() -> None:
+    """Two sites whose cheap option is tagged: with tag_max = 1 only one may take it."""
+    cost = sp.csr_array((np.array([1.0, 1.0]), (np.array([0, 1]), np.array([0, 1]))),
+                        shape=(2, 2))
+    base = dict(
+        demand=np.array([1.0, 1.0]), cost=cost, unserved_cost=np.array([1e6, 1e6]),
+        opt_site=np.array([0, 0, 1, 1]), opt_cost=np.array([10.0, 4.0, 10.0, 4.0]),
+        opt_tag=np.array([-1, 0, -1, 0]),
+    )
+    free = solve(FacilityProblem(**base, tag_max=np.array([-1])))
+    assert sorted(free.site_option.tolist()) == [1, 3]
+    for backend in ("direct", "pulp"):
+        sol = solve(FacilityProblem(**base, tag_max=np.array([1])), backend=backend)
+        assert sol.objective == pytest.approx(1 + 1 + 10 + 4)
+        assert int(np.isin(sol.site_option, [1, 3]).sum()) == 1
