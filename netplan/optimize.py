@@ -34,6 +34,7 @@ Constraints::
     x[i,j] - z[j] <= 0                                   every stored (i,j)  (strong linking)
     sum_i d[i] x[i,j] - sum_{o at j} cap'[o] y[o] <= 0   every site j where capacity can bind
     r[k] + z[from_k] <= 1,  r[k] - z[to_k] <= 0          every relocation k
+                         (r[k] - y[to_option_k] <= 0 when the move's option is given)
     sum_{k: from_k = j} r[k] <= 1,  sum_{k: to_k = j} r[k] <= 1
     min_g <= sum_{j in g} z[j] <= max_g                  group_min_sites / group_max_sites
     sum_{j in g, new} z[j] - sum_{k in g} r[k] <= group_max_new[g]     new = not site_existing
@@ -324,6 +325,9 @@ class FacilityProblem:
     reloc_from, reloc_to, reloc_saving, reloc_saving_oneoff
         Relocation pairs: an existing site closes and a new site opens as one move, saving
         ``reloc_saving`` (>= 0) in the objective and ``reloc_saving_oneoff`` in the budget.
+    reloc_to_option
+        Optional (n_reloc,) option index at ``reloc_to`` that the move must open (e.g. the
+        same format as the outlet that moves); None = any option of the target site.
     single_source
         Each zone served by one site (x binary).
     balance_weight, balance_threshold
@@ -363,6 +367,7 @@ class FacilityProblem:
     min_share_outside: float | None = None
     reloc_from: IntArray = field(default_factory=_empty_i)
     reloc_to: IntArray = field(default_factory=_empty_i)
+    reloc_to_option: IntArray | None = None
     reloc_saving: FloatArray = field(default_factory=_unset_f)
     reloc_saving_oneoff: FloatArray = field(default_factory=_unset_f)
     single_source: bool = False
@@ -460,6 +465,13 @@ class FacilityProblem:
         rt = _int_vec("reloc_to", self.reloc_to, nr, lo=0, hi=m - 1)
         s(self, "reloc_from", rf)
         s(self, "reloc_to", rt)
+        if self.reloc_to_option is not None:
+            ro = _int_vec("reloc_to_option", self.reloc_to_option, nr, lo=0, hi=max(q - 1, 0))
+            if nr and (opt_site[ro] != rt).any():
+                k = int(np.flatnonzero(opt_site[ro] != rt)[0])
+                raise _bad("reloc_to_option", f"pair {k}: option {ro[k]} is at site "
+                                              f"{opt_site[ro[k]]}, not at reloc_to {rt[k]}")
+            s(self, "reloc_to_option", ro)
         s(self, "reloc_saving", _float_vec("reloc_saving", self.reloc_saving, nr, default=0.0,
                                            nonneg=True))
         s(self, "reloc_saving_oneoff", _float_vec("reloc_saving_oneoff",
@@ -783,7 +795,10 @@ def _build(p: FacilityProblem) -> _Model:
         R.add(s + k, z0 + rf, 1.0)
         s = R.block(nr, -np.inf, 0.0)
         R.add(s + k, r0 + k, 1.0)
-        R.add(s + k, z0 + rt, -1.0)
+        if p.reloc_to_option is None:
+            R.add(s + k, z0 + rt, -1.0)
+        else:
+            R.add(s + k, y0 + p.reloc_to_option, -1.0)
         for ends in (rf, rt):
             cnt = np.bincount(ends, minlength=m)
             multi = np.flatnonzero(cnt > 1)

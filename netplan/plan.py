@@ -254,7 +254,8 @@ def plan_from_solution(
     spend = _oneoff_spend(model, scenario, chosen, is_open, reloc)
     travel_b = _travel_cost(model, scenario, before)
     travel_a = _travel_cost(model, scenario, after)
-    in_scope = site_scope & (s.existing | is_open)
+    # one row per decided outlet and per new opening; a move's target is in its origin's row
+    in_scope = site_scope & (s.existing | (is_open & (origin == "")))
     counts = {a: int(np.sum(action[in_scope] == a)) for a in ACTIONS}
     kpis: dict[str, Any] = {
         "scope": "city" if adcode is None else adcode,

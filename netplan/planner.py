@@ -284,6 +284,41 @@ def _group_limits(
     return lim
 
 
+RELOCATION_CANDIDATES = 3
+"""How many of an outlet's nearest candidate sites (within the radius) it may move to."""
+
+
+def relocation_pairs(
+    sites: Sites, options: Options, site_locked: NDArray[np.bool_], scenario: Scenario
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """(from site, to site, option opened at the target) of every allowed move."""
+    from scipy.spatial import cKDTree
+
+    ex = np.flatnonzero(sites.existing & sites.decide & ~site_locked)
+    ca = np.flatnonzero(~sites.existing & sites.decide)
+    opt_of = {(int(j), str(f)): k for k, (j, f) in enumerate(zip(options.site, options.format,
+                                                                  strict=True))}
+    r_from: list[int] = []
+    r_to: list[int] = []
+    r_opt: list[int] = []
+    if len(ca) and len(ex):
+        kk = min(RELOCATION_CANDIDATES, len(ca))
+        dist, idx = cKDTree(sites.xy[ca]).query(
+            sites.xy[ex], k=kk, distance_upper_bound=scenario.relocation_radius_km * 1000.0)
+        dist = np.asarray(dist).reshape(len(ex), kk)
+        idx = np.asarray(idx).reshape(len(ex), kk)
+        for row, j in enumerate(ex):
+            for d, c in zip(dist[row], idx[row], strict=True):
+                k = int(ca[c]) if np.isfinite(d) else -1
+                o = opt_of.get((k, str(sites.format[j])), -1)
+                if o >= 0:
+                    r_from.append(int(j))
+                    r_to.append(k)
+                    r_opt.append(o)
+    return (np.asarray(r_from, np.int64), np.asarray(r_to, np.int64),
+            np.asarray(r_opt, np.int64))
+
+
 def build_model(
     study: Study,
     scenario: Scenario,
@@ -362,22 +397,9 @@ def build_model(
     site_locked = np.isin(ids, sorted(locked)) | (sites.existing & ~sites.decide)
     site_forbidden = np.isin(ids, sorted(forbidden))
 
-    # relocation pairs: an existing decided outlet and a candidate within the radius
-    from scipy.spatial import cKDTree
-
-    r_from: list[int] = []
-    r_to: list[int] = []
-    dec_ex = ex[sites.decide[ex] & ~site_locked[ex]]
-    if len(ca) and len(dec_ex):
-        tree = cKDTree(sites.xy[ca])
-        radius_m = scenario.relocation_radius_km * 1000.0
-        near_lists = tree.query_ball_point(sites.xy[dec_ex], r=radius_m)
-        for j, near_c in zip(dec_ex, near_lists, strict=True):
-            for kk in sorted(near_c):
-                r_from.append(int(j))
-                r_to.append(int(ca[kk]))
-    reloc_from = np.asarray(r_from, dtype=np.int64)
-    reloc_to = np.asarray(r_to, dtype=np.int64)
+    # relocation pairs: a decided outlet and its nearest candidates within the radius; the
+    # move keeps the outlet's format (a format change is an upgrade/conversion decision)
+    reloc_from, reloc_to, reloc_opt = relocation_pairs(sites, options, site_locked, scenario)
     f_from = sites.format[reloc_from]
     saving_oneoff = np.array(
         [fmts[f].close_cny + fmts[f].open_cny - fmts[f].relocate_cny for f in f_from],
@@ -436,6 +458,7 @@ def build_model(
         min_share_outside=share_out,
         reloc_from=reloc_from,
         reloc_to=reloc_to,
+        reloc_to_option=reloc_opt,
         reloc_saving=saving_oneoff / amort,
         reloc_saving_oneoff=saving_oneoff,
         balance_weight=scenario.balance_weight,

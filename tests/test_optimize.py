@@ -226,6 +226,10 @@ def random_bank(seed: int, *, balance: bool = False) -> Bank:
         reloc_from=np.array([0, 1, 2]), reloc_to=np.array([3, 4, 3]),
         reloc_saving=np.array([6.0, 4.0, 5.0]), reloc_saving_oneoff=np.array([15.0, 8.0, 12.0]),
         balance_weight=2.0 if balance else 0.0, balance_threshold=0.7,
+        # odd seeds: moves open a given option; seeds 2, 3: at most one upgrade
+        reloc_to_option=np.array([6, 8, 6]) if seed % 2 else None,
+        opt_tag=np.where(np.isin(np.arange(q), [1, 3, 5]), 0, -1) if seed >= 2 else None,
+        tag_max=np.array([1]) if seed >= 2 else np.array([], np.int64),
     )
     opts_at = [np.flatnonzero(opt_site == jj).tolist() for jj in range(m)]
     return Bank(prob, opts_at)
@@ -316,6 +320,9 @@ def brute_force_bank(bank: Bank) -> tuple[float, tuple[int, ...]]:
         for rsel in itertools.product([0, 1], repeat=nr):
             r = np.array(rsel, dtype=bool)
             if (r & op[p.reloc_from]).any() or (r & ~op[p.reloc_to]).any():
+                continue
+            if p.reloc_to_option is not None and (
+                    so[p.reloc_to[r]] != p.reloc_to_option[r]).any():
                 continue
             if np.bincount(p.reloc_from[r], minlength=m).max(initial=0) > 1:
                 continue
