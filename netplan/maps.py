@@ -855,14 +855,14 @@ def plan_map_html(plan: Any, *, study: Any | None = None, tiles: str | None = "c
                                      pr.ring_zone_label(base.get("ring_zone")),
                                      _site_kind_text(kind)) if x)
         act = _txt(ar.get("action")) if ar is not None else ""
-        if ar is None:
+        if sid in origin_of or (sr is not None and _txt(sr.get("relocated_from"))):
+            key = "relocate_new"  # a move's new site: described in its origin's action row
+        elif ar is None:
             key = "context"
         elif act == "relocate":
             key = "relocate_old"
         elif act in ACTION_STYLES:
             key = act
-        elif sid in origin_of or (sr is not None and _txt(sr.get("relocated_from"))):
-            key = "relocate_new"
         else:
             key = "keep"
         fmt_b = _txt(ar.get("format_before")) if ar is not None else _txt(

@@ -546,6 +546,9 @@ def write_plan(plan: Plan, out: Path) -> Path:
     parent = out.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700; the folder is an ordinary output
     try:
         gpkg = tmp / "plan.gpkg"
         for name in ("actions", "sites_after", "assignment", "zones_kpi"):
