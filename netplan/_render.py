@@ -49,8 +49,8 @@ def render_diagnosis(console: Console, diag: Any, study: Any, *, adcode: str | N
     names = _names(study)
     t = Table(title=f"Current network, demand of {diag.year} (target wait "
               f"{diag.target_wait_min:g} min)", title_justify="left")
-    for col in ("district", "outlets", "overloaded", "mean wait min", "mean dist m",
-                "p95 dist m", "pop ≤1 km", "unserved /h"):
+    for col in ("district", "outlets", "over-\nloaded", "wait\nmin", "dist\nm",
+                "p95 dist\nm", "pop\n≤1 km", "unserved\n/h"):
         t.add_column(col, justify="right" if col != "district" else "left")
     rows = diag.kpis["districts"].items() if adcode is None else [
         (adcode, diag.kpis["districts"][adcode])]
@@ -67,7 +67,7 @@ def render_diagnosis(console: Console, diag: Any, study: Any, *, adcode: str | N
                   _f(k["unserved_arrivals_per_h"], "{:,.1f}"))
     console.print(t)
     r = Table(title="By ring zone", title_justify="left")
-    for col in ("ring zone", "outlets", "overloaded", "mean wait min", "mean dist m"):
+    for col in ("ring zone", "outlets", "over-\nloaded", "wait\nmin", "dist\nm"):
         r.add_column(col, justify="right" if col != "ring zone" else "left")
     for ring in RING_ZONES:
         k = diag.kpis["ring_zones"][ring]
