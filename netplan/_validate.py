@@ -139,6 +139,14 @@ def coerce_number(
         )
     finite = np.isfinite(arr)
     if integer:
+        huge = finite & (np.abs(arr) >= 2.0**63)  # would wrap around in int64
+        if huge.any():
+            pos = np.flatnonzero(huge)
+            problems.append(
+                f"column '{column}': expected {kind}, found values too large for an integer "
+                f"in {plural(len(pos), 'row')}: {rows.many(pos, values=arr[pos].tolist())}"
+            )
+            finite = finite & ~huge
         frac = finite & (arr != np.round(arr))
         if frac.any():
             pos = np.flatnonzero(frac)

@@ -147,11 +147,24 @@ def plan(
         raise typer.BadParameter(
             f"unknown solver {solver!r}; use highs or cbc", param_hint="--solver"
         )
+    if time_limit is not None and not time_limit > 0:
+        raise typer.BadParameter(
+            f"{time_limit:g} s: give a positive number of seconds (omit --time-limit to use "
+            'the scenario\'s time_limit_s; set time_limit_s = "none" there for no limit)',
+            param_hint="--time-limit",
+        )
+    if gap is not None and not 0 <= gap < 1:
+        raise typer.BadParameter(
+            f"{gap:g}: give a relative gap in [0, 1), e.g. 0.01 for 1%", param_hint="--gap"
+        )
+    from netplan.plan import check_target
+
     sc = load_scenario(scenario)
     study = load_study(data)
     adcode = resolve_district(district, study.districts) if district else None
     scope = "city" if adcode is None else adcode
     target = out_dir if out_dir is not None else Path("out") / f"plan-{scope}"
+    check_target(target)  # refuse a file or a folder of other files before solving
     with status_progress(err, enabled=not as_json) as progress:
         result = make_plan(
             study, sc, year=year, adcode=adcode, solver=solver, time_limit_s=time_limit,
@@ -159,8 +172,10 @@ def plan(
             progress=progress,
         )
         progress("writing the plan folder")
-        result.write(target)
-        _write_plan_extras(study, result, target, progress)
+        # the map and report go into the temporary folder: all files appear at once or none
+        result.write(
+            target, extras=lambda folder: _write_plan_extras(study, result, folder, progress)
+        )
     if as_json:
         print_json(result.kpis)
     else:
@@ -520,6 +535,29 @@ def report_cmd(
     typer.echo(str(target))
 
 
+@app.command("synth")
+def synth_cmd(
+    zones: Annotated[int, typer.Option("--zones", help="Number of 1 km zones (>= 10).")],
+    sites: Annotated[int, typer.Option("--sites", help="Outlets + candidate sites (>= 2).")],
+    districts: Annotated[int, typer.Option("--districts", help="Number of districts.")],
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="GeoPackage to write (.gpkg).")],
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+) -> None:
+    """Write a synthetic study (GeoPackage + matching scenario TOML next to it).
+
+    Use it as `netplan plan --data FILE.gpkg --scenario FILE.toml`.
+    """
+    from netplan.synthetic import make_study, synthetic_scenario_toml, write_study
+
+    study = make_study(zones, sites, districts, seed=seed)
+    path = write_study(study, out_file)
+    toml = path.with_suffix(".toml")
+    toml.write_text(synthetic_scenario_toml(study), encoding="utf-8")
+    err.print(f"{escape(study.source)}; scenario: {escape(str(toml))}", highlight=False,
+              soft_wrap=True)
+    typer.echo(str(path))
+
+
 # --- end of commands ------------------------------------------------------------------
 
 
@@ -531,4 +569,13 @@ def main() -> None:
         if _STATE["debug"]:
             raise
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except OSError as exc:  # disk full, no permission, ... while reading or writing files
+        if _STATE["debug"]:
+            raise
+        where = f" ({exc.filename})" if exc.filename else ""
+        err.print(f"[bold red]error:[/] {escape(f'{exc.strerror or exc}{where}')}: the "
+                  "operating system refused a file operation; check that the path exists, "
+                  "that you may write there and that the disk has room (--debug shows the "
+                  "traceback)", highlight=False, soft_wrap=True)
         sys.exit(1)

@@ -200,12 +200,15 @@ def gpkg_layers(path: str | os.PathLike[str]) -> list[str]:
         return [str(name) for name in pyogrio.list_layers(p)[:, 0]]
     except Exception as exc:
         raise NetplanError(
-            f"cannot read {p} as GeoPackage ({_reason(exc)}); netplan reads {_ACCEPTED}"
+            f"cannot read {p} as GeoPackage ({_reason(exc)}); the file is corrupt or not a "
+            f"GeoPackage: export it again; netplan reads {_ACCEPTED}"
         ) from exc
 
 
 def _reason(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
+    # GDAL's advice to prefix the path with a driver name does not apply to netplan
+    text = re.sub(r";? ?It might help to specify the correct driver explicitly.*$", "", text)
     return text[:300] if text else type(exc).__name__
 
 
@@ -600,8 +603,11 @@ def _kind_checks(
     if sch.kind == "zones" and {"pop_2010", "pop_2020"} <= set(out.columns):
         inflow = out["pop_2020"] - out["pop_2010"]
         if "inflow" in out.columns:
-            bad = (out["inflow"] != inflow).to_numpy(dtype=bool)
-            if bad.any():
+            # missing inflow values are derived like an absent column (NA compares as equal)
+            bad = np.asarray((out["inflow"] != inflow).fillna(False), dtype=bool)
+            if not bad.any():
+                out["inflow"] = inflow
+            else:
                 pos = np.flatnonzero(bad)
                 problems.append(
                     "column 'inflow': expected pop_2020 - pop_2010, found other values in "
@@ -793,8 +799,20 @@ def load_study(
             f"cannot override layer(s) {', '.join(unknown)}: unknown kind; expected one of "
             f"{', '.join(STUDY_KINDS)}"
         )
+    needed = ", ".join(k for k in STUDY_KINDS if k != "ring_zones")
     if not gpkg.exists() and set(STUDY_KINDS) - {"ring_zones"} - set(over):
-        raise DataNotFoundError(f"study GeoPackage not found: {gpkg}")
+        raise DataNotFoundError(
+            f"study GeoPackage not found: {gpkg}; pass an existing .gpkg file holding the "
+            f"layers {needed} (--data FILE), or omit --data to use the embedded dataset"
+        )
+    if gpkg.exists() and (gpkg.is_dir() or gpkg.suffix.lower() != ".gpkg"):
+        what = "a folder" if gpkg.is_dir() else f"a '{gpkg.suffix or '(no extension)'}' file"
+        raise NetplanError(
+            f"the study must be one GeoPackage (.gpkg) holding the layers {needed}, but "
+            f"{gpkg} is {what}; write your layers into one GeoPackage, each under its "
+            "kind's name (gdf.to_file('study.gpkg', layer='branches')), and check it with "
+            "`netplan layers validate study.gpkg`"
+        )
     in_gpkg = set(gpkg_layers(gpkg)) if gpkg.exists() else set()
 
     errors: list[LayerError] = []
@@ -814,7 +832,10 @@ def load_study(
             errors.append(exc)
         except NetplanError as exc:
             if kind not in over and kind not in in_gpkg:
-                errors.append(LayerError(kind, [f"layer missing from {gpkg}: {exc}"], str(gpkg)))
+                errors.append(LayerError(kind, [
+                    f"layer missing from {gpkg}: no layer '{kind}' (its layers: "
+                    f"{', '.join(sorted(in_gpkg)) or 'none'}); add the layer under that name "
+                    f"(a study needs {needed}; ring_zones is derived when absent)"], str(gpkg)))
             else:
                 errors.append(LayerError(kind, [str(exc)], str(src)))
 

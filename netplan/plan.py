@@ -7,9 +7,15 @@ A plan is frozen and round-trips through its output folder::
     kpis.json   scenario echo, solver status/objective/bound/gap, KPIs before and after
     run.json    timings and versions (the only file that differs between identical runs)
 
-Folders are written atomically: everything goes to a temporary sibling folder first,
-which then replaces ``out`` in one rename; an interrupted run leaves the previous
-complete output (or none), never a half-written one.
+Folders are written atomically: everything goes to a temporary sibling folder first
+(``.<name>.<pid>-<random>.tmp``, extras such as the map and report included), which then
+replaces ``out`` in one rename; an interrupted run leaves the previous complete output
+(or none), never a half-written one. Temporary folders of killed runs (whose process is
+gone) are removed by the next write to the same ``out``. An existing ``out`` is replaced
+only if it is a plan folder (it holds ``kpis.json``) or empty: netplan never deletes a
+folder of other files. In ``actions.csv``, text cells that a spreadsheet would run as a
+formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) are
+prefixed with an apostrophe; ``plan.gpkg`` and ``kpis.json`` keep every text as it is.
 
 *Before* is the current network under the diagnosis rule (customers go to their nearest
 outlet and spill over when it saturates, see :mod:`netplan.diagnose`); *after* is the
@@ -23,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -65,9 +72,9 @@ class Plan:
         vc = self.actions["action"].value_counts()
         return {a: int(vc.get(a, 0)) for a in ACTIONS}
 
-    def write(self, out: Path) -> Path:
-        """Write the plan folder atomically; returns ``out``."""
-        return write_plan(self, out)
+    def write(self, out: Path, *, extras: Callable[[Path], None] | None = None) -> Path:
+        """Write the plan folder atomically; returns ``out`` (see :func:`write_plan`)."""
+        return write_plan(self, out, extras=extras)
 
 
 def make_plan(
@@ -540,30 +547,135 @@ def _round(x: Any, nd: int = 2) -> float | None:
 # --- writing and reading -------------------------------------------------------------
 
 
-def write_plan(plan: Plan, out: Path) -> Path:
-    """Write ``plan`` into folder ``out`` atomically (temporary sibling, then rename)."""
-    out = Path(out)
-    parent = out.resolve().parent
+GPKG_DATE = "2000-01-01T00:00:00.000Z"
+"""Timestamp stamped into plan GeoPackages, so that identical plans give identical bytes."""
+
+
+def _write_gpkg(plan: Plan, path: Path) -> None:
+    """The four layers in WGS84, with a fixed GeoPackage timestamp (restored afterwards)."""
+    import pyogrio
+
+    old = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": GPKG_DATE})
+    try:
+        for name in ("actions", "sites_after", "assignment", "zones_kpi"):
+            gdf: gpd.GeoDataFrame = getattr(plan, name).to_crs(4326)
+            gdf.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": old})
+
+
+def write_plan(
+    plan: Plan, out: Path, *, extras: Callable[[Path], None] | None = None
+) -> Path:
+    """Write ``plan`` into folder ``out`` atomically (temporary sibling, then rename).
+
+    ``extras(folder)`` may add files (the map, the report) to the temporary folder before
+    the rename, so they appear together with the plan or not at all. Raises
+    :class:`NetplanError` if ``out`` exists and is neither a plan folder nor empty.
+    """
+    target = check_target(out)
+    parent = target.parent
     parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
+    _remove_stale(target)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}-", suffix=".tmp",
+                                dir=parent))
     umask = os.umask(0)
     os.umask(umask)
     tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700; the folder is an ordinary output
     try:
-        gpkg = tmp / "plan.gpkg"
-        for name in ("actions", "sites_after", "assignment", "zones_kpi"):
-            gdf: gpd.GeoDataFrame = getattr(plan, name).to_crs(4326)
-            gdf.to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
-        plan.actions.drop(columns="geometry").assign(
+        _write_gpkg(plan, tmp / "plan.gpkg")
+        _csv_safe(plan.actions.drop(columns="geometry")).assign(
             lon=np.round(plan.actions.to_crs(4326).geometry.x, 6),
             lat=np.round(plan.actions.to_crs(4326).geometry.y, 6),
         ).to_csv(tmp / "actions.csv", index=False, encoding="utf-8", lineterminator="\n")
         (tmp / "kpis.json").write_text(_dumps(plan.kpis), encoding="utf-8")
         (tmp / "run.json").write_text(_dumps(plan.run), encoding="utf-8")
-        _replace_dir(tmp, out)
+        if extras is not None:
+            extras(tmp)
+        _replace_dir(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    return Path(out)
+
+
+def check_target(out: Path) -> Path:
+    """The absolute path of ``out`` if a plan may be written there, else NetplanError.
+
+    A plan folder is replaced whole, so ``out`` must not exist, be empty, or be a plan
+    folder (``kpis.json`` and only the files netplan writes); a file or a folder holding
+    anything else is refused: netplan never deletes a file it did not write.
+    """
+    target = Path(out).resolve()
+    if target.exists() or target.is_symlink():
+        if not target.is_dir():
+            raise NetplanError(
+                f"{out} exists and is not a folder; choose another --out (a new or empty "
+                "folder, or an earlier plan folder to replace)"
+            )
+        names = sorted(p.name for p in target.iterdir())
+        foreign = [n for n in names if n not in _PLAN_FOLDER_NAMES]
+        if names and (foreign or "kpis.json" not in names):
+            shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
+            raise NetplanError(
+                f"{out} exists and is not a plan folder (it holds {shown or 'no kpis.json'}); "
+                "a plan replaces its --out folder whole, so netplan will not write there; "
+                "choose a new or empty folder for --out"
+            )
+    base = target.parent
+    while not base.exists() and base != base.parent:
+        base = base.parent
+    if not base.is_dir() or not os.access(base, os.W_OK | os.X_OK):
+        raise NetplanError(
+            f"cannot write the plan folder {out}: {base} is not a folder you may write to; "
+            "choose an --out in a writable folder"
+        )
+    return target
+
+
+def _remove_stale(target: Path) -> None:
+    """Remove temporary siblings of ``target`` left by runs whose process is gone."""
+    tmp_name = re.compile(rf"^\.{re.escape(target.name)}\.(\d+)-[^/]*\.tmp$")
+    for path in sorted(target.parent.iterdir()):
+        m = tmp_name.match(path.name)
+        stale = (m is not None and not _pid_alive(int(m.group(1)))) or (
+            path.name == f".{target.name}.old")
+        if stale and path.is_dir() and not path.is_symlink():
+            log.info("removing %s, left by an interrupted run", path)
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    if os.name != "posix":
+        return True  # cannot tell: keep it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
+_PLAN_FOLDER_NAMES = frozenset(
+    {*PLAN_FILES, "map.html", "report.html", "districts", ".map.html.tmp", ".report.html.tmp"}
+)
+"""What a plan folder may hold (``districts``: per-district plans of a city folder)."""
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """Prefix text cells a spreadsheet would run as a formula with an apostrophe."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype):
+            out[col] = out[col].map(
+                lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
+            )
     return out
 
 

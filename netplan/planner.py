@@ -36,7 +36,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from netplan import cost, demand, kpi, optimize, service
-from netplan._errors import NetplanError
+from netplan._errors import InfeasibleError, NetplanError, ScenarioError
 from netplan.diagnose import SATURATION_UTILISATION, throughput_per_h, zone_points
 from netplan.geometry import OUTSIDE_RING5, RING_ZONES
 from netplan.layers import Study, resolve_district
@@ -265,7 +265,14 @@ def _group_limits(
         for name in ("min_sites", "max_sites", "max_new", "max_closed")
     }
     for key, pol in scenario.districts.items():
-        ad = resolve_district(str(key), study.districts)
+        try:
+            ad = resolve_district(str(key), study.districts)
+        except NetplanError as exc:
+            raise ScenarioError(
+                f"scenario {scenario.source}: [districts.{key}] names no district of the "
+                f"study ({exc}); fix or remove that table (an empty [districts] table means "
+                "no district policies)"
+            ) from None
         if ad not in idx:
             continue
         g = idx[ad]
@@ -343,6 +350,8 @@ def build_model(
         near = area.buffer(buffer_m).union_all()
         inside = shapely.contains_xy(near, zxy_all[:, 0], zxy_all[:, 1])
         zone_index = np.flatnonzero(inside | (zones["adcode"].to_numpy(dtype=object) == adcode))
+    if adcode is not None:
+        _check_scope(study, sites, zones, adcode)
     pop = pop_all[zone_index]
     zxy = zxy_all[zone_index]
     arrivals = np.asarray(demand.arrivals_per_h(pop, scenario), dtype=np.float64)
@@ -488,6 +497,22 @@ def build_model(
     )
 
 
+def _check_scope(study: Study, sites: Sites, zones: Any, adcode: str) -> None:
+    """A district plan must have something to decide; warn when it has no customers."""
+    row = study.districts.loc[study.districts["adcode"] == adcode].iloc[0]
+    label = f"{row.get('name_zh', '')} ({adcode})".strip()
+    if not sites.decide.any():
+        raise NetplanError(
+            f"district {label} has no outlet and no candidate site, so a plan of it has "
+            "nothing to decide; check that the branches and candidates layers cover it, add "
+            "candidate sites there, or plan the whole city (omit --district)"
+        )
+    if not (zones["adcode"].to_numpy(dtype=object) == adcode).any():
+        log.warning(
+            "district %s has no population zone: its outlets are planned for the customers "
+            "of neighbouring districts within reach only; check the zones layer", label)
+
+
 def solve_model(
     model: Model,
     *,
@@ -506,7 +531,62 @@ def solve_model(
     }
     if mip_gap is not None:
         kw["mip_gap"] = mip_gap
-    return optimize.solve(model.problem, **kw)
+    try:
+        return optimize.solve(model.problem, **kw)
+    except InfeasibleError as exc:
+        raise explain_infeasible(exc, model) from None
+
+
+_POLICY_NOTE = ("; policies imply limits: consolidate max_open = 0, expand max_close = 0, "
+                "renovate and hold both 0")
+_SCENARIO_TERMS: tuple[tuple[str, str], ...] = (
+    (r"\(group_min_sites, group_max_sites\)", "(min_outlets, max_outlets of [districts.<name>])"),
+    (r"\(group_max_new, group_max_closed\)",
+     f"(max_open, max_close of [districts.<name>]{_POLICY_NOTE})"),
+    (r"\(max_new, max_closed\)", "(planning.max_open, planning.max_close)"),
+    (r"\(opt_tag, tag_max\)", "(planning.max_upgrade, planning.max_convert)"),
+    (r"\(site_locked, site_forbidden\)", "(--lock, --forbid)"),
+    (r"\(budget\)", "(planning.budget_cny)"),
+    (r"\braise the budget\b", "raise planning.budget_cny"),
+    (r"\bgroup_min_sites\b", "min_outlets of [districts.<name>]"),
+    (r"\bgroup_max_sites\b", "max_outlets of [districts.<name>]"),
+    (r"\bgroup_max_new\b", f"max_open of [districts.<name>]{_POLICY_NOTE}"),
+    (r"\bgroup_max_closed\b", f"max_close of [districts.<name>]{_POLICY_NOTE}"),
+    (r"\bmax_new\b", "planning.max_open"),
+    (r"\bmax_closed\b", "planning.max_close"),
+    (r"\bmin_share_outside\b", "planning.min_share_outside_ring5"),
+    (r"\bthe group\b", "the district"),
+)
+"""Optimizer parameter names → the scenario keys / CLI options that set them."""
+
+
+def explain_infeasible(exc: InfeasibleError, model: Model) -> InfeasibleError:
+    """The optimizer's infeasibility message in the planner's terms.
+
+    Group and site numbers become district adcodes and site ids; the optimizer's parameter
+    names become the scenario keys and CLI options that set them. ``family`` is kept.
+    """
+    import re
+
+    text = str(exc)
+    groups, ids = model.groups, model.sites.site_id
+
+    def district(m: re.Match[str]) -> str:
+        g = int(m.group(1))
+        return f"district {groups[g]}" if 0 <= g < len(groups) else m.group(0)
+
+    def site(m: re.Match[str]) -> str:
+        j = int(m.group(1))
+        return f"site {ids[j]!r}" if 0 <= j < len(ids) else m.group(0)
+
+    text = re.sub(r"\bgroup (\d+)", district, text)
+    text = re.sub(r"\bsite (\d+)", site, text)
+    for pattern, words in _SCENARIO_TERMS:
+        text = re.sub(pattern, words, text)
+    family = exc.family or "unknown"
+    return InfeasibleError(
+        f"no plan satisfies the scenario (constraint family '{family}'): {text}", exc.family
+    )
 
 
 def before_assignment(model: Model, scenario: Scenario) -> kpi.Assignment:

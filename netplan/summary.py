@@ -150,10 +150,12 @@ def _fmt_share(value: Any) -> str:
 
 def render_summary(console: Any, result: dict[str, Any]) -> None:
     """Print a :func:`summarize` result as two rich tables (per district, per ring zone)."""
+    from rich.markup import escape  # names and sources are user text, not markup
     from rich.table import Table
 
     scope = result["scope"]
     where = f"{scope['name_zh']} ({scope['adcode']})" if scope["adcode"] else "all districts"
+    where = escape(where)
     sources = ", ".join(f"{n} {k}" for k, n in result["branch_sources"].items())
     cols = [
         ("outlets", "outlets", _fmt_int),
@@ -190,6 +192,7 @@ def render_summary(console: Any, result: dict[str, Any]) -> None:
             label = (
                 f"{row['name_zh']} {row['adcode']}" if "adcode" in row else row["ring_zone"]
             )
-            table.add_row(label, *(fmt(row[key]) for key, _, fmt in columns))
+            table.add_row(escape(str(label)), *(fmt(row[key]) for key, _, fmt in columns))
         console.print(table)
-    console.print(f"branches: {sources or 'none'} (data: {result['source']})", highlight=False)
+    console.print(f"branches: {escape(sources or 'none')} (data: {escape(result['source'])})",
+                  highlight=False)

@@ -34,7 +34,7 @@ def test_sections_present(html: str) -> None:
 
 
 def test_scenario_in_words(html: str) -> None:
-    for text in ("Demand</b> is that of 2035", "30 % of the residents are customers",
+    for text in ("Demand</b> is that of 2035", "22 % of the residents are customers",
                  "stays under <b>11.0 min</b>", "60 % of the business goes through smart",
                  "one-off budget 600,000,000 CNY", "at most 60 openings and 40 closures",
                  "at least 32% of the outlets outside the 5th ring", "consolidate", "expand"):
