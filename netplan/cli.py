@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -106,7 +108,9 @@ def diagnose(
 def plan(
     district: Annotated[
         str | None,
-        typer.Option("--district", "-d", help="Adcode or name of one district (default: city)."),
+        typer.Option("--district", "-d",
+                     help="Adcode or name of one district, or 'all' for every district in "
+                          "parallel on Dask (default: one whole-city model)."),
     ] = None,
     scenario: Annotated[
         Path | None, typer.Option("--scenario", "-s", help="Scenario TOML (default: beijing-2035).")
@@ -135,6 +139,16 @@ def plan(
     forbid: Annotated[
         list[str] | None, typer.Option("--forbid", help="Site id that must not open (repeatable).")
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="With --district all: Dask worker processes "
+                                       "(default: the CPUs)."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="With --district all: a running Dask scheduler, "
+                                         "e.g. tcp://10.0.0.5:8786 (default: a local cluster)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the KPIs as JSON.")] = False,
 ) -> None:
     """Plan the network: keep, open, close, upgrade, convert or relocate outlets."""
@@ -161,10 +175,22 @@ def plan(
 
     sc = load_scenario(scenario)
     study = load_study(data)
+    if district is not None and district.strip().lower() == "all":
+        _plan_all(study, sc, year=year, solver=solver, time_limit=time_limit, gap=gap,
+                  out_dir=out_dir, lock=lock, forbid=forbid, workers=workers,
+                  scheduler=scheduler, as_json=as_json)
+        return
+    if workers is not None or scheduler is not None:
+        raise typer.BadParameter("--workers/--scheduler need --district all",
+                                 param_hint="--workers")
     adcode = resolve_district(district, study.districts) if district else None
     scope = "city" if adcode is None else adcode
     target = out_dir if out_dir is not None else Path("out") / f"plan-{scope}"
     check_target(target)  # refuse a file or a folder of other files before solving
+    if adcode is not None:  # one district gets its share of the city limits, as in "all"
+        from netplan.parallel import district_scenario, split_limits
+
+        sc = district_scenario(sc, split_limits(study, sc, year=year)[adcode])
     with status_progress(err, enabled=not as_json) as progress:
         result = make_plan(
             study, sc, year=year, adcode=adcode, solver=solver, time_limit_s=time_limit,
@@ -180,6 +206,60 @@ def plan(
         print_json(result.kpis)
     else:
         render_plan(out, result, study, folder=target)
+
+
+def _plan_all(study: Any, sc: Any, *, year: int | None, solver: str, time_limit: float | None,
+              gap: float | None, out_dir: Path | None, lock: list[str] | None,
+              forbid: list[str] | None, workers: int | None, scheduler: str | None,
+              as_json: bool) -> None:
+    """`plan --district all`: every district on Dask, merged into one city folder."""
+    from netplan._render import render_plan
+    from netplan.parallel import plan_all
+    from netplan.plan import check_target
+
+    target = out_dir if out_dir is not None else Path("out") / "plan-all"
+    check_target(target)  # refuse a file or a folder of other files before solving
+    with _district_progress(err, enabled=not as_json) as progress:
+        city = plan_all(study, sc, workers=workers, scheduler=scheduler, year=year,
+                        solver=solver, time_limit_s=time_limit, mip_gap=gap,
+                        locked=frozenset(lock or ()), forbidden=frozenset(forbid or ()),
+                        progress=progress)
+    # merged plan at the top, districts/<adcode>/ below; map and report in the same rename
+    city.write(target, extras=lambda folder: _write_plan_extras(
+        study, city.plan, folder, lambda _msg: None))
+    if as_json:
+        print_json(city.kpis)
+        return
+    render_plan(out, city.plan, study, folder=target)
+    for f in city.kpis["failed_districts"]:
+        err.print(f"[bold red]district {escape(f['adcode'])} failed[/] ({escape(f['error'])}): "
+                  f"{escape(f['reason'])}", highlight=False, soft_wrap=True)
+    for v in city.kpis["coordination"]["violations"]:
+        err.print(f"[yellow]city limit:[/] {escape(v)}", highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def _district_progress(console: Console, *, enabled: bool) -> Iterator[Callable[[Any], None]]:
+    """A rich progress bar for plan_all: districts done/total, the slowest still running."""
+    if not enabled:
+        yield lambda _event: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TextColumn("{task.fields[running]}"),
+                  console=console) as bar:
+        task = bar.add_task("districts", total=None, running="")
+
+        def update(ev: Any) -> None:
+            slow = ", ".join(f"{r.adcode} {r.name} {r.elapsed_s:.0f}s" for r in ev.running[:3])
+            failed = f", {ev.failed} failed" if ev.failed else ""
+            bar.update(task, total=ev.total, completed=ev.done,
+                       description=f"{ev.stage}{failed}", running=escape(slow))
+            if ev.message and (ev.finished or ev.stage != "districts"):
+                bar.console.log(escape(ev.message), highlight=False)
+
+        yield update
 
 
 def _write_plan_extras(study: Any, result: Any, folder: Path, progress: Any) -> None:

@@ -408,6 +408,8 @@ def _pair_dist(model: planner.Model, zone: Any, site: Any) -> NDArray[np.float64
     d = model.dist_m
     z = np.asarray(zone, np.int64)
     j = np.asarray(site, np.int64)
+    if z.size == 0:  # nothing assigned (scipy returns a sparse array for empty indices)
+        return np.empty(0, dtype=np.float64)
     out: NDArray[np.float64] = np.asarray(d[z, j], dtype=np.float64).ravel()
     return out
 

@@ -392,6 +392,10 @@ def build_model(
         np.int64,
     )
     lim = _group_limits(scenario, groups, study)
+    if adcode is not None:  # a district run decides only its own sites: others' limits go
+        other = np.array([g != adcode for g in groups])
+        for arr in lim.values():
+            arr[other] = -1
 
     close_oneoff = np.array(
         [fmts[f].close_cny if e else 0.0 for f, e in zip(sites.format, sites.existing, strict=True)]
