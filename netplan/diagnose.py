@@ -220,17 +220,7 @@ def zone_table(
     site_ids: NDArray[Any],
 ) -> pd.DataFrame:
     """Per-zone view of an assignment: mean distance to serving outlets and the main one."""
-    n = len(pop)
-    a = assignment
-    wsum = np.bincount(a.zone, weights=a.share, minlength=n)
-    dsum = np.bincount(a.zone, weights=a.share * a.dist_m, minlength=n)
-    dist = np.divide(dsum, wsum, out=np.full(n, np.nan), where=wsum > 0)
-    # main serving outlet: the largest share (ties: the nearer, stored first)
-    order = np.lexsort((a.dist_m, -a.share, a.zone))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = a.zone[order][1:] != a.zone[order][:-1]
-    main = np.full(n, "", dtype=object)
-    main[a.zone[order][first]] = site_ids[a.site[order][first]]
+    dist, main = kpi.zone_view(assignment, len(pop), site_ids)
     return pd.DataFrame(
         {
             "zone_id": zones["zone_id"].astype(str).to_numpy(),
@@ -240,7 +230,7 @@ def zone_table(
             "arrivals_per_h": arrivals,
             "nearest_m": nearest,
             "dist_m": dist,
-            "unserved_share": a.unserved_share,
+            "unserved_share": assignment.unserved_share,
             "serving": main,
         }
     )

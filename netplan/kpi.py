@@ -222,3 +222,23 @@ def kpi_bundle(
         "districts": grouped_kpis(zone_adcode, site_adcode, district_order, **kw),
         "ring_zones": grouped_kpis(zone_ring, site_ring, ring_order, **kw),
     }
+
+
+def zone_view(
+    assignment: Assignment, n_zones: int, site_ids: NDArray[Any]
+) -> tuple[FloatArray, NDArray[Any]]:
+    """Per zone: mean distance to its serving outlets and the id of the main one.
+
+    The main outlet takes the largest share (ties: the nearer one); zones served by no
+    outlet get NaN and ``""``.
+    """
+    a = assignment
+    wsum = np.bincount(a.zone, weights=a.share, minlength=n_zones)
+    dsum = np.bincount(a.zone, weights=a.share * a.dist_m, minlength=n_zones)
+    dist = np.divide(dsum, wsum, out=np.full(n_zones, np.nan), where=wsum > 0)
+    order = np.lexsort((a.dist_m, -a.share, a.zone))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = a.zone[order][1:] != a.zone[order][:-1]
+    main = np.full(n_zones, "", dtype=object)
+    main[a.zone[order][first]] = site_ids[a.site[order][first]]
+    return dist, main

@@ -1286,10 +1286,11 @@ def write_city_plan(city: CityPlan, out: Path, *,
     files (the city map, the report) before the folder appears. The same rules as
     :func:`netplan.plan.write_plan`: ``out`` must be new, empty or a plan folder.
     """
-    from netplan.plan import check_target
+    from netplan.plan import check_target, remove_stale, replace_dir
 
     target = check_target(out)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}-", suffix=".tmp",
                                 dir=target.parent))
     try:
@@ -1298,24 +1299,11 @@ def write_city_plan(city: CityPlan, out: Path, *,
             write_plan(p, tmp / "districts" / check_adcode(ad))
         if extras is not None:
             extras(tmp)
-        _swap_dir(tmp, target)
+        replace_dir(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return Path(out)
-
-
-def _swap_dir(tmp: Path, out: Path) -> None:
-    if out.exists():
-        if not out.is_dir():
-            raise NetplanError(f"{out} exists and is not a folder; choose another --out")
-        old = out.with_name(f".{out.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
 
 
 def read_city_plan(folder: Path) -> CityPlan:

@@ -361,8 +361,8 @@ def plan_from_solution(
         geometry=gpd.GeoSeries(lines, crs=METRIC_CRS),
         crs=METRIC_CRS,
     )
-    zt_b = _zone_view(before, len(zone_ids), s.site_id)
-    zt_a = _zone_view(after, len(zone_ids), s.site_id)
+    zt_b = kpi.zone_view(before, len(zone_ids), s.site_id)
+    zt_a = kpi.zone_view(after, len(zone_ids), s.site_id)
     zones_kpi = gpd.GeoDataFrame(
         {
             "zone_id": zone_ids,
@@ -412,18 +412,6 @@ def _pair_dist(model: planner.Model, zone: Any, site: Any) -> NDArray[np.float64
         return np.empty(0, dtype=np.float64)
     out: NDArray[np.float64] = np.asarray(d[z, j], dtype=np.float64).ravel()
     return out
-
-
-def _zone_view(a: kpi.Assignment, n: int, site_ids: NDArray[Any]) -> tuple[Any, Any]:
-    wsum = np.bincount(a.zone, weights=a.share, minlength=n)
-    dsum = np.bincount(a.zone, weights=a.share * a.dist_m, minlength=n)
-    dist = np.divide(dsum, wsum, out=np.full(n, np.nan), where=wsum > 0)
-    order = np.lexsort((a.dist_m, -a.share, a.zone))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = a.zone[order][1:] != a.zone[order][:-1]
-    main = np.full(n, "", dtype=object)
-    main[a.zone[order][first]] = site_ids[a.site[order][first]]
-    return dist, main
 
 
 def _share_outside(s: planner.Sites, open_mask: NDArray[np.bool_]) -> float | None:
@@ -579,7 +567,7 @@ def write_plan(
     target = check_target(out)
     parent = target.parent
     parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale(target)
+    remove_stale(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}-", suffix=".tmp",
                                 dir=parent))
     umask = os.umask(0)
@@ -595,7 +583,7 @@ def write_plan(
         (tmp / "run.json").write_text(_dumps(plan.run), encoding="utf-8")
         if extras is not None:
             extras(tmp)
-        _replace_dir(tmp, target)
+        replace_dir(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -636,7 +624,7 @@ def check_target(out: Path) -> Path:
     return target
 
 
-def _remove_stale(target: Path) -> None:
+def remove_stale(target: Path) -> None:
     """Remove temporary siblings of ``target`` left by runs whose process is gone."""
     tmp_name = re.compile(rf"^\.{re.escape(target.name)}\.(\d+)-[^/]*\.tmp$")
     for path in sorted(target.parent.iterdir()):
@@ -681,7 +669,7 @@ def _csv_safe(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _replace_dir(tmp: Path, out: Path) -> None:
+def replace_dir(tmp: Path, out: Path) -> None:
     """Put ``tmp`` at ``out``; an existing ``out`` is swapped out, then removed."""
     if out.exists():
         if not out.is_dir():

@@ -171,7 +171,7 @@ DRIVER = textwrap.dedent("""
         netplan.planner.solve_model = hang
     else:  # every file is in the temporary folder; hang just before the rename
         import netplan.plan
-        netplan.plan._replace_dir = hang
+        netplan.plan.replace_dir = hang
     from netplan.cli import main
     sys.argv = ["netplan", *sys.argv[3:]]
     main()
