@@ -370,3 +370,32 @@ def test_plan_all_on_a_scheduler_address(study, scenario: Scenario) -> None:  # 
                       adcodes=["910002"])
     assert list(cp.districts) == ["910002"]
     assert [f["reason"] for f in cp.kpis["failed_districts"]] == ["not run", "not run"]
+
+
+def test_a_killed_worker_does_not_lose_the_run(tmp_path: Path) -> None:
+    """SIGKILL one of two worker processes while districts run: the nanny restarts it,
+    Dask re-runs its task, and every district still ends up in the merged plan."""
+    import os
+    import signal
+
+    from distributed import LocalCluster
+
+    big = make_study(3000, 160, 3, seed=5)
+    sc = synthetic_scenario(big, load_scenario())
+    killed: list[int] = []
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None, host="127.0.0.1") as cluster:
+
+        def kill_once(ev: ProgressEvent) -> None:
+            if not killed and ev.running:
+                nanny = next(iter(cluster.workers.values()))
+                pid = nanny.process.process.pid  # type: ignore[union-attr]
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+
+        cp = plan_all(big, sc, scheduler=cluster.scheduler_address, year=YEAR,
+                      progress=kill_once)
+    assert killed, "no district was running when the progress events came"
+    assert not cp.failed
+    with_sites = sorted(set(big.branches["adcode"]) | set(big.candidates["adcode"]))
+    assert sorted(cp.districts) == with_sites
