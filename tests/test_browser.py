@@ -162,8 +162,9 @@ def test_map_offline_layers_legend_popup_and_escaping(browser: Any, files: dict[
 
     page.locator(".leaflet-popup-close-button").click()
     page.locator('[data-site="b3"][data-layer="actions"]').click()
-    page.wait_for_function("document.querySelector('.leaflet-popup-content')"
-                           ".innerText.includes('onerror')")
+    # the old popup is closed and the new one may not exist yet: wait null-safely
+    page.wait_for_function("(document.querySelector('.leaflet-popup-content')"
+                           " || {innerText: ''}).innerText.includes('onerror')")
     assert page.locator(".leaflet-popup-content img").count() == 0
     assert pg.dialogs == []
 
