@@ -55,6 +55,16 @@ def _root(
     _STATE["debug"] = debug
 
 
+# Options shared by several commands, declared once.
+ScenarioOpt = Annotated[
+    Path | None, typer.Option("--scenario", "-s", help="Scenario TOML (default: beijing-2035).")
+]
+DataOpt = Annotated[
+    Path | None, typer.Option("--data", help="GeoPackage with the layers (default: embedded).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
 def print_json(obj: Any) -> None:
     """Print one JSON object on stdout (UTF-8, stable key order as given)."""
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, allow_nan=False) + "\n")
@@ -69,19 +79,15 @@ def diagnose(
     district: Annotated[
         str | None, typer.Option("--district", "-d", help="Adcode or name (朝阳, Chaoyang).")
     ] = None,
-    scenario: Annotated[
-        Path | None, typer.Option("--scenario", "-s", help="Scenario TOML (default: beijing-2035).")
-    ] = None,
-    data: Annotated[
-        Path | None, typer.Option("--data", help="GeoPackage with the layers (default: embedded).")
-    ] = None,
+    scenario: ScenarioOpt = None,
+    data: DataOpt = None,
     year: Annotated[
         int | None, typer.Option("--year", help="Demand year: 2010, 2020 (base) or 2035.")
     ] = None,
     map_file: Annotated[
         Path | None, typer.Option("--map", help="Also write a diagnosis map (HTML) here.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Measure the current network: load, expected wait, travel, coverage, unserved demand."""
     from netplan.diagnose import diagnose as run_diagnose
@@ -112,12 +118,8 @@ def plan(
                      help="Adcode or name of one district, or 'all' for every district in "
                           "parallel on Dask (default: one whole-city model)."),
     ] = None,
-    scenario: Annotated[
-        Path | None, typer.Option("--scenario", "-s", help="Scenario TOML (default: beijing-2035).")
-    ] = None,
-    data: Annotated[
-        Path | None, typer.Option("--data", help="GeoPackage with the layers (default: embedded).")
-    ] = None,
+    scenario: ScenarioOpt = None,
+    data: DataOpt = None,
     year: Annotated[
         int | None, typer.Option("--year", help="Demand year (default: the scenario horizon).")
     ] = None,
@@ -276,9 +278,7 @@ def summary(
     district: Annotated[
         str | None, typer.Option("--district", "-d", help="Adcode or name (朝阳, Chaoyang).")
     ] = None,
-    data: Annotated[
-        Path | None, typer.Option("--data", help="GeoPackage with the layers (default: embedded).")
-    ] = None,
+    data: DataOpt = None,
     override: Annotated[
         list[str] | None,
         typer.Option(
@@ -289,7 +289,7 @@ def summary(
     coords: Annotated[
         str, typer.Option("--coords", help="wgs84, gcj02 or bd09: lon/lat of your own files.")
     ] = "wgs84",
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Outlets, population and inflow per district and per ring zone."""
     from netplan.layers import load_study, parse_overrides
@@ -368,7 +368,7 @@ def queue(
     target_wait_min: Annotated[
         float, typer.Option("--target-wait-min", "-w", help="Waiting-time target, minutes.")
     ] = 11.0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """One M/M/c queue (Erlang C): P(wait), mean wait, utilisation, capacity at the target.
 
@@ -462,7 +462,7 @@ def queue_log_analyze(
     target_wait_min: Annotated[
         float, typer.Option("--target-wait-min", "-w", help="Waiting-time target, minutes.")
     ] = 11.0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Peak hours and weekdays, waits over the target, outlet portraits of a queue log."""
     from netplan import queuelog
