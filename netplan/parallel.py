@@ -64,8 +64,6 @@ import logging
 import math
 import os
 import re
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -80,7 +78,7 @@ from numpy.typing import NDArray
 from netplan import demand, optimize, planner
 from netplan._errors import NetplanError
 from netplan.layers import Study, resolve_district
-from netplan.plan import Plan, plan_from_solution, read_plan, write_plan
+from netplan.plan import Plan, plan_from_solution, read_plan, write_plan, write_plan_files
 from netplan.scenario import Scenario
 
 __all__ = [
@@ -1286,23 +1284,12 @@ def write_city_plan(city: CityPlan, out: Path, *,
     files (the city map, the report) before the folder appears. The same rules as
     :func:`netplan.plan.write_plan`: ``out`` must be new, empty or a plan folder.
     """
-    from netplan.plan import check_target, remove_stale, replace_dir
+    from netplan.plan import staged_folder
 
-    target = check_target(out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale(target)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}-", suffix=".tmp",
-                                dir=target.parent))
-    try:
-        write_plan(city.plan, tmp)
+    with staged_folder(out, extras=extras) as tmp:
+        write_plan_files(city.plan, tmp)
         for ad, p in sorted(city.districts.items()):
             write_plan(p, tmp / "districts" / check_adcode(ad))
-        if extras is not None:
-            extras(tmp)
-        replace_dir(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return Path(out)
 
 

@@ -32,7 +32,8 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -555,14 +556,15 @@ def _write_gpkg(plan: Plan, path: Path) -> None:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": old})
 
 
-def write_plan(
-    plan: Plan, out: Path, *, extras: Callable[[Path], None] | None = None
-) -> Path:
-    """Write ``plan`` into folder ``out`` atomically (temporary sibling, then rename).
+@contextmanager
+def staged_folder(
+    out: Path, *, extras: Callable[[Path], None] | None = None
+) -> Iterator[Path]:
+    """Yield a temporary sibling of ``out`` to fill; on success it replaces ``out`` whole.
 
-    ``extras(folder)`` may add files (the map, the report) to the temporary folder before
-    the rename, so they appear together with the plan or not at all. Raises
-    :class:`NetplanError` if ``out`` exists and is neither a plan folder nor empty.
+    ``out`` is checked first (:func:`check_target`), stale temporary folders of killed runs
+    are removed, ``extras(folder)`` runs last (the map, the report) so that everything
+    appears in one rename or not at all; on any exception the temporary folder is removed.
     """
     target = check_target(out)
     parent = target.parent
@@ -574,20 +576,38 @@ def write_plan(
     os.umask(umask)
     tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700; the folder is an ordinary output
     try:
-        _write_gpkg(plan, tmp / "plan.gpkg")
-        _csv_safe(plan.actions.drop(columns="geometry")).assign(
-            lon=np.round(plan.actions.to_crs(4326).geometry.x, 6),
-            lat=np.round(plan.actions.to_crs(4326).geometry.y, 6),
-        ).to_csv(tmp / "actions.csv", index=False, encoding="utf-8", lineterminator="\n")
-        (tmp / "kpis.json").write_text(_dumps(plan.kpis), encoding="utf-8")
-        (tmp / "run.json").write_text(_dumps(plan.run), encoding="utf-8")
+        yield tmp
         if extras is not None:
             extras(tmp)
         replace_dir(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def write_plan(
+    plan: Plan, out: Path, *, extras: Callable[[Path], None] | None = None
+) -> Path:
+    """Write ``plan`` into folder ``out`` atomically (temporary sibling, then rename).
+
+    ``extras(folder)`` may add files (the map, the report) to the temporary folder before
+    the rename, so they appear together with the plan or not at all. Raises
+    :class:`NetplanError` if ``out`` exists and is neither a plan folder nor empty.
+    """
+    with staged_folder(out, extras=extras) as tmp:
+        write_plan_files(plan, tmp)
     return Path(out)
+
+
+def write_plan_files(plan: Plan, folder: Path) -> None:
+    """The plan's files into an existing (temporary) folder; see :func:`write_plan`."""
+    _write_gpkg(plan, folder / "plan.gpkg")
+    _csv_safe(plan.actions.drop(columns="geometry")).assign(
+        lon=np.round(plan.actions.to_crs(4326).geometry.x, 6),
+        lat=np.round(plan.actions.to_crs(4326).geometry.y, 6),
+    ).to_csv(folder / "actions.csv", index=False, encoding="utf-8", lineterminator="\n")
+    (folder / "kpis.json").write_text(_dumps(plan.kpis), encoding="utf-8")
+    (folder / "run.json").write_text(_dumps(plan.run), encoding="utf-8")
 
 
 def check_target(out: Path) -> Path:
