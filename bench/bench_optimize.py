@@ -5,6 +5,7 @@ Not part of the test suite. Needs the ``bench`` extra (``pip install -e .[bench]
     python bench/bench_optimize.py                  # p-median vs spopt + bank model
     python bench/bench_optimize.py pmedian --repeats 3 --spopt-repeats 3 --spopt-solver cbc
     python bench/bench_optimize.py bank --bank-time-limit 300
+    python bench/bench_optimize.py beijing --repeats 3     # the default Beijing plan model
 
 Every run of every solver happens in its own subprocess, which reports its own wall time,
 objective, peak RSS (``ru_maxrss``: the honest whole-process figure, imports included) plus
@@ -191,6 +192,65 @@ def worker_bank(time_limit: float, threads: int | None) -> dict[str, Any]:
     }
 
 
+def worker_beijing(district: str | None, time_limit: float, search: bool) -> dict[str, Any]:
+    """The default Beijing plan model (data/beijing.gpkg + data/scenarios/beijing-2035.toml),
+    whole city or one district with its share of the city limits, as `netplan plan` builds
+    it; solved with the scenario's gap and the given time limit."""
+    from netplan.layers import load_study, resolve_district
+    from netplan.optimize import solve
+    from netplan.parallel import district_scenario, split_limits
+    from netplan.planner import build_model
+    from netplan.scenario import load_scenario
+
+    sc = load_scenario()
+    study = load_study()
+    year = sc.horizon_year
+    adcode = resolve_district(district, study.districts) if district else None
+    t0 = time.perf_counter()
+    if adcode is not None:
+        sc = district_scenario(sc, split_limits(study, sc, year=year)[adcode])
+    model = build_model(study, sc, year=year, adcode=adcode)
+    build = time.perf_counter() - t0
+    lines: list[str] = []
+    t1 = time.perf_counter()
+    sol = solve(model.problem, time_limit_s=time_limit, mip_gap=sc.mip_gap, search=search,
+                progress=lines.append)
+    wall = time.perf_counter() - t1
+    hand = [x for x in lines if x.startswith("HiGHS handed over")]
+    return {
+        "tool": "netplan" if search else "netplan-no-search", "scope": adcode or "city",
+        "build_s": build, "solve_s": wall, "status": sol.status, "objective": sol.objective,
+        "best_bound": sol.best_bound, "gap": sol.gap, "search_s": sol.search_seconds,
+        "search_gain": sol.search_gain, "handover": hand[0] if hand else "",
+        "zones": int(model.problem.n_zones), "sites": int(model.problem.n_sites),
+        "options": int(model.problem.n_opts), "rows": sol.n_rows, "cols": sol.n_cols,
+        "rss_peak_mb": _peak_mb(), "mip_gap_target": sc.mip_gap, "time_limit_s": time_limit,
+    }
+
+
+def bench_beijing(repeats: int, time_limit: float, district: str) -> dict[str, Any]:
+    """City with the search (repeats), city without it (1 run, the peer), a district."""
+    plan = [("city", True)] * repeats + [("city", False)] + [(district, True)] * repeats
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for scope, search in plan:
+        argv = ["beijing", "--time-limit", str(time_limit)]
+        if scope != "city":
+            argv += ["--district", scope]
+        if not search:
+            argv += ["--no-search"]
+        res = _run(argv)
+        key = f"{res['scope']}{'' if search else ' (HiGHS alone)'}"
+        runs.setdefault(key, []).append(res)
+        print(f"  {key:24} build {res['build_s']:5.2f} s, solve {res['solve_s']:6.1f} s, "
+              f"{res['status']:10} objective {res['objective']:,.0f}, bound "
+              f"{res['best_bound']:,.0f}, gap {res['gap']:.3%}, peak {res['rss_peak_mb']:,.0f} MB",
+              flush=True)
+    keys = ("build_s", "solve_s", "objective", "best_bound", "gap", "rss_peak_mb")
+    summary = {k: {x: float(statistics.median(r[x] for r in v)) for x in keys}
+               for k, v in runs.items()}
+    return {"summary": summary, "runs": runs, "time_limit_s": time_limit}
+
+
 # ------------------------------------------------------------------------------------------
 # driver
 # ------------------------------------------------------------------------------------------
@@ -274,7 +334,7 @@ def _print_pmedian(res: dict[str, Any]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="what")
-    for name in ("all", "pmedian", "bank"):
+    for name in ("all", "pmedian", "bank", "beijing"):
         sp_ = sub.add_parser(name)
         sp_.add_argument("--repeats", type=int, default=3, help="netplan runs")
         sp_.add_argument("--spopt-repeats", type=int, default=1,
@@ -287,17 +347,24 @@ def main() -> None:
         sp_.add_argument("--bank-time-limit", type=float, default=300.0,
                          help="bank model (default 300 s)")
         sp_.add_argument("--threads", type=int, default=None, help="bank model threads")
+        sp_.add_argument("--beijing-time-limit", type=float, default=120.0,
+                         help="Beijing plan model (default 120 s, the scenario's)")
+        sp_.add_argument("--district", default="Chaoyang", help="district of the Beijing run")
     w = sub.add_parser("_worker")
-    w.add_argument("kind", choices=("pmedian", "bank"))
+    w.add_argument("kind", choices=("pmedian", "bank", "beijing"))
     w.add_argument("tool", nargs="?", default="netplan")
     w.add_argument("--spopt-solver", default="highs")
     w.add_argument("--p", type=int, default=60)
     w.add_argument("--time-limit", type=float, default=None)
     w.add_argument("--threads", type=int, default=None)
+    w.add_argument("--district", default=None)
+    w.add_argument("--no-search", action="store_true")
     args = ap.parse_args()
     if args.what == "_worker":
         if args.kind == "pmedian":
             res = worker_pmedian(args.tool, args.spopt_solver, args.p, args.time_limit)
+        elif args.kind == "beijing":
+            res = worker_beijing(args.district, args.time_limit or 120.0, not args.no_search)
         else:
             res = worker_bank(args.time_limit or 300.0, args.threads)
         print(json.dumps(res))
@@ -332,8 +399,16 @@ def main() -> None:
             print(f"  {key:16} {val:,.4f}" if isinstance(val, float) else f"  {key:16} {val:,}"
                   if isinstance(val, int) else f"  {key:16} {val}")
         out["bank"] = bank
+    if what in ("all", "beijing"):
+        tl = args.beijing_time_limit
+        print(f"\nBeijing default plan model (time limit {tl:g} s), {args.repeats} runs with the"
+              " neighbourhood search, 1 with HiGHS alone, then a district", flush=True)
+        out["beijing"] = bench_beijing(args.repeats, tl, args.district)
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / "optimize.json"
+    if path.exists() and what != "all":  # keep the other sections of an earlier run
+        old = json.loads(path.read_text())
+        out = {**old, **out, "commands": {**old.get("commands", {}), what: out["command"]}}
     path.write_text(json.dumps(out, indent=2) + "\n")
     print(f"\nwrote {path.relative_to(HERE.parent)}")
 

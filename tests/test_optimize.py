@@ -16,6 +16,7 @@ import pytest
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
+from netplan import optimize as opt
 from netplan._errors import InfeasibleError, NetplanError, SolverError
 from netplan.instances import read_orlib_cap, read_orlib_pmed
 from netplan.optimize import (
@@ -782,3 +783,119 @@ def test_option_tag_limits_bind_on_both_backends() -> None:
         sol = solve(FacilityProblem(**base, tag_max=np.array([1])), backend=backend)
         assert sol.objective == pytest.approx(1 + 1 + 10 + 4)
         assert int(np.isin(sol.site_option, [1, 3]).sum()) == 1
+
+
+# ------------------------------------------------------------------------------------------
+# neighbourhood search after HiGHS
+# ------------------------------------------------------------------------------------------
+
+
+def test_neighbourhoods_partition_sites_within_groups() -> None:
+    prob = clustered_pmedian(600, 90, 6, 10, seed=2)
+    group = np.arange(prob.n_sites) % 3
+    prob = FacilityProblemReplace(prob, site_group=group, group_min_sites=None,
+                                  group_max_sites=None, group_max_new=None,
+                                  group_max_closed=None)
+    hoods = opt._neighbourhoods(prob, size=7)
+    flat = np.concatenate(hoods)
+    assert np.array_equal(np.sort(flat), np.arange(prob.n_sites))  # each site exactly once
+    assert all(1 <= h.size <= 7 and np.unique(group[h]).size == 1 for h in hoods)
+    again = opt._neighbourhoods(prob, size=7)
+    assert all(np.array_equal(a, b) for a, b in zip(hoods, again, strict=True))
+    # sites without options are never freed
+    no_opt = FacilityProblem(demand=prob.demand, cost=prob.cost,
+                             opt_site=np.arange(1, prob.n_sites))
+    assert 0 not in np.concatenate(opt._neighbourhoods(no_opt)).tolist()
+
+
+def _poor_start(prob: FacilityProblem) -> tuple[Any, Any]:
+    mdl = opt._build(prob)
+    v = opt._warm_vector(prob, mdl)
+    assert v is not None and opt._check_point(mdl, v)
+    return mdl, v
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_search_over_one_neighbourhood_is_the_exact_solve(seed: int) -> None:
+    """With one group and room for every site, one step re-solves the whole model: the
+    search must land on the brute-forced optimum from the current network."""
+    bank = random_bank(seed)
+    p = FacilityProblemReplace(bank.problem, site_group=np.zeros(5, dtype=np.int64),
+                               group_min_sites=None, group_max_sites=None,
+                               group_max_new=None, group_max_closed=None,
+                               warm_start=bank.problem.current_options(), site_locked=None,
+                               site_forbidden=None)
+    exact = solve(p, **EXACT)
+    mdl, v = _poor_start(p)
+    raw = opt._Raw("feasible", v, exact.best_bound, 0.0)
+    out = opt._search(mdl, p, raw, deadline=time.perf_counter() + 60, mip_gap=0.0,
+                      threads=None, progress=None)
+    assert out.v is not None and opt._check_point(mdl, out.v)
+    assert rel_close(float(mdl.c @ out.v + mdl.offset), exact.objective)
+    assert out.status == "optimal" and out.search_gain >= 0
+
+
+def test_search_keeps_every_constraint_and_never_worsens() -> None:
+    bank = random_bank(2)
+    p = FacilityProblemReplace(bank.problem, warm_start=bank.problem.current_options(),
+                               site_locked=None, site_forbidden=None)
+    mdl, v = _poor_start(p)
+    start = float(mdl.c @ v + mdl.offset)
+    exact = solve(p, **EXACT)
+    raw = opt._Raw("feasible", v, exact.best_bound, 0.0)
+    lines: list[str] = []
+    out = opt._search(mdl, p, raw, deadline=time.perf_counter() + 60, mip_gap=0.0,
+                      threads=None, progress=lines.append)
+    assert out.v is not None and opt._check_point(mdl, out.v)
+    end = float(mdl.c @ out.v + mdl.offset)
+    assert exact.objective - 1e-6 <= end <= start
+    assert out.search_gain == pytest.approx(start - end)
+    assert lines[0].startswith("HiGHS handed over")
+
+
+class _Event:
+    def __init__(self, t: float, inc: float, gap: float) -> None:
+        self.data_out = type("Out", (), {"running_time": t, "mip_primal_bound": inc,
+                                          "mip_gap": gap})()
+        self.data_in = type("In", (), {"user_interrupt": False})()
+
+
+@pytest.mark.parametrize(("t", "inc", "gap", "fires"), [
+    (10.0, 90.0, 0.02, False),   # too early
+    (30.0, 90.0, 0.02, True),    # a quarter gone, within 3x the gap
+    (30.0, 90.0, 0.05, False),   # a quarter gone, gap too wide
+    (60.0, 90.0, 0.50, True),    # half gone, any plan of HiGHS's own
+    (60.0, 100.0, 0.01, False),  # still the warm start
+    (60.0, math.inf, math.inf, False),  # no plan at all
+])
+def test_search_switch(t: float, inc: float, gap: float, fires: bool) -> None:
+    switch = opt._SearchSwitch(120.0, 0.01, warm_obj=100.0)
+    e = _Event(t, inc, gap)
+    switch(e)
+    assert switch.fired is fires and e.data_in.user_interrupt is fires
+
+
+def test_time_limited_solve_hands_over_and_reports_a_proven_gap(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wiring: HiGHS stops at its first plan of its own, the search improves that plan, the
+    Solution reports the gain and a gap against HiGHS's bound. (The real switch waits for a
+    quarter / half of the time limit, too long for a unit test.)"""
+
+    class Eager(opt._SearchSwitch):
+        def __call__(self, e: Any) -> None:
+            inc = e.data_out.mip_primal_bound
+            if math.isfinite(inc) and inc < self.warm:
+                self.fired = True
+                e.data_in.user_interrupt = True
+
+    monkeypatch.setattr(opt, "_SearchSwitch", Eager)
+    prob = clustered_pmedian(1000, 80, 8, 15, seed=1)
+    lines: list[str] = []
+    sol = solve(prob, time_limit_s=5.0, mip_gap=0.0, progress=lines.append)
+    assert any(line.startswith("HiGHS handed over") for line in lines)
+    assert sol.search_seconds > 0 and sol.search_gain > 0
+    assert sol.open_sites.size == 15
+    assert sol.best_bound <= sol.objective
+    assert sol.status in ("optimal", "time_limit")
+    off = solve(prob, mip_gap=0.01, search=False)
+    assert off.search_seconds == 0.0 and off.search_gain == 0.0
