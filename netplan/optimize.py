@@ -1119,10 +1119,12 @@ def _set_common(h: Any, *, msg: bool, time_limit_s: float | None, mip_gap: float
     h.setOptionValue("mip_rel_gap", float(mip_gap))
     if time_limit_s is not None:
         h.setOptionValue("time_limit", float(time_limit_s))
+    global _THREADS
+    if threads is None and _THREADS not in (None, 0):
+        threads = 0  # an earlier solve pinned the scheduler: back to HiGHS' default (auto)
     if threads is not None:
         import highspy
 
-        global _THREADS
         h.setOptionValue("threads", int(threads))
         if _THREADS != int(threads):
             # HiGHS sizes one process-wide scheduler at its first run; resize it on request

@@ -120,7 +120,9 @@ def make_plan(
             f"solving: {len(model.zone_index)} zones, {len(model.sites)} sites, "
             f"{len(model.options.site)} options, {model.dist_m.nnz} pairs"
         )
-    sol = planner.solve_model(model, solver=solver, time_limit_s=tl, mip_gap=gap, progress=progress)
+    threads = planner.DISTRICT_THREADS if adcode is not None else None
+    sol = planner.solve_model(model, solver=solver, time_limit_s=tl, mip_gap=gap,
+                              progress=progress, threads=threads)
     if progress:
         progress(f"solved: {sol.status}, gap {sol.gap:.4%}")
     return plan_from_solution(study, scenario, model, sol, year=year, adcode=adcode)

@@ -517,6 +517,14 @@ def _check_scope(study: Study, sites: Sites, zones: Any, adcode: str) -> None:
             "of neighbouring districts within reach only; check the zones layer", label)
 
 
+DISTRICT_THREADS: int = 1
+"""Solver threads of a one-district solve, alone (``plan --district X``) or as a Dask task.
+
+A district model is small (seconds); one thread keeps each Dask worker, which the local
+cluster starts with one thread per core, on its own core instead of two HiGHS thread pools
+fighting over both, and gives the same plan in a task as in a single run."""
+
+
 def solve_model(
     model: Model,
     *,
@@ -524,14 +532,20 @@ def solve_model(
     time_limit_s: float | None = None,
     mip_gap: float | None = None,
     progress: Callable[[str], None] | None = None,
+    threads: int | None = None,
 ) -> optimize.Solution:
-    """Solve the model's MILP (HiGHS directly by default; other solvers through PuLP)."""
+    """Solve the model's MILP (HiGHS directly by default; other solvers through PuLP).
+
+    ``threads``: solver threads (None = the solver's default, all cores). District runs use
+    :data:`DISTRICT_THREADS`.
+    """
     backend = "direct" if solver == "highs" else "pulp"
     kw: dict[str, Any] = {
         "solver": solver,
         "backend": backend,
         "time_limit_s": time_limit_s,
         "progress": progress,
+        "threads": threads,
     }
     if mip_gap is not None:
         kw["mip_gap"] = mip_gap
