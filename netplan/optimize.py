@@ -1132,6 +1132,20 @@ def _set_common(h: Any, *, msg: bool, time_limit_s: float | None, mip_gap: float
             _THREADS = int(threads)
 
 
+def _proven_bound(obj: float, reported: float, gap: float) -> float:
+    """The bound HiGHS proved when it stopped as optimal within its gap.
+
+    When presolve empties a model HiGHS has reported ``mip_dual_bound`` without the
+    objective offset while its own gap (and log) said 0 % (seen on tiny districts of the
+    nation benchmark: 12-19 % reported gaps). An optimal stop proves objective - gap *
+    |objective|; keep the larger of that and the reported bound.
+    """
+    if not (math.isfinite(obj) and math.isfinite(gap)) or gap < 0:
+        return reported
+    implied = obj - gap * max(1.0, abs(obj))
+    return implied if not math.isfinite(reported) or implied > reported else reported
+
+
 def _rel_gap(obj: float, bound: float) -> float:
     if not math.isfinite(bound):
         return math.inf
@@ -1286,6 +1300,9 @@ def _solve_highs(
         st = "feasible"
     else:
         st = "error"
+    if st == "optimal" and v is not None:
+        bound = _proven_bound(float(info.objective_function_value), bound,
+                              float(info.mip_gap))
     raw = _Raw(st, v, bound, secs, h.modelStatusToString(ms))
     if switch is not None and switch.fired and v is not None and time_limit_s is not None:
         raw = _search(mdl, p, raw, deadline=t0 + time_limit_s, mip_gap=mip_gap,

@@ -899,3 +899,14 @@ def test_time_limited_solve_hands_over_and_reports_a_proven_gap(
     assert sol.status in ("optimal", "time_limit")
     off = solve(prob, mip_gap=0.01, search=False)
     assert off.search_seconds == 0.0 and off.search_gain == 0.0
+
+
+@pytest.mark.parametrize(("obj", "reported", "gap", "expect"), [
+    (1000.0, 1000.0, 0.0, 1000.0),      # agree
+    (1000.0, 880.0, 0.0, 1000.0),       # offset left out of the bound: HiGHS proved 0 %
+    (1000.0, 995.0, 0.01, 995.0),       # reported bound tighter than the gap implies
+    (1000.0, -math.inf, 0.01, 990.0),   # no bound reported
+    (1000.0, 900.0, math.nan, 900.0),   # no gap: keep what was reported
+])
+def test_proven_bound(obj: float, reported: float, gap: float, expect: float) -> None:
+    assert opt._proven_bound(obj, reported, gap) == pytest.approx(expect)
