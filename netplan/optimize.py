@@ -1405,6 +1405,14 @@ def _free_columns(mdl: _Model, p: FacilityProblem, sites: IntArray) -> BoolArray
     return free
 
 
+def _snap(mdl: _Model, values: Any) -> tuple[FloatArray, float]:
+    """A solver's column values with integers rounded and bounds enforced, and their cost."""
+    w = np.asarray(values, dtype=np.float64).copy()
+    w[mdl.integer] = np.round(w[mdl.integer])
+    w = np.clip(w, mdl.col_lo, mdl.col_hi)
+    return w, float(mdl.c @ w + mdl.offset)
+
+
 def _search(mdl: _Model, p: FacilityProblem, raw: _Raw, *, deadline: float, mip_gap: float,
             threads: int | None, progress: Progress | None) -> _Raw:
     """Large-neighbourhood search from HiGHS's incumbent until the gap or the deadline.
@@ -1417,10 +1425,7 @@ def _search(mdl: _Model, p: FacilityProblem, raw: _Raw, *, deadline: float, mip_
     """
     assert raw.v is not None
     t0 = time.perf_counter()
-    v = raw.v.copy()
-    v[mdl.integer] = np.round(v[mdl.integer])
-    v = np.clip(v, mdl.col_lo, mdl.col_hi)
-    obj = float(mdl.c @ v + mdl.offset)
+    v, obj = _snap(mdl, raw.v)
     start = obj
     bound = raw.best_bound
     hoods = _neighbourhoods(p)
@@ -1428,6 +1433,8 @@ def _search(mdl: _Model, p: FacilityProblem, raw: _Raw, *, deadline: float, mip_
     if progress is not None:
         progress(f"HiGHS handed over at {raw.seconds:.1f} s (incumbent {obj:.8g}, gap "
                  f"{_rel_gap(obj, bound):.3%}); improving it over {len(hoods)} neighbourhoods")
+    import highspy
+
     reached = timed_out = False
     rounds = 0
     while not (reached or timed_out):
@@ -1452,10 +1459,7 @@ def _search(mdl: _Model, p: FacilityProblem, raw: _Raw, *, deadline: float, mip_
             h.run()
             if int(h.getInfo().primal_solution_status) != 2:
                 continue
-            w = np.asarray(h.getSolution().col_value, dtype=np.float64)
-            w[mdl.integer] = np.round(w[mdl.integer])
-            w = np.clip(w, mdl.col_lo, mdl.col_hi)
-            ow = float(mdl.c @ w + mdl.offset)
+            w, ow = _snap(mdl, h.getSolution().col_value)
             if ow < obj - 1e-9 * max(1.0, abs(obj)) and _check_point(mdl, w):
                 v, obj, improved = w, ow, True
                 if progress is not None:
@@ -1476,16 +1480,16 @@ def _search(mdl: _Model, p: FacilityProblem, raw: _Raw, *, deadline: float, mip_
         h.setSolution(mdl.n_cols, idx, v)
         h.run()
         info = h.getInfo()
-        if math.isfinite(float(info.mip_dual_bound)):
-            bound = max(bound, float(info.mip_dual_bound))
+        again = float(info.mip_dual_bound)
+        if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+            again = _proven_bound(float(info.objective_function_value), again,
+                                  float(info.mip_gap))
+        if math.isfinite(again):
+            bound = max(bound, again)
         if int(info.primal_solution_status) == 2:
-            w = np.asarray(h.getSolution().col_value, dtype=np.float64)
-            w[mdl.integer] = np.round(w[mdl.integer])
-            w = np.clip(w, mdl.col_lo, mdl.col_hi)
-            ow = float(mdl.c @ w + mdl.offset)
+            w, ow = _snap(mdl, h.getSolution().col_value)
             if ow < obj and _check_point(mdl, w):
                 v, obj = w, ow
-        timed_out = _rel_gap(obj, bound) > mip_gap
     gap = _rel_gap(obj, bound)
     secs = time.perf_counter() - t0
     status = "optimal" if gap <= mip_gap else "time_limit"
@@ -1814,10 +1818,7 @@ def _row_vec(mdl: _Model, row: int) -> FloatArray:
 def _extract(raw: _Raw, mdl: _Model, p: FacilityProblem, *, solver: str, backend: str,
              build_seconds: float) -> Solution:
     assert raw.v is not None
-    v = raw.v.copy()
-    v[mdl.integer] = np.round(v[mdl.integer])
-    v = np.clip(v, mdl.col_lo, mdl.col_hi)
-    obj = float(mdl.c @ v + mdl.offset)
+    v, obj = _snap(mdl, raw.v)
     q = p.n_opts
     ysel = np.flatnonzero(v[mdl.y0:mdl.y0 + q] > 0.5)
     site_option = np.full(p.n_sites, -1, dtype=np.int64)
