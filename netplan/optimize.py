@@ -1316,6 +1316,8 @@ def _solve_highs(
 
 _SEARCH_SITES: Final = 40
 """Sites freed per neighbourhood: small enough that one sub-solve takes about a second."""
+_SEARCH_ZONES: Final = 800
+"""Zones freed per neighbourhood (those that may use one of its sites), likewise."""
 _SEARCH_SUB_GAP: Final = 1e-4
 _SEARCH_SUB_SECONDS: Final = 10.0
 
@@ -1347,20 +1349,25 @@ class _SearchSwitch:
             e.data_in.user_interrupt = True
 
 
-def _neighbourhoods(p: FacilityProblem, size: int = _SEARCH_SITES) -> list[IntArray]:
-    """Partition the sites that have options into compact sets of at most ``size`` sites.
+def _neighbourhoods(p: FacilityProblem, size: int = _SEARCH_SITES,
+                    zones: int = _SEARCH_ZONES) -> list[IntArray]:
+    """Partition the sites that have options into compact sets of at most ``size`` sites
+    whose zones (those that may use one of them) number at most ``zones``.
 
     Sites are neighbours when some zone may use both; each set grows breadth-first from its
     lowest-numbered site and stays inside one group (district), so sets are spatially
-    compact without coordinates. Deterministic.
+    compact without coordinates; the zone cap keeps the sub-models small where sites reach
+    many zones (dense k-nearest lists, rural districts). Deterministic.
     """
     cost = p.cost
     m = p.n_sites
     zi = np.repeat(np.arange(p.n_zones, dtype=np.int64), np.diff(cost.indptr))
     b = sp.csr_array((np.ones(cost.nnz), (zi, cost.indices)), shape=(p.n_zones, m))
     adj = (b.T @ b).tocsr()
+    by_site = b.T.tocsr()  # zones of each site
     has_opt = np.bincount(p.opt_site, minlength=m) > 0
     unassigned = has_opt.copy()
+    covered = np.zeros(p.n_zones, dtype=np.bool_)
     out: list[IntArray] = []
     for j0 in np.flatnonzero(has_opt).tolist():
         if not unassigned[j0]:
@@ -1368,14 +1375,24 @@ def _neighbourhoods(p: FacilityProblem, size: int = _SEARCH_SITES) -> list[IntAr
         g = p.site_group[j0]
         unassigned[j0] = False
         members, queue, head = [j0], [j0], 0
+        touched = list(by_site.indices[by_site.indptr[j0]:by_site.indptr[j0 + 1]].tolist())
+        covered[touched] = True
         while head < len(queue) and len(members) < size:
             s = queue[head]
             head += 1
             for t in adj.indices[adj.indptr[s]:adj.indptr[s + 1]].tolist():
-                if unassigned[t] and p.site_group[t] == g and len(members) < size:
-                    unassigned[t] = False
-                    members.append(t)
-                    queue.append(t)
+                if not unassigned[t] or p.site_group[t] != g or len(members) >= size:
+                    continue
+                zt = by_site.indices[by_site.indptr[t]:by_site.indptr[t + 1]]
+                new = zt[~covered[zt]]
+                if len(touched) + new.size > zones:
+                    continue
+                unassigned[t] = False
+                members.append(t)
+                queue.append(t)
+                covered[new] = True
+                touched.extend(new.tolist())
+        covered[touched] = False
         out.append(np.sort(np.asarray(members, dtype=np.int64)))
     return out
 

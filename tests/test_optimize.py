@@ -802,6 +802,15 @@ def test_neighbourhoods_partition_sites_within_groups() -> None:
     assert all(1 <= h.size <= 7 and np.unique(group[h]).size == 1 for h in hoods)
     again = opt._neighbourhoods(prob, size=7)
     assert all(np.array_equal(a, b) for a, b in zip(hoods, again, strict=True))
+    # the zone cap: a set of several sites never reaches more than `zones` zones
+    capped = opt._neighbourhoods(prob, size=90, zones=60)
+    assert np.array_equal(np.sort(np.concatenate(capped)), np.arange(prob.n_sites))
+    by_site = prob.cost.tocsc()
+    for h in capped:
+        reached = np.unique(np.concatenate([by_site.indices[by_site.indptr[j]:
+                                                            by_site.indptr[j + 1]] for j in h]))
+        assert h.size == 1 or reached.size <= 60
+    assert max(h.size for h in capped) > 1
     # sites without options are never freed
     no_opt = FacilityProblem(demand=prob.demand, cost=prob.cost,
                              opt_site=np.arange(1, prob.n_sites))
