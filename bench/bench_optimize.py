@@ -168,7 +168,7 @@ def bank_instance(n: int = 20_000, m_existing: int = 560, m_cand: int = 340, k: 
     ), is_current
 
 
-def worker_bank(time_limit: float, threads: int | None) -> dict[str, Any]:
+def worker_bank(time_limit: float, threads: int | None, search: bool = True) -> dict[str, Any]:
     from dataclasses import replace
 
     from netplan.optimize import model_size, solve
@@ -179,16 +179,18 @@ def worker_bank(time_limit: float, threads: int | None) -> dict[str, Any]:
     t_inst = time.perf_counter() - t0
     size = model_size(prob)
     lines: list[str] = []
-    sol = solve(prob, time_limit_s=time_limit, threads=threads, progress=lines.append)
+    sol = solve(prob, time_limit_s=time_limit, threads=threads, progress=lines.append,
+                search=search)
     return {
-        "tool": "netplan-bank", "instance_s": t_inst, "build_s": sol.build_seconds,
+        "tool": "netplan-bank" if search else "netplan-bank-highs-alone",
+        "instance_s": t_inst, "build_s": sol.build_seconds,
         "solve_s": sol.seconds, "status": sol.status, "objective": sol.objective,
         "best_bound": sol.best_bound, "gap": sol.gap, "rows": size.rows, "cols": size.cols,
         "nonzeros": size.nonzeros, "integers": size.integers,
         "n_cost_pairs": int(prob.cost.nnz), "n_reloc": int(prob.reloc_from.size),
         "open": int(sol.open_sites.size), "relocated": int(sol.relocated.sum()),
         "unserved_share": float((sol.unserved_share * prob.demand).sum() / prob.demand.sum()),
-        "rss_peak_mb": _peak_mb(), "progress": lines[-6:],
+        "rss_peak_mb": _peak_mb(), "progress": lines,
     }
 
 
@@ -366,7 +368,7 @@ def main() -> None:
         elif args.kind == "beijing":
             res = worker_beijing(args.district, args.time_limit or 120.0, not args.no_search)
         else:
-            res = worker_bank(args.time_limit or 300.0, args.threads)
+            res = worker_bank(args.time_limit or 300.0, args.threads, not args.no_search)
         print(json.dumps(res))
         return
     what = args.what or "all"
@@ -392,12 +394,15 @@ def main() -> None:
         if args.threads is not None:
             argv += ["--threads", str(args.threads)]
         bank = _run(argv)
+        alone = _run([*argv, "--no-search"])  # the peer: the same solve, HiGHS alone
+        print(f"  {'':16} {'netplan':>16} {'HiGHS alone':>16}")
         for key in ("rows", "cols", "integers", "nonzeros", "n_cost_pairs", "n_reloc",
                     "build_s", "solve_s", "status", "objective", "best_bound", "gap", "open",
                     "relocated", "unserved_share", "rss_peak_mb"):
-            val = bank[key]
-            print(f"  {key:16} {val:,.4f}" if isinstance(val, float) else f"  {key:16} {val:,}"
-                  if isinstance(val, int) else f"  {key:16} {val}")
+            cells = [f"{r[key]:,.4f}" if isinstance(r[key], float) else f"{r[key]:,}"
+                     if isinstance(r[key], int) else str(r[key]) for r in (bank, alone)]
+            print(f"  {key:16} {cells[0]:>16} {cells[1]:>16}")
+        bank["highs_alone"] = alone
         out["bank"] = bank
     if what in ("all", "beijing"):
         tl = args.beijing_time_limit
