@@ -873,8 +873,8 @@ class _Event:
     (10.0, 90.0, 0.02, False),   # too early
     (30.0, 90.0, 0.02, True),    # a quarter gone, within 3x the gap
     (30.0, 90.0, 0.05, False),   # a quarter gone, gap too wide
-    (60.0, 90.0, 0.50, True),    # half gone, any plan of HiGHS's own
-    (59.0, 90.0, 0.05, False),   # not yet half, too far from the bound
+    (80.0, 90.0, 0.50, True),    # two thirds gone, any plan of HiGHS's own
+    (79.0, 90.0, 0.05, False),   # not yet two thirds, too far from the bound
     (60.0, 100.0, 0.01, False),  # still the warm start
     (60.0, math.inf, math.inf, False),  # no plan at all
 ])
