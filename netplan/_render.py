@@ -116,7 +116,9 @@ def render_plan(console: Console, plan: Any, study: Any, *, folder: Path) -> Non
     kt.add_row("one-off spend (M CNY)", "", _f(c["oneoff_spend_cny"] / 1e6, "{:,.1f}"))
     console.print(kt)
     s = k["solver"]
+    search_s = float(plan.run.get("search_seconds", 0.0))
+    search = f" (of which neighbourhood search {search_s:.1f} s)" if search_s > 0 else ""
     console.print(f"solver: {s['solver']} {s['status']}, objective {_f(s['objective'])}, "
                   f"bound {_f(s['best_bound'])}, gap {_f(s['gap'], '{:.3%}')}, "
-                  f"{plan.run.get('solve_seconds', 0):.1f} s")
+                  f"{plan.run.get('solve_seconds', 0):.1f} s{search}")
     console.print(f"plan written to {escape(str(folder))}/", highlight=False)

@@ -391,6 +391,9 @@ def plan_from_solution(
         "netplan": __version__,
         "solve_seconds": round(float(sol.seconds), 3),
         "build_seconds": round(float(sol.build_seconds), 3),
+        # time in, and objective removed by, the neighbourhood search after HiGHS (0: none)
+        "search_seconds": round(float(sol.search_seconds), 3),
+        "search_gain": round(float(sol.search_gain), 2),
     }
     return Plan(
         kpis=kpis,
