@@ -1332,7 +1332,7 @@ class _SearchSwitch:
     warm start) and either a quarter of the time is gone with that plan within 3x the target
     gap, or two thirds of the time are gone. The late point is a compromise, measured:
     on the synthetic city-size bank model of ``bench/bench_optimize.py`` a 3.06 % plan
-    handed over at half time ends at 1.9 % by 120 s, at two thirds 2.2 %, HiGHS alone
+    handed over at half time ends at 1.9 % by 120 s, at two thirds 2.1-2.2 %, HiGHS alone
     2.8 %; on Beijing, where HiGHS' 1.09 % plan comes at ~50 s, a hand-over of its earlier
     3.8 % plan (what half time would do on a machine 20 % slower) ends at 1.3 %. Small
     models finish long before either point.
