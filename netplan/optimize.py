@@ -695,11 +695,16 @@ class _Rows:
         self.vals.append(np.broadcast_to(np.asarray(vals, dtype=np.float64), r.shape).copy())
 
 
+def _entry_zones(p: FacilityProblem) -> IntArray:
+    """(nnz,) the zone of each stored entry of ``p.cost`` (CSR row index per entry)."""
+    return np.repeat(np.arange(p.n_zones, dtype=np.int64), np.diff(p.cost.indptr))
+
+
 def _build(p: FacilityProblem) -> _Model:
     n, m, q = p.n_zones, p.n_sites, p.n_opts
     cost = p.cost
     nnz = int(cost.nnz)
-    zi = np.repeat(np.arange(n, dtype=np.int64), np.diff(cost.indptr))
+    zi = _entry_zones(p)
     sj = np.asarray(cost.indices, dtype=np.int64)
     rf, rt = p.reloc_from, p.reloc_to
     nr = rf.size
@@ -1189,7 +1194,7 @@ def _warm_vector(p: FacilityProblem, mdl: _Model) -> FloatArray | None:
     z[chosen] = 1.0
     v[mdl.z0:mdl.x0] = z
     cost = p.cost
-    zi = np.repeat(np.arange(n), np.diff(cost.indptr))
+    zi = _entry_zones(p)
     sj = cost.indices.astype(np.int64)
     cap_left = np.zeros(m)
     cap_left[chosen] = p.opt_capacity[ws[chosen]]
@@ -1368,7 +1373,7 @@ def _neighbourhoods(p: FacilityProblem, size: int = _SEARCH_SITES,
     """
     cost = p.cost
     m = p.n_sites
-    zi = np.repeat(np.arange(p.n_zones, dtype=np.int64), np.diff(cost.indptr))
+    zi = _entry_zones(p)
     b = sp.csr_array((np.ones(cost.nnz), (zi, cost.indices)), shape=(p.n_zones, m))
     adj = (b.T @ b).tocsr()
     by_site = b.T.tocsr()  # zones of each site
@@ -1404,9 +1409,10 @@ def _neighbourhoods(p: FacilityProblem, size: int = _SEARCH_SITES,
     return out
 
 
-def _free_columns(mdl: _Model, p: FacilityProblem, sites: IntArray) -> BoolArray:
+def _free_columns(mdl: _Model, p: FacilityProblem, sites: IntArray, zi: IntArray) -> BoolArray:
     """Columns a neighbourhood may change: its sites (with both ends of their moves), the
-    zones that may use them, and every overload column. All other columns stay fixed."""
+    zones that may use them, and every overload column. All other columns stay fixed.
+    ``zi``: the zone of each cost entry (:func:`_entry_zones`, computed once per search)."""
     m = p.n_sites
     inside = np.zeros(m, dtype=np.bool_)
     inside[sites] = True
@@ -1415,7 +1421,6 @@ def _free_columns(mdl: _Model, p: FacilityProblem, sites: IntArray) -> BoolArray
         inside[p.reloc_from[touch]] = True
         inside[p.reloc_to[touch]] = True
     cost = p.cost
-    zi = np.repeat(np.arange(p.n_zones, dtype=np.int64), np.diff(cost.indptr))
     zone_free = np.zeros(p.n_zones, dtype=np.bool_)
     zone_free[zi[inside[cost.indices]]] = True
     free = np.zeros(mdl.n_cols, dtype=np.bool_)
@@ -1453,6 +1458,7 @@ def _search(mdl: _Model, p: FacilityProblem, raw: _Raw, *, deadline: float, mip_
     start = obj
     bound = raw.best_bound
     hoods = _neighbourhoods(p)
+    zi = _entry_zones(p)
     idx = np.arange(mdl.n_cols, dtype=np.int32)
     if progress is not None:
         progress(f"HiGHS handed over at {raw.seconds:.1f} s (incumbent {obj:.8g}, gap "
@@ -1472,7 +1478,7 @@ def _search(mdl: _Model, p: FacilityProblem, raw: _Raw, *, deadline: float, mip_
             if left < 0.5:
                 timed_out = True
                 break
-            free = _free_columns(mdl, p, sites)
+            free = _free_columns(mdl, p, sites, zi)
             sub = replace(mdl, col_lo=np.where(free, mdl.col_lo, v),
                           col_hi=np.where(free, mdl.col_hi, v))
             h = _new_highs()
@@ -1531,7 +1537,7 @@ def _search(mdl: _Model, p: FacilityProblem, raw: _Raw, *, deadline: float, mip_
 
 def _col_names(mdl: _Model, p: FacilityProblem) -> list[str]:
     cost = p.cost
-    zi = np.repeat(np.arange(p.n_zones), np.diff(cost.indptr))
+    zi = _entry_zones(p)
     names = [f"y{o}" for o in range(p.n_opts)]
     names += [f"z{j}" for j in range(p.n_sites)]
     names += [f"x{i}_{j}" for i, j in zip(zi.tolist(), cost.indices.tolist(), strict=True)]
@@ -1851,7 +1857,7 @@ def _extract(raw: _Raw, mdl: _Model, p: FacilityProblem, *, solver: str, backend
     x = v[mdl.x0:mdl.u0]
     keep = np.flatnonzero(x > _TOL)
     cost = p.cost
-    zi = np.repeat(np.arange(p.n_zones, dtype=np.int64), np.diff(cost.indptr))
+    zi = _entry_zones(p)
     u = v[mdl.u0:mdl.r0].copy()
     u[u < _TOL] = 0.0
     integer_model = bool(mdl.integer.any())
