@@ -198,11 +198,11 @@ def worker_beijing(district: str | None, time_limit: float, search: bool) -> dic
     """The default Beijing plan model (data/beijing.gpkg + data/scenarios/beijing-2035.toml),
     whole city or one district with its share of the city limits, as `netplan plan` builds
     it; solved with the scenario's gap and the given time limit."""
-    from netplan.layers import load_study, resolve_district
+    from netplan.model.scenario import load_scenario
     from netplan.optimize import solve
-    from netplan.parallel import district_scenario, split_limits
-    from netplan.planner import build_model
-    from netplan.scenario import load_scenario
+    from netplan.planning.city import district_scenario, split_limits
+    from netplan.planning.problem import build_model
+    from netplan.study.layers import load_study, resolve_district
 
     sc = load_scenario()
     study = load_study()

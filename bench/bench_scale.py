@@ -58,8 +58,8 @@ def _peak_mb() -> float:
 
 
 def _scenario(study: Any) -> Any:
-    from netplan.scenario import load_scenario
-    from netplan.synthetic import synthetic_scenario
+    from netplan.model.scenario import load_scenario
+    from netplan.model.synthetic import synthetic_scenario
 
     sc = synthetic_scenario(study, load_scenario())
     f = len(study.branches) / BEIJING_OUTLETS
@@ -80,9 +80,9 @@ def _scenario(study: Any) -> Any:
 
 def worker_single(size: str, seed: int) -> dict[str, Any]:
     """One whole-study solve (make_plan(adcode=None) in steps, to time each)."""
-    from netplan import planner
-    from netplan.plan import plan_from_solution
-    from netplan.synthetic import make_study
+    from netplan.model.synthetic import make_study
+    from netplan.planning import problem as planner
+    from netplan.planning.plan import plan_from_solution
 
     n, m, d = SIZES[size]
     t0 = time.perf_counter()
@@ -113,8 +113,8 @@ def worker_districts(size: str, seed: int, workers: int, write: bool, mode: str,
                      task_threads: int | None = 1) -> dict[str, Any]:
     """plan_all on a LocalCluster with ``workers`` processes (``task_threads`` solver threads
     per district task; None = HiGHS' default, every core)."""
-    from netplan.parallel import plan_all
-    from netplan.synthetic import make_study
+    from netplan.model.synthetic import make_study
+    from netplan.planning.city import plan_all
 
     n, m, d = SIZES[size]
     t0 = time.perf_counter()
@@ -167,8 +167,8 @@ def worker_pmedian(tool: str, n: int, m: int, seed: int, time_limit: float) -> d
     """p-median on a synthetic study's geometry: zones -> outlets + candidates, p = outlets."""
     import numpy as np
 
-    from netplan.diagnose import zone_points
-    from netplan.synthetic import make_study
+    from netplan.model.synthetic import make_study
+    from netplan.planning.diagnose import zone_points
 
     study = make_study(n, m, 1, seed=seed)
     z = zone_points(study.zones) / 1000.0

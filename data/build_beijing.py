@@ -31,7 +31,7 @@ import shapely
 from scipy.spatial import cKDTree
 from sklearn.cluster import KMeans
 
-from netplan.geometry import (
+from netplan.study.geometry import (
     METRIC_CRS,
     OUTSIDE_RING5,
     RING_ZONES,

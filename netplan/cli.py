@@ -90,22 +90,22 @@ def diagnose(
     as_json: JsonOpt = False,
 ) -> None:
     """Measure the current network: load, expected wait, travel, coverage, unserved demand."""
-    from netplan.diagnose import diagnose as run_diagnose
-    from netplan.layers import load_study, resolve_district
-    from netplan.scenario import load_scenario
+    from netplan.model.scenario import load_scenario
+    from netplan.planning.diagnose import diagnose as run_diagnose
+    from netplan.study.layers import load_study, resolve_district
 
     sc = load_scenario(scenario)
     study = load_study(data)
     adcode = resolve_district(district, study.districts) if district else None
     result = run_diagnose(study, sc, year=year)
     if map_file is not None:
-        from netplan.maps import diagnosis_map
+        from netplan.present.maps import diagnosis_map
 
         diagnosis_map(study, result, out=map_file, adcode=adcode)
     if as_json:
         print_json(result.to_dict(adcode=adcode))
         return
-    from netplan._render import render_diagnosis
+    from netplan.present.terminal import render_diagnosis
 
     render_diagnosis(out, result, study, adcode=adcode)
 
@@ -154,10 +154,10 @@ def plan(
     as_json: Annotated[bool, typer.Option("--json", help="Print the KPIs as JSON.")] = False,
 ) -> None:
     """Plan the network: keep, open, close, upgrade, convert or relocate outlets."""
-    from netplan._render import render_plan, status_progress
-    from netplan.layers import load_study, resolve_district
-    from netplan.plan import make_plan
-    from netplan.scenario import load_scenario
+    from netplan.model.scenario import load_scenario
+    from netplan.planning.plan import make_plan
+    from netplan.present.terminal import render_plan, status_progress
+    from netplan.study.layers import load_study, resolve_district
 
     if solver not in ("highs", "cbc"):
         raise typer.BadParameter(
@@ -173,7 +173,7 @@ def plan(
         raise typer.BadParameter(
             f"{gap:g}: give a relative gap in [0, 1), e.g. 0.01 for 1%", param_hint="--gap"
         )
-    from netplan.plan import check_target
+    from netplan.planning.plan import check_target
 
     sc = load_scenario(scenario)
     study = load_study(data)
@@ -190,7 +190,7 @@ def plan(
     target = out_dir if out_dir is not None else Path("out") / f"plan-{scope}"
     check_target(target)  # refuse a file or a folder of other files before solving
     if adcode is not None:  # one district gets its share of the city limits, as in "all"
-        from netplan.parallel import district_scenario, split_limits
+        from netplan.planning.city import district_scenario, split_limits
 
         sc = district_scenario(sc, split_limits(study, sc, year=year)[adcode])
     with status_progress(err, enabled=not as_json) as progress:
@@ -215,9 +215,9 @@ def _plan_all(study: Any, sc: Any, *, year: int | None, solver: str, time_limit:
               forbid: list[str] | None, workers: int | None, scheduler: str | None,
               as_json: bool) -> None:
     """`plan --district all`: every district on Dask, merged into one city folder."""
-    from netplan._render import render_plan
-    from netplan.parallel import plan_all
-    from netplan.plan import check_target
+    from netplan.planning.city import plan_all
+    from netplan.planning.plan import check_target
+    from netplan.present.terminal import render_plan
 
     target = out_dir if out_dir is not None else Path("out") / "plan-all"
     check_target(target)  # refuse a file or a folder of other files before solving
@@ -266,7 +266,7 @@ def _district_progress(console: Console, *, enabled: bool) -> Iterator[Callable[
 
 def _write_plan_extras(study: Any, result: Any, folder: Path, progress: Any) -> None:
     """The committee map and report next to a plan's files."""
-    from netplan import maps, report
+    from netplan.present import maps, report
 
     progress("drawing the map and the report")
     maps.plan_map(result, study=study, out=folder / "map.html")
@@ -292,8 +292,8 @@ def summary(
     as_json: JsonOpt = False,
 ) -> None:
     """Outlets, population and inflow per district and per ring zone."""
-    from netplan.layers import load_study, parse_overrides
-    from netplan.summary import render_summary, summarize
+    from netplan.study.layers import load_study, parse_overrides
+    from netplan.study.summary import render_summary, summarize
 
     study = load_study(data, overrides=parse_overrides(override or []), coords=coords)
     result = summarize(study, adcode=district)
@@ -331,7 +331,7 @@ def layers_validate(
     ] = None,
 ) -> None:
     """Check layer files; print every problem found, exit 1 if any file has one."""
-    from netplan.layers import validate_files
+    from netplan.study.layers import validate_files
 
     reports = validate_files(
         files, kind=kind, layer=layer, coords=coords, crs=crs, lon_col=lon_col,
@@ -375,7 +375,7 @@ def queue(
     A saturated queue (utilisation >= 1) has no finite mean wait: JSON gives
     "mean_wait_min": null and a "note"; the table says "saturated". Exit code 0 either way.
     """
-    from netplan import queueing
+    from netplan.model import queueing
 
     p_wait = queueing.prob_wait(servers, arrivals_per_h, service_min)
     wait = queueing.mean_wait_min(servers, arrivals_per_h, service_min)
@@ -436,13 +436,13 @@ def queue_log_generate(
     ] = None,
 ) -> None:
     """Write a realistic synthetic hourly queue log (deterministic for a seed)."""
-    from netplan import queuelog
-    from netplan.scenario import load_scenario
+    from netplan.model import queuelog
+    from netplan.model.scenario import load_scenario
 
     sc = load_scenario(scenario)
     if data is not None or embedded:
         from netplan._paths import default_gpkg
-        from netplan.layers import read_layer
+        from netplan.study.layers import read_layer
 
         branches = read_layer(data if data is not None else default_gpkg(), "branches")
         table = queuelog.outlets_from_branches(branches, seed=seed, scenario=sc)
@@ -465,7 +465,7 @@ def queue_log_analyze(
     as_json: JsonOpt = False,
 ) -> None:
     """Peak hours and weekdays, waits over the target, outlet portraits of a queue log."""
-    from netplan import queuelog
+    from netplan.model import queuelog
 
     result = queuelog.analyze_file(log_file, target_wait_min=target_wait_min)
     if as_json:
@@ -524,7 +524,7 @@ def solve_instance_cmd(
     """Solve a published location instance (p-median, capacitated facility location)."""
     from rich.table import Table
 
-    from netplan.instances import solve_instance
+    from netplan.optimize.instances import solve_instance
 
     res = solve_instance(file, fmt=fmt, solver=solver, backend=backend, time_limit_s=time_limit,
                          single_source=single_source, capacity=capacity).as_dict()
@@ -546,7 +546,7 @@ def solve_instance_cmd(
 def _study_or_none(data: Path | None) -> Any:
     """The study for a map or report; without --data, the embedded one if it is there."""
     from netplan._errors import DataNotFoundError
-    from netplan.layers import load_study
+    from netplan.study.layers import load_study
 
     if data is not None:
         return load_study(data)
@@ -576,8 +576,8 @@ def map_cmd(
     ] = "cartodb",
 ) -> None:
     """Draw the committee map of a plan: one HTML file that opens from disk, offline."""
-    from netplan.maps import TILE_CHOICES, plan_map
-    from netplan.plan import read_plan
+    from netplan.planning.plan import read_plan
+    from netplan.present.maps import TILE_CHOICES, plan_map
 
     if tiles.lower() not in TILE_CHOICES:
         raise typer.BadParameter(f"unknown tiles {tiles!r}; use one of "
@@ -603,8 +603,8 @@ def report_cmd(
     """Write the committee report of a plan (one HTML page; links the plan's map.html)."""
     import os
 
-    from netplan.plan import read_plan
-    from netplan.report import plan_report
+    from netplan.planning.plan import read_plan
+    from netplan.present.report import plan_report
 
     result = read_plan(plan_dir)
     target = out_file if out_file is not None else plan_dir / "report.html"
@@ -627,7 +627,7 @@ def synth_cmd(
 
     Use it as `netplan plan --data FILE.gpkg --scenario FILE.toml`.
     """
-    from netplan.synthetic import make_study, synthetic_scenario_toml, write_study
+    from netplan.model.synthetic import make_study, synthetic_scenario_toml, write_study
 
     study = make_study(zones, sites, districts, seed=seed)
     path = write_study(study, out_file)

@@ -20,9 +20,9 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from netplan.geometry import METRIC_CRS
-from netplan.plan import Plan
-from netplan.scenario import scenario_from_dict, scenario_to_dict
+from netplan.model.scenario import scenario_from_dict, scenario_to_dict
+from netplan.planning.plan import Plan
+from netplan.study.geometry import METRIC_CRS
 
 XSS_NAME = "<script>alert(1)</script>"
 XSS_REASON = 'closed: too close to b1 <img src=x onerror="alert(3)">'
@@ -242,7 +242,7 @@ def tiny_study(folder: Any) -> Any:
 
     from conftest import tiny_layers
 
-    from netplan.layers import load_study
+    from netplan.study.layers import load_study
 
     path = Path(folder) / "tiny.gpkg"
     if not path.exists():

@@ -45,7 +45,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netplan._errors import NetplanError
-from netplan.layers import SCHEMAS, read_layer
+from netplan.study.layers import SCHEMAS, read_layer
 
 # --- building bad inputs -------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from conftest_maps import XSS_NAME, tiny_plan, tiny_study
 
-from netplan import maps, report
+from netplan.present import maps, report
 
 pytestmark = pytest.mark.browser
 
@@ -114,8 +114,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("pages")
     study = tiny_study(folder)
     plan = tiny_plan()
-    from netplan.diagnose import diagnose
-    from netplan.scenario import scenario_from_dict
+    from netplan.model.scenario import scenario_from_dict
+    from netplan.planning.diagnose import diagnose
 
     diag = diagnose(study, scenario_from_dict({"name": "tiny"}))
     return {

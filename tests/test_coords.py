@@ -11,7 +11,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netplan import coords
+from netplan.study import coords
 
 DATA = Path(__file__).parent / "data"
 

@@ -17,7 +17,7 @@ import pytest
 import shapely
 from scipy.spatial import cKDTree
 
-from netplan.geometry import METRIC_CRS, OUTSIDE_RING5, RING_ZONES, label_features
+from netplan.study.geometry import METRIC_CRS, OUTSIDE_RING5, RING_ZONES, label_features
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 GPKG = DATA / "beijing.gpkg"

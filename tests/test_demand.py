@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from netplan._errors import LayerError, NetplanError, ScenarioError
-from netplan.demand import (
+from netplan.model.demand import (
     CENTRAL_ADCODES,
     annual_visits,
     arrivals_per_h,
@@ -15,7 +15,7 @@ from netplan.demand import (
     valid_years,
     zone_population,
 )
-from netplan.scenario import load_scenario
+from netplan.model.scenario import load_scenario
 
 SC = load_scenario()
 

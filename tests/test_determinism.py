@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest_reliability import run_cli, write_scenario, write_study
 
-from netplan.plan import read_plan
+from netplan.planning.plan import read_plan
 
 BYTE_STABLE = ("actions.csv", "kpis.json", "map.html", "report.html", "plan.gpkg")
 

@@ -31,9 +31,9 @@ from conftest_reliability import (
 
 from netplan import optimize
 from netplan._errors import SolverError
-from netplan.layers import Study, load_study
-from netplan.plan import Plan, make_plan, read_plan, write_plan
-from netplan.scenario import load_scenario
+from netplan.model.scenario import load_scenario
+from netplan.planning.plan import Plan, make_plan, read_plan, write_plan
+from netplan.study.layers import Study, load_study
 
 PLAN_FILES = ["actions.csv", "kpis.json", "map.html", "plan.gpkg", "report.html", "run.json"]
 
@@ -115,7 +115,7 @@ def test_cli_interrupted_while_drawing_the_map(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Ctrl-C during the map: exit 130, no traceback, the folder all old or absent."""
-    from netplan import maps
+    from netplan.present import maps
 
     args = ["plan", "--data", write_study(tmp_path / "study.gpkg"), "--scenario",
             write_scenario(tmp_path / "tiny.toml"), "--year", "2020", "--out", "plan"]
@@ -139,7 +139,7 @@ def test_cli_interrupted_while_drawing_the_map(
 def test_cli_disk_full_is_a_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from netplan import report
+    from netplan.present import report
 
     def disk_full(*_: Any, **__: Any) -> None:
         raise OSError(28, "No space left on device", "report.html")
@@ -167,11 +167,11 @@ DRIVER = textwrap.dedent("""
         time.sleep(600)
 
     if where == "solving":
-        import netplan.planner
-        netplan.planner.solve_model = hang
+        import netplan.planning.problem
+        netplan.planning.problem.solve_model = hang
     else:  # every file is in the temporary folder; hang just before the rename
-        import netplan.plan
-        netplan.plan.replace_dir = hang
+        import netplan.planning.plan
+        netplan.planning.plan.replace_dir = hang
     from netplan.cli import main
     sys.argv = ["netplan", *sys.argv[3:]]
     main()
@@ -301,7 +301,7 @@ def test_a_real_time_limit_returns_the_best_plan_never_nothing() -> None:
     n_z, n_s = 600, 60
     zone_xy = rng.uniform(0, 20_000, (n_z, 2))
     site_xy = rng.uniform(0, 20_000, (n_s, 2))
-    from netplan.cost import knn_dist_m
+    from netplan.model.cost import knn_dist_m
 
     cost = knn_dist_m(zone_xy, site_xy, k=8, max_dist_m=8_000)
     existing = np.arange(n_s) < 40

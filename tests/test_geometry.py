@@ -8,7 +8,7 @@ import pytest
 import shapely
 
 from netplan._errors import LayerError
-from netplan.geometry import (
+from netplan.study.geometry import (
     METRIC_CRS,
     OUTSIDE_RING5,
     RING_ZONES,

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from netplan._errors import DataNotFoundError, InfeasibleError, NetplanError
 from netplan.cli import app
-from netplan.instances import read_orlib_cap, read_orlib_pmed, solve_instance
+from netplan.optimize.instances import read_orlib_cap, read_orlib_pmed, solve_instance
 
 ORLIB = Path(__file__).parent / "data" / "orlib"
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from netplan import cost, kpi
+from netplan.model import cost, kpi
 
 
 def _dist(rows: list[list[float]]) -> sp.csr_array:

@@ -14,10 +14,10 @@ import pytest
 import shapely
 from typer.testing import CliRunner
 
-from netplan import coords
 from netplan._errors import DataNotFoundError, LayerError, NetplanError
 from netplan.cli import app
-from netplan.layers import (
+from netplan.study import coords
+from netplan.study.layers import (
     SCHEMAS,
     infer_kind,
     load_study,

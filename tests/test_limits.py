@@ -17,7 +17,7 @@ import tracemalloc
 import numpy as np
 
 from netplan import optimize
-from netplan.cost import knn_dist_m
+from netplan.model.cost import knn_dist_m
 
 N_ZONES, N_SITES, K = 100_000, 1_000, 8
 DENSE_MB = N_ZONES * N_SITES * 8 / 1e6  # 800 MB

@@ -13,10 +13,10 @@ import pytest
 from conftest_maps import XSS_NAME, XSS_REASON, XSS_ZONE, big_plan, tiny_plan, tiny_study
 from typer.testing import CliRunner
 
-from netplan import maps
 from netplan._errors import NetplanError
 from netplan.cli import app
-from netplan.coords import wgs84_to_gcj02
+from netplan.present import maps
+from netplan.study.coords import wgs84_to_gcj02
 
 PLAN_BASE_LAYERS = (
     "Population 2035 per ~1 km zone (modelled from census)",
@@ -264,8 +264,8 @@ def test_city_sized_map_stays_under_15_mb() -> None:
 
 @pytest.fixture(scope="module")
 def diagnosis(study: Any) -> Any:
-    from netplan.diagnose import diagnose
-    from netplan.scenario import scenario_from_dict
+    from netplan.model.scenario import scenario_from_dict
+    from netplan.planning.diagnose import diagnose
 
     return diagnose(study, scenario_from_dict({"name": "tiny"}))
 

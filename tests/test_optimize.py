@@ -18,7 +18,6 @@ from scipy.optimize import linprog
 
 from netplan import optimize as opt
 from netplan._errors import InfeasibleError, NetplanError, SolverError
-from netplan.instances import read_orlib_cap, read_orlib_pmed
 from netplan.optimize import (
     FacilityProblem,
     capacitated_facility_location,
@@ -28,6 +27,7 @@ from netplan.optimize import (
     solve,
     uncapacitated_facility_location,
 )
+from netplan.optimize.instances import read_orlib_cap, read_orlib_pmed
 
 ORLIB = Path(__file__).parent / "data" / "orlib"
 BACKENDS = [("highs", "direct"), ("highs", "pulp"), ("cbc", "pulp")]

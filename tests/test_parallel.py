@@ -10,9 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from netplan import planner
 from netplan._errors import NetplanError
-from netplan.parallel import (
+from netplan.model.scenario import DistrictPolicy, Scenario, load_scenario
+from netplan.model.synthetic import make_study, synthetic_scenario
+from netplan.planning import problem as planner
+from netplan.planning.city import (
     CityPlan,
     DistrictRun,
     ProgressEvent,
@@ -26,9 +28,7 @@ from netplan.parallel import (
     run_district,
     split_limits,
 )
-from netplan.plan import make_plan
-from netplan.scenario import DistrictPolicy, Scenario, load_scenario
-from netplan.synthetic import make_study, synthetic_scenario
+from netplan.planning.plan import make_plan
 
 YEAR = 2020
 LOCKED = frozenset({"B000001"})  # an outlet of 910001
@@ -226,7 +226,7 @@ def test_partition_mode_never_conflicts(study, scenario: Scenario) -> None:  # t
 
 def test_partition_keeps_the_city_horizon(study, scenario: Scenario) -> None:  # type: ignore[no-untyped-def]
     # horizon demand is placed on the whole city, then the district is cut out
-    from netplan import demand
+    from netplan.model import demand
 
     horizon = scenario.horizon_year
     run = run_district(study, scenario, "910002", year=horizon, mode="partition")
@@ -242,7 +242,7 @@ def test_unknown_mode(study, scenario: Scenario) -> None:  # type: ignore[no-unt
 
 
 def test_compare_city(study, scenario: Scenario, runs) -> None:  # type: ignore[no-untyped-def]
-    from netplan.parallel import compare_city
+    from netplan.planning.city import compare_city
 
     sc = scenario.replace(min_share_outside_ring5=None)
     lim = split_limits(study, sc, year=YEAR)

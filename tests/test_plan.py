@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from netplan.layers import Study, load_study
-from netplan.plan import Plan, make_plan, read_plan
-from netplan.scenario import Scenario, load_scenario
+from netplan.model.scenario import Scenario, load_scenario
+from netplan.planning.plan import Plan, make_plan, read_plan
+from netplan.study.layers import Study, load_study
 
 
 @pytest.fixture

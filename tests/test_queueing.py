@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from netplan import queueing as q
 from netplan._errors import QueueingError
 from netplan.cli import app
+from netplan.model import queueing as q
 
 # --- independent reference: the textbook direct factorial sum, in exact rationals ----------
 

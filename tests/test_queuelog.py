@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from netplan import queuelog
 from netplan._errors import DataNotFoundError, LayerError
 from netplan.cli import app
-from netplan.scenario import load_scenario
+from netplan.model import queuelog
+from netplan.model.scenario import load_scenario
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "samples" / "queue_log_sample.parquet"
 SC = load_scenario()

@@ -10,9 +10,9 @@ import pytest
 from conftest_maps import XSS_NAME, tiny_plan, tiny_study
 from typer.testing import CliRunner
 
-from netplan import report
 from netplan._errors import NetplanError
 from netplan.cli import app
+from netplan.present import report
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,8 @@ import geopandas as gpd
 import pytest
 from conftest_reliability import Layers, run_cli, write_scenario, write_study
 
-from netplan.layers import read_layer
-from netplan.plan import read_plan
+from netplan.planning.plan import read_plan
+from netplan.study.layers import read_layer
 
 XSS_SCRIPT = "<script>alert(1)</script>"
 XSS_ATTR = '"><img src=x onerror=alert(1)>'

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netplan._errors import DataNotFoundError, ScenarioError
-from netplan.scenario import (
+from netplan.model.scenario import (
     DEFAULT_DISTRICTS,
     DEFAULT_FORMATS,
     DEFAULTS,

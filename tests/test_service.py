@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from netplan import queueing, service
 from netplan._errors import QueueingError
-from netplan.scenario import load_scenario
+from netplan.model import queueing, service
+from netplan.model.scenario import load_scenario
 
 SC = load_scenario()
 

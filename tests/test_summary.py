@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from netplan._errors import NetplanError
 from netplan.cli import app
-from netplan.layers import load_study
-from netplan.summary import summarize
+from netplan.study.layers import load_study
+from netplan.study.summary import summarize
 
 runner = CliRunner()
 REPO_GPKG = Path(__file__).resolve().parent.parent / "data" / "beijing.gpkg"

@@ -10,17 +10,17 @@ import pytest
 from geopandas.testing import assert_geodataframe_equal
 from typer.testing import CliRunner
 
-from netplan import demand
 from netplan._errors import NetplanError
-from netplan.geometry import METRIC_CRS, RING_ZONES
-from netplan.layers import STUDY_KINDS, load_study, validate_layer
-from netplan.scenario import load_scenario
-from netplan.synthetic import (
+from netplan.model import demand
+from netplan.model.scenario import load_scenario
+from netplan.model.synthetic import (
     make_study,
     synthetic_scenario,
     synthetic_scenario_toml,
     write_study,
 )
+from netplan.study.geometry import METRIC_CRS, RING_ZONES
+from netplan.study.layers import STUDY_KINDS, load_study, validate_layer
 
 SIZE = (400, 40, 3)
 

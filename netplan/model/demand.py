@@ -18,7 +18,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from netplan._errors import LayerError, NetplanError, ScenarioError
-from netplan.scenario import Scenario
+from netplan.model.scenario import Scenario
 
 __all__ = [
     "CENSUS_YEAR_2010",

@@ -35,12 +35,13 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from netplan import cost, demand, kpi, optimize, service
+from netplan import optimize
 from netplan._errors import InfeasibleError, NetplanError, ScenarioError
-from netplan.diagnose import SATURATION_UTILISATION, throughput_per_h, zone_points
-from netplan.geometry import OUTSIDE_RING5, RING_ZONES
-from netplan.layers import Study, resolve_district
-from netplan.scenario import Scenario
+from netplan.model import cost, demand, kpi, service
+from netplan.model.scenario import Scenario
+from netplan.planning.diagnose import SATURATION_UTILISATION, throughput_per_h, zone_points
+from netplan.study.geometry import OUTSIDE_RING5, RING_ZONES
+from netplan.study.layers import Study, resolve_district
 
 log = logging.getLogger(__name__)
 

@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from netplan.layers import Study, resolve_district
+from netplan.study.layers import Study, resolve_district
 
 logger = logging.getLogger(__name__)
 
 
 def _outlet_counts(branches: pd.DataFrame) -> dict[str, Any]:
-    from netplan.geometry import OUTSIDE_RING5
+    from netplan.study.geometry import OUTSIDE_RING5
 
     n = len(branches)
     fmt = branches["format"].astype(str)
@@ -68,7 +68,7 @@ def summarize(study: Study, *, adcode: str | None = None) -> dict[str, Any]:
         same figures) and ``ring_zones`` (one dict per ring zone, innermost first, with
         ``share_of_outlets`` too).
     """
-    from netplan.geometry import RING_ZONES
+    from netplan.study.geometry import RING_ZONES
 
     districts = study.districts.sort_values("adcode", kind="stable")
     branches = study.branches

@@ -24,9 +24,9 @@ from urllib.parse import urlsplit
 import numpy as np
 import pandas as pd
 
-from netplan import _present as pr
 from netplan._errors import NetplanError
-from netplan._present import DASH, esc
+from netplan.present import texts as pr
+from netplan.present.texts import DASH, esc
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ def _wait_chart(plan: Any, tw: float) -> str:
 
 
 def _ring_chart(kpis: Mapping[str, Any]) -> str:
-    from netplan.geometry import RING_ZONES
+    from netplan.study.geometry import RING_ZONES
 
     rb = (kpis.get("before") or {}).get("ring_zones") or {}
     ra = (kpis.get("after") or {}).get("ring_zones") or {}
@@ -622,7 +622,7 @@ def plan_report_html(plan: Any, *, map_href: str | None = None,
                    + ". All figures are modelled from the scenario's assumptions and the "
                      "study's layers; they are not observations.")
     overall = _kpi_table(pr.kpi_rows(ob, oa, target_wait_min=tw) + pr.cost_rows(costs))
-    from netplan.geometry import RING_ZONES
+    from netplan.study.geometry import RING_ZONES
 
     ring_labels = {z: pr.ring_zone_label(z) for z in RING_ZONES}
     ring_table = _group_table(kpis, "ring_zones", ring_labels, tw=tw, first="ring zone",

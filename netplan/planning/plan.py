@@ -44,11 +44,13 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from netplan import __version__, cost, kpi, planner, service
+from netplan import __version__
 from netplan._errors import NetplanError
-from netplan.geometry import METRIC_CRS
-from netplan.layers import Study
-from netplan.scenario import Scenario, scenario_to_dict
+from netplan.model import cost, kpi, service
+from netplan.model.scenario import Scenario, scenario_to_dict
+from netplan.planning import problem as planner
+from netplan.study.geometry import METRIC_CRS
+from netplan.study.layers import Study
 
 log = logging.getLogger(__name__)
 
@@ -421,7 +423,7 @@ def _pair_dist(model: planner.Model, zone: Any, site: Any) -> NDArray[np.float64
 
 
 def _share_outside(s: planner.Sites, open_mask: NDArray[np.bool_]) -> float | None:
-    from netplan.geometry import OUTSIDE_RING5
+    from netplan.study.geometry import OUTSIDE_RING5
 
     n = int(open_mask.sum())
     if n == 0:
@@ -447,7 +449,7 @@ def _oneoff_spend(
 
 
 def _travel_cost(model: planner.Model, scenario: Scenario, a: kpi.Assignment) -> float:
-    from netplan import demand
+    from netplan.model import demand
 
     visits = np.asarray(demand.annual_visits(model.zone_pop, scenario), np.float64)
     return float(

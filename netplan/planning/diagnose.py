@@ -25,10 +25,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from netplan import cost, demand, kpi, service
-from netplan.geometry import RING_ZONES
-from netplan.layers import Study
-from netplan.scenario import Scenario
+from netplan.model import cost, demand, kpi, service
+from netplan.model.scenario import Scenario
+from netplan.study.geometry import RING_ZONES
+from netplan.study.layers import Study
 
 SATURATION_UTILISATION = 0.95
 """Server utilisation at which an outlet stops taking more customers (they spill over)."""

@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from netplan import queueing
-from netplan.scenario import Scenario
+from netplan.model import queueing
+from netplan.model.scenario import Scenario
 
 __all__ = [
     "capacity_per_h",

@@ -49,9 +49,9 @@ from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
 from netplan._errors import NetplanError
-from netplan.geometry import METRIC_CRS, label_features, ring_zones_from_rings
-from netplan.layers import Study
-from netplan.scenario import Scenario
+from netplan.model.scenario import Scenario
+from netplan.study.geometry import METRIC_CRS, label_features, ring_zones_from_rings
+from netplan.study.layers import Study
 
 __all__ = [
     "ADCODE_BASE",
@@ -375,7 +375,7 @@ def synthetic_scenario_toml(study: Study, *, horizon_growth: float = 0.10) -> st
 
 def write_study(study: Study, path: str | Path) -> Path:
     """Write the study's layers to a GeoPackage (WGS84) readable by ``load_study``."""
-    from netplan.layers import write_layer
+    from netplan.study.layers import write_layer
 
     p = Path(path)
     if p.suffix.lower() != ".gpkg":

@@ -27,7 +27,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from netplan._errors import DataNotFoundError, LayerError
-from netplan.scenario import Scenario
+from netplan.model.scenario import Scenario
 
 __all__ = [
     "KINDS",
@@ -644,7 +644,7 @@ def _saturating_wait(
     Above saturation the M/M/c steady state does not exist, but a real hour still ends: the
     backlog grows linearly, adding about half an hour times the relative overload.
     """
-    from netplan import service
+    from netplan.model import service
 
     rho = service.utilisation(arrivals, counters, terminals, scenario=scenario)
     cap = 0.95
@@ -694,7 +694,7 @@ def generate_log(
     pandas.DataFrame
         ``outlet_id, timestamp, arrivals, mean_wait_min``, sorted by outlet and time.
     """
-    from netplan.scenario import load_scenario
+    from netplan.model.scenario import load_scenario
 
     problems: list[str] = []
     for col in ("outlet_id", "arrivals_per_h", "counters", "terminals"):
@@ -791,8 +791,8 @@ def synthetic_outlets(
     80% ``full`` and 20% ``light`` outlets, each with a weekday peak of 60%-115% of its
     format's capacity at the wait target (so some are overloaded). Deterministic for ``seed``.
     """
-    from netplan import service
-    from netplan.scenario import load_scenario
+    from netplan.model import service
+    from netplan.model.scenario import load_scenario
 
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise LayerError("outlets", [f"the number of outlets must be an integer >= 1, got {n!r}"])
@@ -825,8 +825,8 @@ def outlets_from_branches(
     The branches layer carries no observed demand, so each branch gets a synthetic weekday
     peak of 60%-115% of its own capacity at the wait target and a random kind (seeded).
     """
-    from netplan import service
-    from netplan.scenario import load_scenario
+    from netplan.model import service
+    from netplan.model.scenario import load_scenario
 
     missing = [c for c in ("branch_id", "counters", "terminals") if c not in gdf_branches]
     if missing:

@@ -75,12 +75,14 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from netplan import demand, optimize, planner
+from netplan import optimize
 from netplan._errors import NetplanError
-from netplan.diagnose import zone_points
-from netplan.layers import Study, resolve_district
-from netplan.plan import Plan, plan_from_solution, read_plan, write_plan, write_plan_files
-from netplan.scenario import Scenario
+from netplan.model import demand
+from netplan.model.scenario import Scenario
+from netplan.planning import problem as planner
+from netplan.planning.diagnose import zone_points
+from netplan.planning.plan import Plan, plan_from_solution, read_plan, write_plan, write_plan_files
+from netplan.study.layers import Study, resolve_district
 
 __all__ = [
     "CityPlan",
@@ -267,7 +269,7 @@ def split_limits(study: Study, scenario: Scenario, *, year: int | None = None,
     dict
         adcode -> :class:`DistrictLimits`, in adcode order.
     """
-    from netplan.diagnose import diagnose
+    from netplan.planning.diagnose import diagnose
 
     year = scenario.horizon_year if year is None else year
     diag = diagnosis if diagnosis is not None else diagnose(study, scenario, year=year)
@@ -753,8 +755,8 @@ def _repair(
     distance); what finds no room stays unserved. Outlets of districts without a plan
     (failed) keep their saturation throughput as the limit, as in the diagnosis.
     """
-    from netplan import kpi
-    from netplan.diagnose import SATURATION_UTILISATION, throughput_per_h
+    from netplan.model import kpi
+    from netplan.planning.diagnose import SATURATION_UTILISATION, throughput_per_h
 
     s, o = model.sites, model.options
     n_sites, n_zones = len(s), len(model.zone_index)
@@ -1272,7 +1274,7 @@ def compare_city(
         objective, best bound, gap, status, seconds, costs, action counts and the
         overall KPIs after.
     """
-    from netplan.plan import make_plan
+    from netplan.planning.plan import make_plan
 
     year = scenario.horizon_year if year is None else year
     if city is None:
@@ -1327,7 +1329,7 @@ def write_city_plan(city: CityPlan, out: Path, *,
     files (the city map, the report) before the folder appears. The same rules as
     :func:`netplan.plan.write_plan`: ``out`` must be new, empty or a plan folder.
     """
-    from netplan.plan import staged_folder
+    from netplan.planning.plan import staged_folder
 
     with staged_folder(out, extras=extras) as tmp:
         write_plan_files(city.plan, tmp)

@@ -53,9 +53,9 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from netplan import _present as pr
 from netplan._errors import NetplanError
-from netplan._present import esc
+from netplan.present import texts as pr
+from netplan.present.texts import esc
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +266,7 @@ class _Coords:
         gs = gpd.GeoSeries(geoms, crs=crs).to_crs(4326)
         arr = np.asarray(gs.values, dtype=object)
         if self.gcj02:
-            from netplan.coords import wgs84_to_gcj02
+            from netplan.study.coords import wgs84_to_gcj02
 
             def shift(xy: NDArray[np.float64]) -> NDArray[np.float64]:
                 lon, lat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
@@ -544,14 +544,14 @@ class _Page:
 
 
 def _asset(name: str) -> str:
-    return resources.files("netplan").joinpath("templates", *name.split("/")).read_text(
+    return resources.files("netplan.present").joinpath("templates", *name.split("/")).read_text(
         encoding="utf-8")
 
 
 def _asset_b64(name: str) -> str:
     import base64
 
-    data = resources.files("netplan").joinpath("templates", *name.split("/")).read_bytes()
+    data = resources.files("netplan.present").joinpath("templates", *name.split("/")).read_bytes()
     return base64.b64encode(data).decode("ascii")
 
 
@@ -714,7 +714,7 @@ def _arrow_legend_row() -> str:
 
 def _scenario_from_kpis(kpis: Mapping[str, Any]) -> Any | None:
     try:
-        from netplan.scenario import scenario_from_dict
+        from netplan.model.scenario import scenario_from_dict
 
         sc = dict(kpis.get("scenario") or {})
         sc.pop("source", None)
@@ -742,7 +742,7 @@ def _before_sizes(plan: Any, study: Any | None) -> dict[str, tuple[int | None, i
     sc = _scenario_from_kpis(plan.kpis)
     if sc is not None and len(ids):
         try:
-            from netplan import service
+            from netplan.model import service
 
             caps = np.asarray(service.capacity_per_h(c, t, scenario=sc), dtype=np.float64)
         except Exception:
@@ -798,7 +798,7 @@ def _outlet_popup(*, name: str, sid: str, sub: str, action_html: str,
 
 def plan_map_html(plan: Any, *, study: Any | None = None, tiles: str | None = "cartodb") -> str:
     """The plan's map as one HTML string (see :func:`plan_map`)."""
-    from netplan.geometry import METRIC_CRS
+    from netplan.study.geometry import METRIC_CRS
 
     src = _tile_source(tiles)
     co = _Coords(gcj02=bool(src and src.gcj02))
@@ -1178,7 +1178,7 @@ def _context(study: Any | None, co: _Coords) -> tuple[list[tuple[str, str, bool]
         overlays.append(("ring_roads", label, True))
     rz = study.ring_zones
     if len(rz):
-        from netplan.geometry import RING_ZONES
+        from netplan.study.geometry import RING_ZONES
 
         order = {z: k for k, z in enumerate(RING_ZONES)}
         rz = rz.assign(_o=rz["ring_zone"].map(lambda z: order.get(str(z), 99))).sort_values(

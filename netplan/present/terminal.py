@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from netplan.geometry import RING_ZONES
+from netplan.study.geometry import RING_ZONES
 
 
 def _f(x: Any, fmt: str = "{:,.0f}") -> str:

@@ -28,9 +28,9 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from netplan import _validate as v
 from netplan._errors import DataNotFoundError, LayerError, NetplanError
-from netplan.coords import check_coords, geometry_to_wgs84
+from netplan.study import _validate as v
+from netplan.study.coords import check_coords, geometry_to_wgs84
 
 logger = logging.getLogger(__name__)
 
@@ -732,7 +732,7 @@ def _write_shapefile(gdf: gpd.GeoDataFrame, path: Path) -> None:
 
 def to_metric(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Reproject a layer to netplan's metric CRS (:data:`netplan.geometry.METRIC_CRS`)."""
-    from netplan.geometry import METRIC_CRS
+    from netplan.study.geometry import METRIC_CRS
 
     if gdf.crs is None:
         raise NetplanError("cannot reproject a layer without CRS; set it with gdf.set_crs(...)")
@@ -788,8 +788,8 @@ def load_study(
         With the problems of every failing layer at once (each prefixed by its layer),
         including points and zones outside the union of the districts.
     """
-    from netplan import geometry
     from netplan._paths import default_gpkg
+    from netplan.study import geometry
 
     gpkg = Path(path) if path is not None else default_gpkg()
     over = {str(k): Path(p) for k, p in (overrides or {}).items()}

@@ -1,0 +1,1 @@
+"""A user's layers in, normalised and checked."""
