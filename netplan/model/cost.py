@@ -12,14 +12,13 @@ import logging
 
 import numpy as np
 import scipy.sparse as sp
-from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
 from netplan._errors import NetplanError
+from netplan._types import FloatArray
 
 log = logging.getLogger(__name__)
 
-FloatArray = NDArray[np.float64]
 
 
 def knn_dist_m(

@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from netplan._errors import LayerError, NetplanError, ScenarioError
+from netplan._types import FloatArray
 from netplan.model.scenario import Scenario
 
 __all__ = [
@@ -32,7 +33,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FloatArray = npt.NDArray[np.float64]
 
 #: The six central districts (城六区): 东城 西城 朝阳 丰台 石景山 海淀.
 CENTRAL_ADCODES: frozenset[str] = frozenset(

@@ -27,8 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
+from netplan._types import FloatArray, IntArray
 
 WITHIN_KM: tuple[int, ...] = (1, 2, 3)
 

@@ -43,6 +43,7 @@ import numpy.typing as npt
 from scipy.optimize import brentq
 
 from netplan._errors import QueueingError
+from netplan._types import FloatArray
 
 __all__ = [
     "capacity_per_h_at_target",
@@ -58,7 +59,6 @@ __all__ = [
     "utilisation_array",
 ]
 
-FloatArray = npt.NDArray[np.float64]
 
 #: Largest number of servers accepted (and tried by :func:`servers_for_target`); the
 #: formulas cost O(servers).

@@ -27,6 +27,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from netplan._errors import DataNotFoundError, LayerError
+from netplan._types import FloatArray
 from netplan.model.scenario import Scenario
 
 __all__ = [
@@ -44,7 +45,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FloatArray = npt.NDArray[np.float64]
 
 #: Required columns of a queue log.
 LOG_COLUMNS: tuple[str, ...] = ("outlet_id", "timestamp", "arrivals", "mean_wait_min")

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from netplan._types import FloatArray
 from netplan.model import queueing
 from netplan.model.scenario import Scenario
 
@@ -43,7 +44,6 @@ __all__ = [
     "wait_min",
 ]
 
-FloatArray = npt.NDArray[np.float64]
 
 
 @functools.lru_cache(maxsize=4096)

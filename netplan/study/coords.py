@@ -26,7 +26,8 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
-FloatArray = npt.NDArray[np.float64]
+from netplan._types import FloatArray
+
 LonLat = tuple[FloatArray, FloatArray]
 
 COORD_SYSTEMS: Final[tuple[str, ...]] = ("wgs84", "gcj02", "bd09")
