@@ -11,7 +11,7 @@ import scipy.sparse as sp
 from scipy.optimize import brentq
 
 from netplan._errors import NetplanError, QueueingError
-from netplan.model.behaviour import Behaviour, Streams, evaluate, logit_shares
+from netplan.model.behaviour import Behaviour, Streams, evaluate, logit_shares, service_kpis
 from netplan.model.erlang_a import erlang_a
 
 
@@ -143,3 +143,20 @@ def test_nearest_fills_the_nearest_outlet_then_spills() -> None:
 def test_behaviour_rejects_bad_parameters_all_at_once() -> None:
     with pytest.raises(NetplanError, match=r"rule = 'fastest'.*speed_kmh = 0"):
         Behaviour(rule="fastest", speed_kmh=0)  # type: ignore[arg-type]
+
+
+def test_service_kpis_weight_each_queue_by_its_customers() -> None:
+    streams = Streams(zone_arrivals_per_h=LAM, smart_share=0.5, counters=np.array([3, 2]),
+                      terminals=np.array([4, 2]), counter_service_min=12.0,
+                      terminal_service_min=4.0, capacity_per_h=np.array([12.0, 7.0]),
+                      target_wait_min=11.0)
+    ev = evaluate(sp.csr_array(DIST), streams, Behaviour(rule="choice"))
+    k = service_kpis(ev, streams)
+    lc = ev.load_per_h * 0.5
+    assert k["counter_mean_wait_min"] == pytest.approx(
+        float(lc @ ev.counter_wait_min / lc.sum()), abs=1e-3)
+    assert k["overloaded_outlets"] == 2  # 90/h against 12 + 7
+    assert k["served_per_h"] + k["abandoned_per_h"] == pytest.approx(LAM.sum(), abs=0.02)
+    assert k["counter_share_wait_over_target"] > k["share_customers_wait_over_target"] > 0
+    only_a = service_kpis(ev, streams, mask=np.array([True, False]))
+    assert only_a["outlets"] == 1

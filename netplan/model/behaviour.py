@@ -50,6 +50,7 @@ __all__ = [
     "Streams",
     "evaluate",
     "logit_shares",
+    "service_kpis",
 ]
 
 RULES: tuple[str, ...] = ("nearest", "choice")
@@ -187,13 +188,15 @@ def _queue_curves(servers: IntArray, load_max: float, service_min: float,
     """Erlang A figures of every outlet's queue as a function of its arrivals.
 
     Each distinct number of servers is solved once on a grid of arrival rates (dense up
-    to three times its capacity, then coarse) and interpolated; outlets without servers
-    take no customers of this stream.
+    to three times its capacity, then coarse up to twenty times, or the whole demand if
+    less) and interpolated; beyond the grid the last point holds (almost every customer
+    gives up there, after about the mean patience). Outlets without servers take no
+    customers of this stream.
     """
-    top = max(load_max, 1.0) * 1.05
     tables: dict[int, tuple[FloatArray, FloatArray, FloatArray, FloatArray]] = {}
     for c in sorted({int(x) for x in servers if x > 0}):
         cap = 60.0 * c / service_min
+        top = min(max(load_max, 1.0) * 1.05, 20.0 * cap)
         grid = np.unique(np.concatenate((np.linspace(0.0, 3.0 * cap, 241),
                                          np.linspace(3.0 * cap, max(top, 3.0 * cap), 41))))
         tables[c] = (grid, *erlang_a_curve(c, service_min, patience_min, t_min=target_min,
@@ -333,3 +336,57 @@ def evaluate(dist_m: sp.csr_array, streams: Streams, behaviour: Behaviour) -> Ev
     cw, ca, co = curves[0](load * (1 - s))
     tw, ta, to = curves[1](load * s)
     return Evaluation(behaviour.rule, flows, unserved, load, cw, tw, ca, ta, co, to, iters, res)
+
+
+def service_kpis(ev: Evaluation, streams: Streams, *, mask: FloatArray | None = None
+                 ) -> dict[str, float | int | str]:
+    """The bank's service figures of an evaluation, customer-weighted.
+
+    Parameters
+    ----------
+    ev : Evaluation
+        The network evaluated under a rule.
+    streams : Streams
+        What it was evaluated with.
+    mask : ndarray of bool, optional
+        ``(n_outlets,)`` outlets to count (a district); default all.
+
+    Returns
+    -------
+    dict
+        ``rule``, ``outlets`` (open), ``counter_mean_wait_min`` and
+        ``terminal_mean_wait_min`` (customers who join each queue),
+        ``share_customers_wait_over_target`` (both queues, the Erlang A tail),
+        ``counter_share_wait_over_target``, ``mean_wait_min`` (both queues blended: the old
+        secondary figure), ``overloaded_outlets`` (load above the capacity at the target),
+        ``served_per_h``, ``abandoned_per_h`` and, over all zones,
+        ``unserved_arrivals_per_h``.
+    """
+    m = np.ones(ev.load_per_h.size, dtype=bool) if mask is None else np.asarray(mask, bool)
+    s = streams.smart_share
+    lc, lt = ev.load_per_h[m] * (1 - s), ev.load_per_h[m] * s
+    tot_c, tot_t = float(lc.sum()), float(lt.sum())
+
+    def mean(w: FloatArray, x: FloatArray, total: float) -> float:
+        return float(np.dot(w, x)) / total if total > 0 else 0.0
+
+    abandoned = float(np.dot(lc, ev.counter_abandon[m]) + np.dot(lt, ev.terminal_abandon[m]))
+    open_ = (streams.counters[m] + streams.terminals[m]) > 0
+    over = ev.load_per_h[m] > streams.capacity_per_h[m] * (1 + 1e-9)
+    return {
+        "rule": ev.rule,
+        "outlets": int(open_.sum()),
+        "counter_mean_wait_min": round(mean(lc, ev.counter_wait_min[m], tot_c), 3),
+        "terminal_mean_wait_min": round(mean(lt, ev.terminal_wait_min[m], tot_t), 3),
+        "share_customers_wait_over_target": round(
+            (float(np.dot(lc, ev.counter_over[m])) + float(np.dot(lt, ev.terminal_over[m])))
+            / max(tot_c + tot_t, 1e-12), 4),
+        "counter_share_wait_over_target": round(mean(lc, ev.counter_over[m], tot_c), 4),
+        "mean_wait_min": round(
+            (float(np.dot(lc, ev.counter_wait_min[m])) + float(np.dot(lt, ev.terminal_wait_min[m])))
+            / max(tot_c + tot_t, 1e-12), 3),
+        "overloaded_outlets": int((over & open_).sum()),
+        "served_per_h": round(tot_c + tot_t - abandoned, 2),
+        "abandoned_per_h": round(abandoned, 2),
+        "unserved_arrivals_per_h": round(float(ev.unserved_per_h.sum()), 2),
+    }
