@@ -17,7 +17,7 @@ are printed as a table and written with every raw run to ``bench/results/optimiz
 p-median instance: 2,000 zones and 150 candidate sites drawn around 12 cluster centres in a
 100 x 100 square (seeded), Euclidean cost, unit weights, p = 60. spopt builds the textbook
 dense model (300,000 assignment variables) in PuLP; netplan solves it exactly with the
-k-nearest sparse model (see ``netplan.optimize._knearest_exact``).
+k-nearest sparse model (see ``netplan.optimize.classic._knearest_exact``).
 """
 
 from __future__ import annotations
@@ -195,12 +195,12 @@ def worker_bank(time_limit: float, threads: int | None, search: bool = True) -> 
 
 
 def worker_beijing(district: str | None, time_limit: float, search: bool) -> dict[str, Any]:
-    """The default Beijing plan model (data/beijing.gpkg + data/scenarios/beijing-2035.toml),
+    """The default Beijing plan model (the embedded beijing.gpkg + beijing-2035.toml),
     whole city or one district with its share of the city limits, as `netplan plan` builds
     it; solved with the scenario's gap and the given time limit."""
     from netplan.model.scenario import load_scenario
     from netplan.optimize import solve
-    from netplan.planning.city import district_scenario, split_limits
+    from netplan.planning.limits import district_scenario, split_limits
     from netplan.planning.problem import build_model
     from netplan.study.layers import load_study, resolve_district
 

@@ -62,3 +62,11 @@ class InfeasibleError(NetplanError):
 
 class SolverError(NetplanError):
     """The solver failed or returned no usable solution."""
+
+
+class SettingError(NetplanError, ValueError):
+    """A solver setting cannot be honoured; ``setting`` names the keyword (``mip_gap``, ...)."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        self.setting = setting
+        super().__init__(message)

@@ -16,18 +16,21 @@ import pytest
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from netplan import optimize as opt
 from netplan._errors import InfeasibleError, NetplanError, SolverError
 from netplan.optimize import (
     FacilityProblem,
     capacitated_facility_location,
+    highs,
     maximal_covering,
     model_size,
     p_median,
     solve,
     uncapacitated_facility_location,
 )
+from netplan.optimize.build import _build
+from netplan.optimize.highs import _check_point, _proven_bound, _Raw, _SearchSwitch, _warm_vector
 from netplan.optimize.instances import read_orlib_cap, read_orlib_pmed
+from netplan.optimize.search import _neighbourhoods, _search
 
 ORLIB = Path(__file__).parent / "data" / "orlib"
 BACKENDS = [("highs", "direct"), ("highs", "pulp"), ("cbc", "pulp")]
@@ -796,14 +799,14 @@ def test_neighbourhoods_partition_sites_within_groups() -> None:
     prob = FacilityProblemReplace(prob, site_group=group, group_min_sites=None,
                                   group_max_sites=None, group_max_new=None,
                                   group_max_closed=None)
-    hoods = opt._neighbourhoods(prob, size=7)
+    hoods = _neighbourhoods(prob, size=7)
     flat = np.concatenate(hoods)
     assert np.array_equal(np.sort(flat), np.arange(prob.n_sites))  # each site exactly once
     assert all(1 <= h.size <= 7 and np.unique(group[h]).size == 1 for h in hoods)
-    again = opt._neighbourhoods(prob, size=7)
+    again = _neighbourhoods(prob, size=7)
     assert all(np.array_equal(a, b) for a, b in zip(hoods, again, strict=True))
     # the zone cap: a set of several sites never reaches more than `zones` zones
-    capped = opt._neighbourhoods(prob, size=90, zones=60)
+    capped = _neighbourhoods(prob, size=90, zones=60)
     assert np.array_equal(np.sort(np.concatenate(capped)), np.arange(prob.n_sites))
     by_site = prob.cost.tocsc()
     for h in capped:
@@ -814,13 +817,13 @@ def test_neighbourhoods_partition_sites_within_groups() -> None:
     # sites without options are never freed
     no_opt = FacilityProblem(demand=prob.demand, cost=prob.cost,
                              opt_site=np.arange(1, prob.n_sites))
-    assert 0 not in np.concatenate(opt._neighbourhoods(no_opt)).tolist()
+    assert 0 not in np.concatenate(_neighbourhoods(no_opt)).tolist()
 
 
 def _poor_start(prob: FacilityProblem) -> tuple[Any, Any]:
-    mdl = opt._build(prob)
-    v = opt._warm_vector(prob, mdl)
-    assert v is not None and opt._check_point(mdl, v)
+    mdl = _build(prob)
+    v = _warm_vector(prob, mdl)
+    assert v is not None and _check_point(mdl, v)
     return mdl, v
 
 
@@ -836,10 +839,10 @@ def test_search_over_one_neighbourhood_is_the_exact_solve(seed: int) -> None:
                                site_forbidden=None)
     exact = solve(p, **EXACT)
     mdl, v = _poor_start(p)
-    raw = opt._Raw("feasible", v, exact.best_bound, 0.0)
-    out = opt._search(mdl, p, raw, deadline=time.perf_counter() + 60, mip_gap=0.0,
+    raw = _Raw("feasible", v, exact.best_bound, 0.0)
+    out = _search(mdl, p, raw, deadline=time.perf_counter() + 60, mip_gap=0.0,
                       threads=None, progress=None)
-    assert out.v is not None and opt._check_point(mdl, out.v)
+    assert out.v is not None and _check_point(mdl, out.v)
     assert rel_close(float(mdl.c @ out.v + mdl.offset), exact.objective)
     assert out.status == "optimal" and out.search_gain >= 0
 
@@ -851,11 +854,11 @@ def test_search_keeps_every_constraint_and_never_worsens() -> None:
     mdl, v = _poor_start(p)
     start = float(mdl.c @ v + mdl.offset)
     exact = solve(p, **EXACT)
-    raw = opt._Raw("feasible", v, exact.best_bound, 0.0)
+    raw = _Raw("feasible", v, exact.best_bound, 0.0)
     lines: list[str] = []
-    out = opt._search(mdl, p, raw, deadline=time.perf_counter() + 60, mip_gap=0.0,
+    out = _search(mdl, p, raw, deadline=time.perf_counter() + 60, mip_gap=0.0,
                       threads=None, progress=lines.append)
-    assert out.v is not None and opt._check_point(mdl, out.v)
+    assert out.v is not None and _check_point(mdl, out.v)
     end = float(mdl.c @ out.v + mdl.offset)
     assert exact.objective - 1e-6 <= end <= start
     assert out.search_gain == pytest.approx(start - end)
@@ -879,7 +882,7 @@ class _Event:
     (60.0, math.inf, math.inf, False),  # no plan at all
 ])
 def test_search_switch(t: float, inc: float, gap: float, fires: bool) -> None:
-    switch = opt._SearchSwitch(120.0, 0.01, warm_obj=100.0)
+    switch = _SearchSwitch(120.0, 0.01, warm_obj=100.0)
     e = _Event(t, inc, gap)
     switch(e)
     assert switch.fired is fires and e.data_in.user_interrupt is fires
@@ -891,14 +894,14 @@ def test_time_limited_solve_hands_over_and_reports_a_proven_gap(
     Solution reports the gain and a gap against HiGHS's bound. (The real switch waits for a
     quarter / half of the time limit, too long for a unit test.)"""
 
-    class Eager(opt._SearchSwitch):
+    class Eager(_SearchSwitch):
         def __call__(self, e: Any) -> None:
             inc = e.data_out.mip_primal_bound
             if math.isfinite(inc) and inc < self.warm:
                 self.fired = True
                 e.data_in.user_interrupt = True
 
-    monkeypatch.setattr(opt, "_SearchSwitch", Eager)
+    monkeypatch.setattr(highs, "_SearchSwitch", Eager)
     prob = clustered_pmedian(1000, 80, 8, 15, seed=1)
     lines: list[str] = []
     sol = solve(prob, time_limit_s=5.0, mip_gap=0.0, progress=lines.append)
@@ -919,4 +922,4 @@ def test_time_limited_solve_hands_over_and_reports_a_proven_gap(
     (1000.0, 900.0, math.nan, 900.0),   # no gap: keep what was reported
 ])
 def test_proven_bound(obj: float, reported: float, gap: float, expect: float) -> None:
-    assert opt._proven_bound(obj, reported, gap) == pytest.approx(expect)
+    assert _proven_bound(obj, reported, gap) == pytest.approx(expect)

@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 from scipy.sparse.csgraph import shortest_path
 
 from netplan._errors import DataNotFoundError, NetplanError
+from netplan.optimize.classic import capacitated_facility_location, p_median
 
 __all__ = ["FORMATS", "InstanceResult", "read_orlib_cap", "read_orlib_pmed", "solve_instance"]
 
@@ -296,8 +297,6 @@ def solve_instance(
     capacity
         orlib-cap only: warehouse capacity for files that leave it symbolic.
     """
-    from netplan import optimize
-
     if fmt not in FORMATS:
         raise NetplanError(f"unknown instance format {fmt!r}; use one of {', '.join(FORMATS)}.")
     if backend is None:
@@ -308,11 +307,10 @@ def solve_instance(
             raise NetplanError("--single-source applies to orlib-cap instances only (p-median "
                                "assignments are single-source already).")
         cost, p = read_orlib_pmed(path)
-        res = optimize.p_median(cost, p, solver=solver, backend=backend,
-                                time_limit_s=time_limit_s)
+        res = p_median(cost, p, solver=solver, backend=backend, time_limit_s=time_limit_s)
     else:
         caps, fixed, demand, cost = read_orlib_cap(path, capacity=capacity)
-        res = optimize.capacitated_facility_location(
+        res = capacitated_facility_location(
             cost, demand, caps, fixed, single_source=single_source, solver=solver,
             backend=backend, time_limit_s=time_limit_s)
     return InstanceResult(

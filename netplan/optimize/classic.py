@@ -1,0 +1,456 @@
+"""The classic location problems, each solved exactly by the one core model.
+
+p-median, capacitated and uncapacitated facility location and maximal covering are special
+cases of :class:`~netplan.optimize.problem.FacilityProblem` solved by
+:func:`~netplan.optimize.solving.solve`: :func:`p_median`,
+:func:`capacitated_facility_location`, :func:`uncapacitated_facility_location`,
+:func:`maximal_covering`. Dense p-median and uncapacitated costs are solved with a sparse
+k-nearest model that grows where needed, and still exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import ArrayLike
+
+from netplan._errors import InfeasibleError, NetplanError
+from netplan._types import FloatArray, IntArray
+from netplan.optimize._base import _TOL, Progress, _as_csr, _float_vec, _frozen, _rel_gap
+from netplan.optimize.problem import FacilityProblem, Solution
+from netplan.optimize.solving import solve
+
+__all__ = [
+    "ClassicResult",
+    "capacitated_facility_location",
+    "maximal_covering",
+    "p_median",
+    "uncapacitated_facility_location",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class ClassicResult:
+    """Result of a classic location problem.
+
+    Attributes
+    ----------
+    open
+        Sorted 0-based indices of the open sites.
+    objective
+        Objective value (covered weight for :func:`maximal_covering`, a cost otherwise).
+    status, gap, best_bound, seconds, build_seconds, solver, backend
+        As in :class:`Solution` (``seconds`` summed over rounds).
+    assignment
+        (n_zones,) the site serving most of each zone (-1 = none / uncovered).
+    rounds
+        Solves needed (the k-nearest scheme may add columns and re-solve).
+    solution
+        The last core :class:`Solution`.
+    """
+
+    open: IntArray
+    objective: float
+    status: str
+    gap: float
+    best_bound: float
+    seconds: float
+    build_seconds: float
+    solver: str
+    backend: str
+    assignment: IntArray
+    rounds: int
+    solution: Solution
+
+
+def _main_assignment(sol: Solution, n: int) -> IntArray:
+    out = np.full(n, -1, dtype=np.int64)
+    if sol.assign_zone.size:
+        order = np.lexsort((sol.assign_share, sol.assign_zone))
+        out[sol.assign_zone[order]] = sol.assign_site[order]  # largest share last -> wins
+    return out
+
+
+def _dense(name: str, cost: Any) -> FloatArray:
+    a = np.asarray(cost, dtype=np.float64)
+    if a.ndim != 2:
+        raise NetplanError(f"{name}: expected a 2-D (zones x sites) matrix, got {a.ndim}-D.")
+    if not np.isfinite(a).all():
+        raise NetplanError(f"{name}: entries must be finite (use a sparse matrix to forbid "
+                           "pairs).")
+    return a
+
+
+def _pmedian_heuristic(wcost: FloatArray, p: int, *, max_swaps: int = 1000) -> IntArray:
+    """Greedy + best-improvement interchange (Teitz-Bart) for the p-median, vectorised.
+
+    ``wcost`` is the weighted (n x m) cost. Each interchange pass evaluates every (close j,
+    open j') swap at once from the best and second-best open cost of each zone, O(n m + m^2)
+    per pass. Used only as a MIP start: optimality comes from the solver.
+    """
+    n, m = wcost.shape
+    best = np.full(n, np.inf)
+    opened: list[int] = []
+    for _ in range(p):
+        gain = np.minimum(best[:, None], wcost).sum(axis=0)
+        gain[opened] = np.inf
+        j = int(np.argmin(gain))
+        opened.append(j)
+        best = np.minimum(best, wcost[:, j])
+    if p >= m:
+        return np.sort(np.asarray(opened, dtype=np.int64))
+    is_open = np.zeros(m, dtype=np.bool_)
+    is_open[opened] = True
+    rows = np.arange(n)
+    for _ in range(max_swaps):
+        op = np.flatnonzero(is_open)
+        sub = wcost[:, op]
+        if op.size >= 2:
+            two = np.argpartition(sub, 1, axis=1)[:, :2]
+            c2 = sub[rows[:, None], two]
+            first = np.where(c2[:, 0] <= c2[:, 1], two[:, 0], two[:, 1])
+            d1 = sub[rows, first]
+            d2 = np.where(c2[:, 0] <= c2[:, 1], c2[:, 1], c2[:, 0])
+        else:
+            first = np.zeros(n, dtype=np.int64)
+            d1 = sub[:, 0]
+            d2 = np.full(n, np.inf)
+        cur = float(d1.sum())
+        a = np.minimum(d1[:, None], wcost)  # (n, m): add j' and keep everything
+        bdiff = np.minimum(d2[:, None], wcost) - a  # extra if the zone's best site closes
+        onehot = sp.csr_array((np.ones(n), (first, rows)), shape=(op.size, n))
+        swap = a.sum(axis=0)[None, :] + onehot @ bdiff  # (p, m): close op[r], open j'
+        swap[:, is_open] = np.inf
+        r, jn = np.unravel_index(int(np.argmin(swap)), swap.shape)
+        if swap[r, jn] >= cur - 1e-12 * max(1.0, abs(cur)):
+            break
+        is_open[op[r]] = False
+        is_open[jn] = True
+    return np.flatnonzero(is_open).astype(np.int64)
+
+
+@dataclass
+class _KNearest:
+    """The growing k-nearest model of a dense cost: each zone's sites sorted by cost."""
+
+    cost: FloatArray
+    weights: FloatArray
+    fixed: FloatArray
+    p: int | None
+    order: IntArray
+    sorted_cost: FloatArray
+    k_i: IntArray
+    warm: IntArray | None = None
+
+    def problem(self) -> FacilityProblem:
+        """The restricted model: zone i may use its k_i cheapest sites; serving it anywhere
+        else is priced as unserved at its (k_i+1)-th smallest cost."""
+        n, m = self.cost.shape
+        w, k_i = self.weights, self.k_i
+        mask = np.arange(m)[None, :] < k_i[:, None]
+        cols = self.order[mask]
+        rows = np.repeat(np.arange(n), k_i)
+        vals = (w[:, None] * self.sorted_cost)[mask]
+        nxt = np.where(k_i < m, w * self.sorted_cost[np.arange(n), np.minimum(k_i, m - 1)],
+                       np.inf)
+        return FacilityProblem(
+            demand=w, cost=_csr_from_rows(rows, cols, vals, n, m),
+            opt_site=np.arange(m), opt_cost=self.fixed, unserved_cost=nxt,
+            n_sites_exact=self.p, warm_start=self.warm,
+        )
+
+    def true_cost(self, opened: IntArray) -> tuple[IntArray, float]:
+        """Each zone's nearest open site (index into ``opened``) and the plan's full cost."""
+        n = self.cost.shape[0]
+        if not opened.size:
+            return np.zeros(n, dtype=np.int64), math.inf
+        sub = self.cost[:, opened]
+        near = np.argmin(sub, axis=1)
+        return near, float((self.weights * sub[np.arange(n), near]).sum()
+                           + self.fixed[opened].sum())
+
+
+def _knearest_exact(
+    cost: FloatArray, *, weights: FloatArray, fixed_cost: FloatArray | None, p: int | None,
+    k: int | None, solve_kw: dict[str, Any],
+) -> ClassicResult:
+    """Uncapacitated location (p-median / UFLP) on a dense cost, solved exactly with only
+    the k nearest sites of each zone in the model.
+
+    Each zone i keeps its k_i cheapest sites; serving it anywhere else is replaced by the
+    "unserved" share u_i at cost w_i * c_i^(k_i+1), its (k_i+1)-th smallest cost. Any plan
+    serves i outside its list at a cost >= that, so the restricted model is a relaxation and
+    its bound is a valid lower bound for the full problem. Its optimal open set is then
+    evaluated exactly (every zone to its nearest open site). If that true cost equals the
+    restricted objective (in particular when no u_i > 0), the plan is optimal for the full
+    problem within the same gap. Otherwise the zones with u_i > 0 get twice as many sites
+    and the model is re-solved; k_i = n_sites is the full model, so this terminates.
+    """
+    n, m = cost.shape
+    if k is None:
+        k = max(8, math.ceil(3 * m / p)) if p else 10
+    order = np.argsort(cost, axis=1, kind="stable")
+    km = _KNearest(cost=cost, weights=weights,
+                   fixed=np.zeros(m) if fixed_cost is None else fixed_cost, p=p, order=order,
+                   sorted_cost=np.take_along_axis(cost, order, axis=1),
+                   k_i=np.full(n, min(int(k), m), dtype=np.int64))
+    time_left = solve_kw.get("time_limit_s")
+    seconds = build = 0.0
+    rounds = 0
+    if p is not None and fixed_cost is None:
+        t_h = time.perf_counter()
+        start = _pmedian_heuristic(weights[:, None] * cost, p)
+        km.warm = np.full(m, -1, dtype=np.int64)
+        km.warm[start] = start
+        build += time.perf_counter() - t_h
+    while True:
+        rounds += 1
+        sol = solve(km.problem(), **{**solve_kw, "time_limit_s": time_left})
+        seconds += sol.seconds
+        build += sol.build_seconds
+        opened = sol.open_sites
+        near, true_cost = km.true_cost(opened)
+        spill = sol.unserved_share > _TOL
+        if true_cost <= sol.objective + 1e-9 * max(1.0, abs(sol.objective)) or not spill.any():
+            break
+        if time_left is not None:
+            time_left = time_left - sol.seconds - sol.build_seconds
+            if time_left <= 0.5:
+                break
+        grow = spill & (km.k_i < m)
+        if not grow.any():
+            break
+        logger.debug("k-nearest round %d: %d zones spill, doubling their k", rounds,
+                     int(grow.sum()))
+        km.k_i = np.where(grow, np.minimum(2 * km.k_i, m), km.k_i)
+    assignment = opened[near] if opened.size else np.full(n, -1, dtype=np.int64)
+    return _knearest_result(sol, true_cost, assignment, rounds=rounds, seconds=seconds,
+                            build=build)
+
+
+def _knearest_result(sol: Solution, true_cost: float, assignment: IntArray, *, rounds: int,
+                     seconds: float, build: float) -> ClassicResult:
+    """The last restricted solve restated for the full problem: its true cost, a bound no
+    higher than that cost, and every zone assigned whole to its nearest open site."""
+    n = assignment.size
+    bound = min(sol.best_bound, true_cost) if math.isfinite(sol.best_bound) else sol.best_bound
+    gap = _rel_gap(true_cost, bound)
+    status = sol.status if sol.status not in ("optimal", "gap_limit") else (
+        "optimal" if gap == 0.0 else "gap_limit")
+    sol_full = replace(
+        sol, objective=true_cost, best_bound=bound, gap=gap, status=status,
+        assign_zone=_frozen(np.arange(n, dtype=np.int64)),
+        assign_site=_frozen(assignment.astype(np.int64)),
+        assign_share=_frozen(np.ones(n)), unserved_share=_frozen(np.zeros(n)),
+    )
+    return ClassicResult(
+        open=sol.open_sites, objective=true_cost, status=status, gap=gap, best_bound=bound,
+        seconds=seconds, build_seconds=build, solver=sol.solver, backend=sol.backend,
+        assignment=_frozen(assignment.astype(np.int64)), rounds=rounds, solution=sol_full,
+    )
+
+
+def _csr_from_rows(rows: IntArray, cols: IntArray, vals: FloatArray, n: int, m: int) -> Any:
+    order = np.lexsort((cols, rows))
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    return sp.csr_array((vals[order], cols[order], indptr), shape=(n, m))
+
+
+def _classic(sol: Solution, n: int, *, objective: float | None = None,
+             bound: float | None = None) -> ClassicResult:
+    return ClassicResult(
+        open=sol.open_sites, objective=sol.objective if objective is None else objective,
+        status=sol.status, gap=sol.gap, best_bound=sol.best_bound if bound is None else bound,
+        seconds=sol.seconds, build_seconds=sol.build_seconds, solver=sol.solver,
+        backend=sol.backend, assignment=_frozen(_main_assignment(sol, n)), rounds=1,
+        solution=sol,
+    )
+
+
+def p_median(  # noqa: PLR0913 - public API: the problem's data, then solve()'s options
+    cost: Any,
+    p: int,
+    *,
+    weights: ArrayLike | None = None,
+    k: int | None = None,
+    solver: str = "highs",
+    backend: str = "direct",
+    time_limit_s: float | None = None,
+    mip_gap: float = 1e-4,
+    threads: int | None = None,
+    progress: Progress | None = None,
+) -> ClassicResult:
+    """p-median: open exactly ``p`` sites minimising the weighted cost of serving every zone.
+
+    Formulation: min sum_ij w_i c_ij x_ij subject to sum_j x_ij = 1, x_ij <= y_j,
+    sum_j y_j = p, y binary (the core model with one uncapacitated option per site).
+
+    Parameters
+    ----------
+    cost
+        (n_zones x n_sites) cost per unit weight. Dense: solved exactly with a k-nearest
+        sparse model that grows where needed (see ``k``). Sparse: only stored pairs are
+        allowed.
+    p
+        Number of sites to open.
+    weights
+        (n_zones,) zone weights (default 1) multiplying the rows of ``cost``.
+    k
+        Dense input only: initial number of nearest sites per zone in the model (default
+        max(8, 3 * n_sites / p)); the result is exact whatever k is.
+    solver, backend, time_limit_s, mip_gap, threads, progress
+        As in :func:`solve`.
+
+    Returns
+    -------
+    ClassicResult
+    """
+    kw: dict[str, Any] = dict(solver=solver, backend=backend, time_limit_s=time_limit_s,
+                              mip_gap=mip_gap, threads=threads, progress=progress)
+    n = int(cost.shape[0])
+    w = np.ones(n) if weights is None else _float_vec("weights", weights, n, nonneg=True)
+    if isinstance(p, bool) or int(p) != p or p < 1:
+        raise NetplanError(f"p_median: p must be a positive integer, got {p!r}.")
+    if sp.issparse(cost):
+        csr = _as_csr("cost", cost)
+        m = csr.shape[1]
+        csr = sp.csr_array((csr.data * np.repeat(w, np.diff(csr.indptr)), csr.indices,
+                            csr.indptr), shape=csr.shape)
+        prob = FacilityProblem(demand=w, cost=csr, opt_site=np.arange(m), n_sites_exact=int(p))
+        return _classic(solve(prob, **kw), n)
+    dense = _dense("p_median cost", cost)
+    if p > dense.shape[1]:
+        raise InfeasibleError(f"p = {p} sites must open but there are only {dense.shape[1]} "
+                              "sites; lower p.", "n_sites_exact")
+    return _knearest_exact(dense, weights=w, fixed_cost=None, p=int(p), k=k, solve_kw=kw)
+
+
+def uncapacitated_facility_location(  # noqa: PLR0913 - public API: the problem's data, then solve()'s options
+    cost: Any,
+    fixed_cost: ArrayLike,
+    *,
+    k: int | None = None,
+    solver: str = "highs",
+    backend: str = "direct",
+    time_limit_s: float | None = None,
+    mip_gap: float = 1e-4,
+    threads: int | None = None,
+    progress: Progress | None = None,
+) -> ClassicResult:
+    """Uncapacitated facility location: min sum_j f_j y_j + sum_ij c_ij x_ij, every zone
+    served (sum_j x_ij = 1, x_ij <= y_j).
+
+    ``cost[i, j]`` is the cost of serving all of zone i from site j. Dense costs are solved
+    exactly with the growing k-nearest model (see :func:`p_median`); sparse costs allow the
+    stored pairs only.
+    """
+    kw: dict[str, Any] = dict(solver=solver, backend=backend, time_limit_s=time_limit_s,
+                              mip_gap=mip_gap, threads=threads, progress=progress)
+    n, m = int(cost.shape[0]), int(cost.shape[1])
+    f = _float_vec("fixed_cost", fixed_cost, m)
+    if sp.issparse(cost):
+        prob = FacilityProblem(demand=np.ones(n), cost=cost, opt_site=np.arange(m), opt_cost=f)
+        return _classic(solve(prob, **kw), n)
+    dense = _dense("uncapacitated_facility_location cost", cost)
+    return _knearest_exact(dense, weights=np.ones(n), fixed_cost=f, p=None, k=k, solve_kw=kw)
+
+
+def capacitated_facility_location(  # noqa: PLR0913 - public API: the problem's data, then solve()'s options
+    cost: Any,
+    demand: ArrayLike,
+    capacity: ArrayLike,
+    fixed_cost: ArrayLike,
+    *,
+    single_source: bool = False,
+    solver: str = "highs",
+    backend: str = "direct",
+    time_limit_s: float | None = None,
+    mip_gap: float = 1e-4,
+    threads: int | None = None,
+    progress: Progress | None = None,
+) -> ClassicResult:
+    """Capacitated facility location (Beasley's CFLP; single or multiple sourcing).
+
+    min sum_j f_j y_j + sum_ij c_ij x_ij  s.t.  sum_j x_ij = 1,  x_ij <= y_j,
+    sum_i d_i x_ij <= s_j y_j,  y binary, x in [0,1] (binary when ``single_source``).
+
+    Parameters
+    ----------
+    cost
+        (n_zones x n_sites): cost of serving ALL of zone i's demand from site j (as in the
+        OR-Library cap files). Sparse: only stored pairs allowed.
+    demand, capacity, fixed_cost
+        (n_zones,), (n_sites,) (inf = uncapacitated), (n_sites,).
+    """
+    kw: dict[str, Any] = dict(solver=solver, backend=backend, time_limit_s=time_limit_s,
+                              mip_gap=mip_gap, threads=threads, progress=progress)
+    m = int(cost.shape[1])
+    prob = FacilityProblem(
+        demand=np.asarray(demand, dtype=np.float64), cost=cost, opt_site=np.arange(m),
+        opt_capacity=np.asarray(capacity, dtype=np.float64),
+        opt_cost=np.asarray(fixed_cost, dtype=np.float64), single_source=single_source,
+    )
+    return _classic(solve(prob, **kw), prob.n_zones)
+
+
+def maximal_covering(  # noqa: PLR0913 - public API: the problem's data, then solve()'s options
+    cover: Any,
+    weights: ArrayLike,
+    p: int,
+    *,
+    solver: str = "highs",
+    backend: str = "direct",
+    time_limit_s: float | None = None,
+    mip_gap: float = 1e-4,
+    threads: int | None = None,
+    progress: Progress | None = None,
+) -> ClassicResult:
+    """Maximal covering (Church & ReVelle): open ``p`` sites to cover the most weight.
+
+    max sum_i w_i c_i  s.t.  c_i <= sum_{j covers i} y_j,  c_i <= 1,  sum_j y_j = p. Solved
+    as the core model with cost -w_i on every covering pair, unserved cost 0: the covered
+    share of i is sum_j x_ij <= min(1, sum_{j covers i} y_j).
+
+    Parameters
+    ----------
+    cover
+        Sparse boolean (n_zones x n_sites): site j covers zone i (stored True entries).
+    weights
+        (n_zones,) >= 0.
+    p
+        Number of sites to open.
+
+    Returns
+    -------
+    ClassicResult
+        ``objective`` and ``best_bound`` are covered weight (positive; the bound is an upper
+        bound); ``assignment`` is a covering open site per zone (-1 = not covered).
+    """
+    kw: dict[str, Any] = dict(solver=solver, backend=backend, time_limit_s=time_limit_s,
+                              mip_gap=mip_gap, threads=threads, progress=progress)
+    coo = sp.coo_array(cover) if sp.issparse(cover) else sp.coo_array(np.asarray(cover, bool))
+    n, m = coo.shape
+    w = _float_vec("weights", weights, n, nonneg=True)
+    keep = np.asarray(coo.data, dtype=np.bool_)
+    rows, cols = np.asarray(coo.row)[keep].astype(np.int64), np.asarray(coo.col)[keep]
+    cost = _csr_from_rows(rows, cols.astype(np.int64), -w[rows], n, m)
+    prob = FacilityProblem(demand=w, cost=cost, opt_site=np.arange(m),
+                           unserved_cost=np.zeros(n), n_sites_exact=int(p))
+    sol = solve(prob, **kw)
+    opened = sol.open_sites
+    is_open = np.zeros(m, dtype=np.bool_)
+    is_open[opened] = True
+    covered = np.zeros(n, dtype=np.bool_)
+    covered[rows[is_open[cols]]] = True
+    weight = float(w[covered].sum())
+    res = _classic(sol, n, objective=weight, bound=-sol.best_bound)
+    return replace(res, gap=_rel_gap(-weight, sol.best_bound))

@@ -1,0 +1,343 @@
+"""HiGHS driven directly: the model handed over in one call, options, starts and status.
+
+Everything here talks to ``highspy`` (imported lazily: importing netplan does not load the
+solver). :func:`_solve_highs` runs one solve; when it runs with a time limit, a
+:class:`_SearchSwitch` may stop HiGHS early so that the neighbourhood search
+(:mod:`netplan.optimize.search`) can improve HiGHS's plan in the time left.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+
+from netplan._errors import SolverError
+from netplan._types import FloatArray
+from netplan.optimize._base import _FEAS_TOL, _SEED, _TOL, Progress, _empty_i
+from netplan.optimize.build import _Model
+from netplan.optimize.problem import FacilityProblem, _entry_zones
+
+logger = logging.getLogger(__name__)
+
+_THREADS: int | None = None
+_BANNER_LOCK = threading.Lock()
+_BANNER_DONE = False
+
+
+def _new_highs() -> Any:
+    """A fresh ``highspy.Highs``; the once-per-process banner is kept off stdout."""
+    global _BANNER_DONE
+    import highspy
+
+    highs_cls: Any = highspy.Highs
+    with _BANNER_LOCK:
+        if _BANNER_DONE:
+            return highs_cls()
+        _BANNER_DONE = True
+        try:
+            sys.stdout.flush()
+            saved = os.dup(1)
+        except (OSError, ValueError):  # pragma: no cover - no real stdout
+            return highs_cls()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 1)
+            h = highs_cls()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(devnull)
+        return h
+
+
+def _pass_model(h: Any, mdl: _Model, *, cost: FloatArray | None = None,
+                integer: bool = True) -> None:
+    import highspy
+
+    a = mdl.a
+    integrality = mdl.integer.astype(np.int32) if integer and mdl.integer.any() else None
+    lp = highspy.HighsLp()
+    lp.num_col_ = mdl.n_cols
+    lp.num_row_ = mdl.n_rows
+    lp.col_cost_ = mdl.c if cost is None else cost
+    lp.offset_ = mdl.offset if cost is None else 0.0
+    lp.col_lower_ = mdl.col_lo
+    lp.col_upper_ = mdl.col_hi
+    lp.row_lower_ = mdl.row_lo
+    lp.row_upper_ = mdl.row_hi
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_ = mdl.n_cols
+    lp.a_matrix_.num_row_ = mdl.n_rows
+    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = a.indices.astype(np.int32)
+    lp.a_matrix_.value_ = a.data.astype(np.float64)
+    if integrality is not None:
+        lp.integrality_ = [highspy.HighsVarType(int(t)) for t in integrality]
+    status = h.passModel(lp)
+    if status == highspy.HighsStatus.kError:
+        raise SolverError("HiGHS rejected the model (passModel returned an error); this is a "
+                          "bug in netplan's model builder, please report it with --debug.")
+
+
+def _set_common(h: Any, *, msg: bool, time_limit_s: float | None, mip_gap: float,
+                threads: int | None) -> None:
+    h.setOptionValue("output_flag", bool(msg))
+    h.setOptionValue("random_seed", _SEED)
+    h.setOptionValue("mip_rel_gap", float(mip_gap))
+    if time_limit_s is not None:
+        h.setOptionValue("time_limit", float(time_limit_s))
+    global _THREADS
+    if threads is None and _THREADS not in (None, 0):
+        threads = 0  # an earlier solve pinned the scheduler: back to HiGHS' default (auto)
+    if threads is not None:
+        import highspy
+
+        h.setOptionValue("threads", int(threads))
+        if _THREADS != int(threads):
+            # HiGHS sizes one process-wide scheduler at its first run; resize it on request
+            highspy.Highs.resetGlobalScheduler(True)
+            _THREADS = int(threads)
+
+
+def _proven_bound(obj: float, reported: float, gap: float) -> float:
+    """The bound HiGHS proved when it stopped as optimal within its gap.
+
+    When presolve empties a model HiGHS has reported ``mip_dual_bound`` without the
+    objective offset while its own gap (and log) said 0 % (seen on tiny districts of the
+    nation benchmark). An optimal stop proves objective - gap * |objective|; keep the
+    larger of that and the reported bound.
+    """
+    if not (math.isfinite(obj) and math.isfinite(gap)) or gap < 0:
+        return reported
+    implied = obj - gap * max(1.0, abs(obj))
+    return implied if not math.isfinite(reported) or implied > reported else reported
+
+
+def _check_point(mdl: _Model, v: FloatArray, tol: float = _FEAS_TOL) -> bool:
+    if v.shape != (mdl.n_cols,) or not np.isfinite(v).all():
+        return False
+    if (v < mdl.col_lo - tol).any() or (v > mdl.col_hi + tol).any():
+        return False
+    if mdl.integer.any():
+        vi = v[mdl.integer]
+        if (np.abs(vi - np.round(vi)) > tol).any():
+            return False
+    act = mdl.a @ v
+    # tolerance relative to each row's largest coefficient (capacity rows carry demands)
+    scale = 1.0 + np.asarray(abs(mdl.a).max(axis=1).toarray(), dtype=np.float64).ravel()
+    return bool(((act >= mdl.row_lo - tol * scale) & (act <= mdl.row_hi + tol * scale)).all())
+
+
+def _warm_vector(p: FacilityProblem, mdl: _Model) -> FloatArray | None:
+    """Complete ``p.warm_start`` (options per site) to a full feasible column vector.
+
+    Greedy in rounds (:func:`_greedy_assign`); what is left is unserved. Returns None (with
+    a debug log) when the result violates a constraint.
+    """
+    ws = p.warm_start
+    if ws is None:
+        return None
+    m = p.n_sites
+    v = np.zeros(mdl.n_cols)
+    chosen = np.flatnonzero(ws >= 0)
+    v[mdl.y0 + ws[chosen]] = 1.0
+    z = np.zeros(m)
+    z[chosen] = 1.0
+    v[mdl.z0:mdl.x0] = z
+    cap_left = np.zeros(m)
+    cap_left[chosen] = p.opt_capacity[ws[chosen]]
+    x, left = _greedy_assign(p, z, cap_left)
+    v[mdl.x0:mdl.u0] = x
+    v[mdl.u0:mdl.r0] = np.clip(left, 0.0, 1.0)
+    if mdl.v0 < mdl.n_cols:
+        # overload columns: each appears in one balance row; set them to the row's excess
+        act = mdl.a @ v
+        ov_cols = np.arange(mdl.v0, mdl.n_cols)
+        rows_b = mdl.a[:, ov_cols].indices
+        v[ov_cols] = np.clip(act[rows_b] - mdl.row_hi[rows_b], 0.0, None)
+    if not _check_point(mdl, v):
+        logger.debug("warm start could not be completed to a feasible point; skipped")
+        return None
+    return v
+
+
+def _greedy_assign(
+    p: FacilityProblem, z: FloatArray, cap_left: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Shares x of every cost entry and the share left of every zone, given open sites z.
+
+    In round r every zone with demand left turns to its r-th cheapest open site, and each
+    site takes the zones that reach it in that round cheapest first until its capacity
+    (``cap_left``, used up in place) is used (whole zones only with single sourcing).
+    """
+    n, m = p.n_zones, p.n_sites
+    cost = p.cost
+    zi = _entry_zones(p)
+    sj = cost.indices.astype(np.int64)
+    d = p.demand
+    # rank of every entry among its zone's open sites, cheapest first
+    ok = np.flatnonzero(z[sj] > 0)
+    order = ok[np.lexsort((cost.data[ok], zi[ok]))]
+    zo = zi[order]
+    start = np.r_[0, np.flatnonzero(zo[1:] != zo[:-1]) + 1] if order.size else _empty_i()
+    rank = np.arange(order.size) - np.repeat(start, np.diff(np.r_[start, order.size]))
+    x = np.zeros(cost.nnz)
+    left = np.ones(n)
+    for r in range(int(rank.max()) + 1 if rank.size else 0):
+        e = order[rank == r]
+        e = e[left[zi[e]] > _TOL]
+        if not e.size:
+            continue
+        e = e[np.lexsort((cost.data[e], sj[e]))]  # by site, cheapest first
+        site, zone = sj[e], zi[e]
+        want = left[zone] * d[zone]
+        cs = np.cumsum(want)
+        first = np.r_[True, site[1:] != site[:-1]]
+        base = np.maximum.accumulate(np.where(first, cs - want, 0.0))
+        before = cs - want - base
+        room = cap_left[site]
+        if p.single_source:
+            take = np.where((before + want <= room * (1 + 1e-12)) | (want == 0), 1.0, 0.0)
+            # a skipped zone still counted in `before`: conservative, stays feasible
+            share = take * left[zone]
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                frac = np.clip((room - before) / want, 0.0, 1.0)
+            frac = np.where(want > 0, frac, 1.0)
+            share = frac * left[zone]
+        x[e] += share
+        left[zone] -= share
+        cap_left -= np.bincount(site, weights=share * d[zone], minlength=m)
+    return x, left
+
+
+@dataclass
+class _Raw:
+    """What a backend returns: a status, the column values and the solver's bound.
+
+    ``search_deadline`` is set when HiGHS stopped early to hand its plan over to the
+    neighbourhood search, which may run until then (``time.perf_counter()`` time).
+    """
+
+    status: str
+    v: FloatArray | None
+    best_bound: float
+    seconds: float
+    message: str = ""
+    search_seconds: float = 0.0
+    search_gain: float = 0.0
+    search_deadline: float | None = None
+
+
+_SEARCH_LATE: Final = 2 / 3
+"""Share of the time limit after which HiGHS hands over any plan of its own."""
+
+
+class _SearchSwitch:
+    """HiGHS interrupt callback: hand over to the neighbourhood search when HiGHS is slow.
+
+    On large models HiGHS spends long in root cut rounds that barely move the bound while
+    its incumbent stays put. It is stopped once it has a plan of its own (better than the
+    warm start) and either a quarter of the time is gone with that plan within 3x the target
+    gap, or two thirds of the time are gone. The late point is a compromise: a model whose
+    first plan of HiGHS's own is poor gains from an earlier hand-over, while a model whose
+    good plan comes late (Beijing's) needs HiGHS to run long enough to find it (the runs
+    behind the choice are in ``bench/README.md``). Small models finish long before either
+    point.
+    """
+
+    def __init__(self, time_limit_s: float, mip_gap: float, warm_obj: float) -> None:
+        self.limit = float(time_limit_s)
+        self.gap = float(mip_gap)
+        self.warm = float(warm_obj)
+        self.fired = False
+
+    def __call__(self, e: Any) -> None:
+        out = e.data_out
+        inc = float(out.mip_primal_bound)
+        if not math.isfinite(inc) or inc >= self.warm - _TOL * max(1.0, abs(self.warm)):
+            return
+        t = float(out.running_time)
+        gap = float(out.mip_gap)
+        if (t >= 0.25 * self.limit and gap <= 3 * self.gap) or t >= _SEARCH_LATE * self.limit:
+            self.fired = True
+            e.data_in.user_interrupt = True
+
+
+def _status_name(ms: Any) -> str:
+    """netplan's name for a HiGHS model status."""
+    import highspy
+
+    S = highspy.HighsModelStatus
+    if ms == S.kOptimal:
+        return "optimal"
+    if ms in (S.kInfeasible, S.kUnboundedOrInfeasible):
+        return "infeasible"
+    if ms == S.kUnbounded:
+        return "unbounded"
+    if ms == S.kTimeLimit:
+        return "time_limit"
+    if ms in (S.kInterrupt, S.kIterationLimit, S.kSolutionLimit, S.kObjectiveBound,
+              S.kObjectiveTarget):
+        return "feasible"
+    return "error"
+
+
+def _subscribe_progress(h: Any, progress: Progress) -> None:
+    def _cb(e: Any) -> None:
+        out = e.data_out
+        progress(
+            f"incumbent {out.objective_function_value:.8g}, bound {out.mip_dual_bound:.8g},"
+            f" gap {out.mip_gap:.3%} after {out.running_time:.1f} s")
+
+    h.cbMipImprovingSolution.subscribe(_cb)
+
+
+def _solve_highs(
+    mdl: _Model, p: FacilityProblem, *, time_limit_s: float | None, mip_gap: float,
+    threads: int | None, msg: bool, progress: Progress | None, search: bool = True,
+) -> _Raw:
+    """Solve ``mdl`` with HiGHS, from ``p.warm_start`` when it completes to a feasible plan.
+
+    With ``search`` and a time limit, HiGHS may stop early (:class:`_SearchSwitch`); the
+    result then carries the ``search_deadline`` the neighbourhood search has to meet.
+    """
+    h = _new_highs()
+    _set_common(h, msg=msg, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads)
+    _pass_model(h, mdl)
+    warm = _warm_vector(p, mdl)
+    warm_obj = math.inf
+    if warm is not None:
+        h.setSolution(mdl.n_cols, np.arange(mdl.n_cols, dtype=np.int32), warm)
+        warm_obj = float(mdl.c @ warm + mdl.offset)
+        logger.debug("warm start passed to HiGHS (objective %.6g)", warm_obj)
+    if progress is not None:
+        _subscribe_progress(h, progress)
+    switch: _SearchSwitch | None = None
+    if search and time_limit_s is not None and mdl.integer.any():
+        switch = _SearchSwitch(time_limit_s, mip_gap, warm_obj)
+        h.cbMipInterrupt.subscribe(switch)
+    t0 = time.perf_counter()
+    h.run()
+    secs = time.perf_counter() - t0
+    ms = h.getModelStatus()
+    info = h.getInfo()
+    has_sol = int(info.primal_solution_status) == 2
+    v = np.asarray(h.getSolution().col_value, dtype=np.float64) if has_sol else None
+    bound = float(info.mip_dual_bound) if mdl.integer.any() else math.nan
+    st = _status_name(ms)
+    if st == "optimal" and v is not None:
+        bound = _proven_bound(float(info.objective_function_value), bound,
+                              float(info.mip_gap))
+    raw = _Raw(st, v, bound, secs, h.modelStatusToString(ms))
+    if switch is not None and switch.fired and v is not None and time_limit_s is not None:
+        raw.search_deadline = t0 + time_limit_s
+    return raw

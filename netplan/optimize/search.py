@@ -1,0 +1,239 @@
+"""Large-neighbourhood search after HiGHS, on long time-limited solves.
+
+On large models HiGHS spends most of a time limit in root cut rounds while its best plan
+stalls. When :class:`~netplan.optimize.highs._SearchSwitch` stops it, :func:`_search`
+improves HiGHS's plan by re-solving one compact group of sites at a time exactly, with
+every other column fixed. HiGHS's bound stays the bound, so the reported gap stays a
+proven one.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Final
+
+import numpy as np
+import scipy.sparse as sp
+
+from netplan._types import BoolArray, FloatArray, IntArray
+from netplan.optimize._base import Progress, _rel_gap
+from netplan.optimize.build import _Model
+from netplan.optimize.highs import (
+    _check_point,
+    _new_highs,
+    _pass_model,
+    _proven_bound,
+    _Raw,
+    _set_common,
+)
+from netplan.optimize.problem import FacilityProblem, _entry_zones
+
+logger = logging.getLogger(__name__)
+
+_SEARCH_SITES: Final = 40
+"""Sites freed per neighbourhood: small enough that one sub-solve is quick."""
+_SEARCH_ZONES: Final = 800
+"""Zones freed per neighbourhood (those that may use one of its sites), likewise."""
+_SEARCH_SUB_GAP: Final = 1e-4
+"""Gap at which one neighbourhood's sub-solve stops."""
+_SEARCH_SUB_SECONDS: Final = 10.0
+"""Time limit of one sub-solve, so that one hard neighbourhood cannot use up the time."""
+
+
+def _neighbourhoods(p: FacilityProblem, size: int = _SEARCH_SITES,
+                    zones: int = _SEARCH_ZONES) -> list[IntArray]:
+    """Partition the sites that have options into compact sets of at most ``size`` sites
+    whose zones (those that may use one of them) number at most ``zones``.
+
+    Sites are neighbours when some zone may use both; each set grows breadth-first from its
+    lowest-numbered site and stays inside one group (district), so sets are spatially
+    compact without coordinates; the zone cap keeps the sub-models small where sites reach
+    many zones (dense k-nearest lists, rural districts). Deterministic.
+    """
+    cost = p.cost
+    m = p.n_sites
+    zi = _entry_zones(p)
+    b = sp.csr_array((np.ones(cost.nnz), (zi, cost.indices)), shape=(p.n_zones, m))
+    adj = (b.T @ b).tocsr()
+    by_site = b.T.tocsr()  # zones of each site
+    has_opt = np.bincount(p.opt_site, minlength=m) > 0
+    unassigned = has_opt.copy()
+    covered = np.zeros(p.n_zones, dtype=np.bool_)
+    out: list[IntArray] = []
+    for j0 in np.flatnonzero(has_opt).tolist():
+        if not unassigned[j0]:
+            continue
+        g = p.site_group[j0]
+        unassigned[j0] = False
+        members, queue, head = [j0], [j0], 0
+        touched = list(by_site.indices[by_site.indptr[j0]:by_site.indptr[j0 + 1]].tolist())
+        covered[touched] = True
+        while head < len(queue) and len(members) < size:
+            s = queue[head]
+            head += 1
+            for t in adj.indices[adj.indptr[s]:adj.indptr[s + 1]].tolist():
+                if not unassigned[t] or p.site_group[t] != g or len(members) >= size:
+                    continue
+                zt = by_site.indices[by_site.indptr[t]:by_site.indptr[t + 1]]
+                new = zt[~covered[zt]]
+                if len(touched) + new.size > zones:
+                    continue
+                unassigned[t] = False
+                members.append(t)
+                queue.append(t)
+                covered[new] = True
+                touched.extend(new.tolist())
+        covered[touched] = False
+        out.append(np.sort(np.asarray(members, dtype=np.int64)))
+    return out
+
+
+def _free_columns(mdl: _Model, p: FacilityProblem, sites: IntArray, zi: IntArray) -> BoolArray:
+    """Columns a neighbourhood may change: its sites (with both ends of their moves), the
+    zones that may use them, and every overload column. All other columns stay fixed.
+    ``zi``: the zone of each cost entry (:func:`_entry_zones`, computed once per search)."""
+    m = p.n_sites
+    inside = np.zeros(m, dtype=np.bool_)
+    inside[sites] = True
+    if p.reloc_from.size:
+        touch = inside[p.reloc_from] | inside[p.reloc_to]
+        inside[p.reloc_from[touch]] = True
+        inside[p.reloc_to[touch]] = True
+    cost = p.cost
+    zone_free = np.zeros(p.n_zones, dtype=np.bool_)
+    zone_free[zi[inside[cost.indices]]] = True
+    free = np.zeros(mdl.n_cols, dtype=np.bool_)
+    free[mdl.y0 + np.flatnonzero(inside[p.opt_site])] = True
+    free[mdl.z0 + np.flatnonzero(inside)] = True
+    free[mdl.x0 + np.flatnonzero(zone_free[zi])] = True
+    free[mdl.u0 + np.flatnonzero(zone_free)] = True
+    if p.reloc_from.size:
+        free[mdl.r0 + np.flatnonzero(inside[p.reloc_from] & inside[p.reloc_to])] = True
+    free[mdl.v0:] = True
+    return free
+
+
+def _snap(mdl: _Model, values: Any) -> tuple[FloatArray, float]:
+    """A solver's column values with integers rounded and bounds enforced, and their cost."""
+    w = np.asarray(values, dtype=np.float64).copy()
+    w[mdl.integer] = np.round(w[mdl.integer])
+    w = np.clip(w, mdl.col_lo, mdl.col_hi)
+    return w, float(mdl.c @ w + mdl.offset)
+
+
+@dataclass
+class _Incumbent:
+    """The search's state: the plan, its cost and the bound it is measured against."""
+
+    v: FloatArray
+    obj: float
+    bound: float
+    rounds: int = 0
+
+
+def _search(mdl: _Model, p: FacilityProblem, raw: _Raw, *, deadline: float, mip_gap: float,
+            threads: int | None, progress: Progress | None) -> _Raw:
+    """Large-neighbourhood search from HiGHS's incumbent until the gap or the deadline.
+
+    Each step re-solves the full model exactly with every column outside one neighbourhood
+    (:func:`_neighbourhoods`) fixed at the incumbent, so every accepted plan satisfies every
+    constraint, and keeps the result when it is cheaper. HiGHS's bound stays the bound:
+    it is a bound on the whole model, whatever the incumbent. Rounds repeat until the gap
+    reaches ``mip_gap``, a round improves nothing, or time runs out; when the
+    neighbourhoods are exhausted with time left, HiGHS resumes from the improved plan.
+    """
+    assert raw.v is not None
+    t0 = time.perf_counter()
+    v, obj = _snap(mdl, raw.v)
+    start = obj
+    inc = _Incumbent(v, obj, raw.best_bound)
+    hoods = _neighbourhoods(p)
+    if progress is not None:
+        progress(f"HiGHS handed over at {raw.seconds:.1f} s (incumbent {obj:.8g}, gap "
+                 f"{_rel_gap(obj, inc.bound):.3%}); improving it over {len(hoods)} "
+                 "neighbourhoods")
+    stopped = _search_rounds(mdl, p, inc, hoods, deadline=deadline, mip_gap=mip_gap,
+                             threads=threads, progress=progress)
+    left = deadline - time.perf_counter()
+    if not stopped and left >= 1.0:
+        # the neighbourhoods are exhausted: give the rest of the time back to HiGHS, now
+        # starting from the improved plan (its bound, if better, replaces the first one)
+        if progress is not None:
+            progress(f"no neighbourhood improves the plan; HiGHS resumes for {left:.0f} s")
+        _resume_highs(mdl, inc, time_limit_s=left, mip_gap=mip_gap, threads=threads)
+    gap = _rel_gap(inc.obj, inc.bound)
+    secs = time.perf_counter() - t0
+    status = "optimal" if gap <= mip_gap else "time_limit"
+    logger.debug("neighbourhood search: %.6g -> %.6g in %.1f s (%d rounds)", start, inc.obj,
+                 secs, inc.rounds)
+    return _Raw(status, inc.v, inc.bound, raw.seconds + secs,
+                f"{raw.message}; neighbourhood search {start:.8g} -> {inc.obj:.8g}",
+                search_seconds=secs, search_gain=start - inc.obj)
+
+
+def _search_rounds(
+    mdl: _Model, p: FacilityProblem, inc: _Incumbent, hoods: list[IntArray], *,
+    deadline: float, mip_gap: float, threads: int | None, progress: Progress | None,
+) -> bool:
+    """Improve ``inc`` (in place) over the neighbourhoods, round after round.
+
+    Returns True when the search stopped at the target gap or the deadline, False when a
+    whole round improved nothing.
+    """
+    zi = _entry_zones(p)
+    idx = np.arange(mdl.n_cols, dtype=np.int32)
+    while True:
+        inc.rounds += 1
+        improved = False
+        for k, sites in enumerate(hoods):
+            if _rel_gap(inc.obj, inc.bound) <= mip_gap:
+                return True
+            left = deadline - time.perf_counter()
+            if left < 0.5:
+                return True
+            free = _free_columns(mdl, p, sites, zi)
+            sub = replace(mdl, col_lo=np.where(free, mdl.col_lo, inc.v),
+                          col_hi=np.where(free, mdl.col_hi, inc.v))
+            h = _new_highs()
+            _set_common(h, msg=False, time_limit_s=min(left, _SEARCH_SUB_SECONDS),
+                        mip_gap=_SEARCH_SUB_GAP, threads=threads)
+            _pass_model(h, sub)
+            h.setSolution(mdl.n_cols, idx, inc.v)
+            h.run()
+            if int(h.getInfo().primal_solution_status) != 2:
+                continue
+            w, ow = _snap(mdl, h.getSolution().col_value)
+            if ow < inc.obj - 1e-9 * max(1.0, abs(inc.obj)) and _check_point(mdl, w):
+                inc.v, inc.obj, improved = w, ow, True
+                if progress is not None:
+                    progress(f"neighbourhood {k + 1}/{len(hoods)} (round {inc.rounds}): "
+                             f"incumbent {inc.obj:.8g}, gap {_rel_gap(inc.obj, inc.bound):.3%}")
+        if not improved:
+            return False
+
+
+def _resume_highs(mdl: _Model, inc: _Incumbent, *, time_limit_s: float, mip_gap: float,
+                  threads: int | None) -> None:
+    """Run HiGHS on the whole model from ``inc``; keep its plan and bound if better."""
+    import highspy
+
+    h = _new_highs()
+    _set_common(h, msg=False, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads)
+    _pass_model(h, mdl)
+    h.setSolution(mdl.n_cols, np.arange(mdl.n_cols, dtype=np.int32), inc.v)
+    h.run()
+    info = h.getInfo()
+    again = float(info.mip_dual_bound)
+    if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+        again = _proven_bound(float(info.objective_function_value), again,
+                              float(info.mip_gap))
+    if math.isfinite(again):
+        inc.bound = max(inc.bound, again)
+    if int(info.primal_solution_status) == 2:
+        w, ow = _snap(mdl, h.getSolution().col_value)
+        if ow < inc.obj and _check_point(mdl, w):
+            inc.v, inc.obj = w, ow
+

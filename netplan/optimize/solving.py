@@ -1,0 +1,203 @@
+"""solve(): the one entry point from a FacilityProblem to a Solution.
+
+Checks the obvious infeasibilities first (:mod:`~netplan.optimize.precheck`), builds the
+model (:mod:`~netplan.optimize.build`), solves it with HiGHS directly
+(:mod:`~netplan.optimize.highs`, followed by the neighbourhood search of
+:mod:`~netplan.optimize.search` on long time-limited solves) or through PuLP
+(:mod:`~netplan.optimize.pulp_backend`), diagnoses an infeasible model
+(:mod:`~netplan.optimize.infeasible`) and reads the plan off the solver's column values.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from netplan._errors import SettingError, SolverError
+from netplan.optimize._base import _TOL, Progress, _frozen, _rel_gap
+from netplan.optimize.build import _build, _Model
+from netplan.optimize.highs import _Raw, _solve_highs
+from netplan.optimize.infeasible import _diagnose
+from netplan.optimize.precheck import _precheck
+from netplan.optimize.problem import FacilityProblem, Solution, _entry_zones
+from netplan.optimize.pulp_backend import _solve_pulp
+from netplan.optimize.search import _search, _snap
+
+__all__ = ["solve"]
+
+
+def _extract(raw: _Raw, mdl: _Model, p: FacilityProblem, *, solver: str, backend: str,
+             build_seconds: float) -> Solution:
+    assert raw.v is not None
+    v, obj = _snap(mdl, raw.v)
+    q = p.n_opts
+    ysel = np.flatnonzero(v[mdl.y0:mdl.y0 + q] > 0.5)
+    site_option = np.full(p.n_sites, -1, dtype=np.int64)
+    site_option[p.opt_site[ysel]] = ysel
+    relocated = v[mdl.r0:mdl.v0] > 0.5
+    x = v[mdl.x0:mdl.u0]
+    keep = np.flatnonzero(x > _TOL)
+    cost = p.cost
+    zi = _entry_zones(p)
+    u = v[mdl.u0:mdl.r0].copy()
+    u[u < _TOL] = 0.0
+    integer_model = bool(mdl.integer.any())
+    bound = raw.best_bound if integer_model else obj
+    if raw.status == "optimal":
+        gap = _rel_gap(obj, bound) if math.isfinite(bound) else 0.0
+        if not math.isfinite(bound):
+            bound = obj
+        status = "optimal" if gap == 0.0 else "gap_limit"
+        if gap == 0.0:
+            bound = min(bound, obj)
+    else:
+        gap = _rel_gap(obj, bound)
+        status = raw.status
+    return Solution(
+        status=status, objective=obj, best_bound=float(bound), gap=float(gap),
+        seconds=raw.seconds, build_seconds=build_seconds, solver=solver, backend=backend,
+        site_option=_frozen(site_option), relocated=_frozen(relocated),
+        assign_zone=_frozen(zi[keep]), assign_site=_frozen(cost.indices[keep].astype(np.int64)),
+        assign_share=_frozen(x[keep].copy()), unserved_share=_frozen(u),
+        n_rows=mdl.n_rows, n_cols=mdl.n_cols, n_nonzeros=int(mdl.a.nnz),
+        search_seconds=raw.search_seconds, search_gain=raw.search_gain,
+    )
+
+
+# long: the one entry point; its numpy docstring documents every option (the body is short)
+def solve(  # noqa: PLR0913 - the public entry point: one keyword option per solver setting
+    problem: FacilityProblem,
+    *,
+    solver: str = "highs",
+    backend: str = "direct",
+    time_limit_s: float | None = None,
+    mip_gap: float = 1e-4,
+    threads: int | None = None,
+    progress: Progress | None = None,
+    msg: bool = False,
+    search: bool = True,
+) -> Solution:
+    """Solve a :class:`FacilityProblem` to optimality (within ``mip_gap``) or a time limit.
+
+    Parameters
+    ----------
+    problem
+        The model (see :mod:`netplan.optimize.build` for the formulation).
+    solver
+        ``"highs"`` (default) or, with ``backend="pulp"``, ``"cbc"`` or any PuLP solver name
+        (``pulp.listSolvers(onlyAvailable=True)``).
+    backend
+        ``"direct"``: the matrix is built with numpy/scipy and passed to HiGHS in one call
+        (fast, O(nnz) memory). ``"pulp"``: the same model through PuLP's modelling layer.
+    time_limit_s
+        Wall-clock limit for the solver; when reached, the best plan found is returned with
+        status ``"time_limit"`` and its gap.
+    mip_gap
+        Relative optimality gap at which the solver stops.
+    threads
+        Solver threads (None = solver default). Results are deterministic for a given value.
+    progress
+        Called with short status lines (model size, improving solutions, the end).
+    msg
+        Show the solver's own log.
+    search
+        HiGHS direct only, with a time limit: when HiGHS has used a quarter of the time and
+        holds a plan of its own within 3x ``mip_gap`` (or two thirds of the time and any
+        plan of its own), stop it and improve its plan by a
+        large-neighbourhood search: one compact group of at most 40 sites (and 800 zones)
+        at a time is re-optimised exactly with everything else fixed, until the gap to
+        HiGHS's bound reaches ``mip_gap`` or time runs out (then HiGHS resumes if the
+        neighbourhoods are exhausted). On large models HiGHS spends most of the time in
+        root cut rounds while its best plan stalls; the search finds better plans sooner.
+        The bound is always HiGHS's, so the reported gap stays a proven one.
+
+    Returns
+    -------
+    Solution
+
+    Raises
+    ------
+    InfeasibleError
+        The model has no solution; ``family`` names the constraint family whose relaxation
+        restores feasibility (checked before solving for the obvious cases).
+    SolverError
+        No feasible plan was found within the time limit, the model is unbounded, or the
+        solver failed.
+    """
+    check_settings(solver=solver, backend=backend, mip_gap=mip_gap, time_limit_s=time_limit_s)
+    _precheck(problem)
+    t0 = time.perf_counter()
+    mdl = _build(problem)
+    build = time.perf_counter() - t0
+    if progress is not None:
+        progress(f"model: {mdl.n_rows:,} rows, {mdl.n_cols:,} columns "
+                 f"({int(mdl.integer.sum()):,} integer), {int(mdl.a.nnz):,} nonzeros; "
+                 f"built in {build:.2f} s")
+    if backend == "direct":
+        raw = _solve_highs(mdl, problem, time_limit_s=time_limit_s, mip_gap=mip_gap,
+                           threads=threads, msg=msg, progress=progress, search=search)
+        if raw.search_deadline is not None:
+            raw = _search(mdl, problem, raw, deadline=raw.search_deadline, mip_gap=mip_gap,
+                          threads=threads, progress=progress)
+        solver_name = "highs"
+    else:
+        raw, extra = _solve_pulp(mdl, problem, solver=solver, time_limit_s=time_limit_s,
+                                 mip_gap=mip_gap, threads=threads, msg=msg, progress=progress)
+        build += extra
+        solver_name = solver.lower()
+    _raise_without_plan(raw, mdl, problem, time_limit_s=time_limit_s)
+    sol = _extract(raw, mdl, problem, solver=solver_name, backend=backend, build_seconds=build)
+    if progress is not None:
+        progress(f"{sol.status}: objective {sol.objective:.10g}, bound {sol.best_bound:.10g}, "
+                 f"gap {sol.gap:.3%}, {sol.seconds:.2f} s")
+    return sol
+
+
+def check_settings(*, solver: str = "highs", backend: str = "direct", mip_gap: float = 1e-4,
+                   time_limit_s: float | None = None) -> None:
+    """Refuse solver settings :func:`solve` cannot honour, saying what would work.
+
+    The CLI calls this too, before it loads any data, so an option is checked in one place.
+
+    Parameters
+    ----------
+    solver, backend, mip_gap, time_limit_s
+        As in :func:`solve`.
+
+    Raises
+    ------
+    SettingError
+        Naming the setting (``backend``, ``solver``, ``mip_gap`` or ``time_limit_s``).
+    """
+    if backend not in ("direct", "pulp"):
+        raise SettingError("backend",
+                           f"unknown backend {backend!r}; use 'direct' (HiGHS) or 'pulp'")
+    if backend == "direct" and solver.lower() != "highs":
+        raise SettingError(
+            "solver", f"backend 'direct' drives HiGHS only, got solver={solver!r}; use "
+            "backend='pulp' for CBC or another PuLP solver")
+    if not (math.isfinite(mip_gap) and 0 <= mip_gap < 1):
+        raise SettingError("mip_gap",
+                           f"{mip_gap:g}: give a relative gap in [0, 1), e.g. 0.01 for 1%")
+    if time_limit_s is not None and not time_limit_s > 0:
+        raise SettingError("time_limit_s",
+                           f"{time_limit_s:g} s: give a positive number of seconds or None")
+
+
+def _raise_without_plan(raw: _Raw, mdl: _Model, p: FacilityProblem, *,
+                        time_limit_s: float | None) -> None:
+    """Raise the error that says why the solver returned no plan (when it did not)."""
+    if raw.status == "infeasible":
+        raise _diagnose(mdl, p, time_limit_s=time_limit_s or 60.0)
+    if raw.status == "unbounded":
+        raise SolverError("the model is unbounded (a cost column can decrease without limit);"
+                          " check for negative costs on unbounded variables.")
+    if raw.v is None:
+        if raw.status == "time_limit":
+            raise SolverError(
+                f"no feasible plan was found within the time limit of {time_limit_s} s; give "
+                "the solver a longer time_limit_s (or a warm_start, e.g. the current network).")
+        raise SolverError(f"the solver stopped without a usable solution ({raw.message}); "
+                          "rerun with msg=True to see its log.")
