@@ -1,8 +1,8 @@
-"""Build the embedded Beijing dataset ``data/beijing.gpkg`` from the raw files in ``data/raw``.
+"""Build the embedded Beijing dataset ``netplan/data/beijing.gpkg`` from the files in ``data/raw``.
 
 Run from the repository root::
 
-    python data/build_beijing.py [--out data/beijing.gpkg] [--quiet]
+    python data/build_beijing.py [--out netplan/data/beijing.gpkg] [--quiet]
 
 Deterministic: fixed seeds, sorted ids, a fixed GeoPackage timestamp, so a rebuild
 gives the same file. Writes to a temporary file next to the target and renames it.
@@ -41,6 +41,8 @@ from netplan.study.geometry import (
 
 HERE = Path(__file__).resolve().parent
 RAW = HERE / "raw"
+# The dataset ships inside the package (read through importlib.resources).
+DEFAULT_OUT = HERE.parent / "netplan" / "data" / "beijing.gpkg"
 WGS84 = "EPSG:4326"
 SEED = 20201101  # census reference day of the 7th census; any fixed number would do
 GPKG_DATE = "2020-11-01T00:00:00.000Z"  # fixed GeoPackage timestamp: stable file bytes
@@ -780,8 +782,8 @@ def build(out: Path, *, quiet: bool = False) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=HERE / "beijing.gpkg",
-                        help="output GeoPackage (default: data/beijing.gpkg)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help="output GeoPackage (default: netplan/data/beijing.gpkg)")
     parser.add_argument("--quiet", action="store_true", help="print nothing")
     args = parser.parse_args(argv)
     build(args.out, quiet=args.quiet)

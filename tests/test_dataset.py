@@ -1,4 +1,4 @@
-"""The embedded Beijing dataset data/beijing.gpkg: the figures it promises.
+"""The embedded Beijing dataset netplan/data/beijing.gpkg: the figures it promises.
 
 Reads the GeoPackage directly (geopandas/pyogrio), not through netplan.layers.
 """
@@ -19,8 +19,9 @@ from scipy.spatial import cKDTree
 
 from netplan.study.geometry import METRIC_CRS, OUTSIDE_RING5, RING_ZONES, label_features
 
-DATA = Path(__file__).resolve().parent.parent / "data"
-GPKG = DATA / "beijing.gpkg"
+REPO = Path(__file__).resolve().parent.parent
+BUILD = REPO / "data" / "build_beijing.py"
+GPKG = REPO / "netplan" / "data" / "beijing.gpkg"
 LAYERS = ("districts", "ring_roads", "ring_zones", "zones", "branches", "candidates")
 COLUMNS = {
     "districts": ["adcode", "name_zh", "name_pinyin", "name_en", "zone", "pop_2010", "pop_2020"],
@@ -194,7 +195,7 @@ def test_rebuild_reproduces_the_committed_file(
     """Deterministic build: rebuilding gives the committed layers (and the same bytes)."""
     out = tmp_path / "beijing.gpkg"
     subprocess.run(
-        [sys.executable, str(DATA / "build_beijing.py"), "--out", str(out), "--quiet"],
+        [sys.executable, str(BUILD), "--out", str(out), "--quiet"],
         check=True,
         timeout=300,
     )

@@ -18,15 +18,15 @@ from netplan._errors import DataNotFoundError, LayerError, NetplanError
 from netplan.cli import app
 from netplan.study import coords
 from netplan.study.layers import (
-    SCHEMAS,
     infer_kind,
     load_study,
-    read_layer,
     resolve_district,
     to_metric,
     validate_files,
     write_layer,
 )
+from netplan.study.readers import read_layer
+from netplan.study.schemas import SCHEMAS
 
 DATA = Path(__file__).parent / "data"
 runner = CliRunner()
@@ -79,8 +79,10 @@ def test_write_layer_keeps_other_geopackage_layers_and_writes_wgs84(
     assert gpd.read_file(path, layer="branches").crs.to_epsg() == 4326
     back = read_layer(path, "branches")
     assert back.geometry.x.iloc[0] == pytest.approx(116.395, abs=1e-9)
-    # rewriting a layer replaces it
-    write_layer(tiny["branches"].iloc[:3], path, layer="branches")
+    # rewriting a layer replaces it, only when asked
+    with pytest.raises(NetplanError, match="already has a layer 'branches'; pass --force"):
+        write_layer(tiny["branches"].iloc[:3], path, layer="branches")
+    write_layer(tiny["branches"].iloc[:3], path, layer="branches", force=True)
     assert len(read_layer(path, "branches")) == 3
     assert len(read_layer(path, "districts")) == 2
 

@@ -12,10 +12,11 @@ from typer.testing import CliRunner
 
 from netplan._errors import DataNotFoundError, LayerError
 from netplan.cli import app
-from netplan.model import queuelog
+from netplan.model import queuelog, queuelog_gen
 from netplan.model.scenario import load_scenario
 
-SAMPLE = Path(__file__).resolve().parent.parent / "data" / "samples" / "queue_log_sample.parquet"
+SAMPLE = (Path(__file__).resolve().parent.parent / "netplan" / "data" / "samples"
+          / "queue_log_sample.parquet")
 SC = load_scenario()
 
 
@@ -123,7 +124,7 @@ def test_describe_profile_rules() -> None:
 
 
 def planted_outlets() -> pd.DataFrame:
-    kinds = list(queuelog.KINDS) * 6  # 24 outlets, 6 of each kind
+    kinds = list(queuelog_gen.KINDS) * 6  # 24 outlets, 6 of each kind
     return pd.DataFrame(
         {
             "outlet_id": [f"P{i:02d}" for i in range(len(kinds))],
@@ -137,9 +138,9 @@ def planted_outlets() -> pd.DataFrame:
 
 def test_generate_is_deterministic_and_realistic() -> None:
     o = planted_outlets().head(4)
-    a = queuelog.generate_log(o, years=1, start="2023-01-01", seed=7, scenario=SC)
-    b = queuelog.generate_log(o, years=1, start="2023-01-01", seed=7, scenario=SC)
-    c = queuelog.generate_log(o, years=1, start="2023-01-01", seed=8, scenario=SC)
+    a = queuelog_gen.generate_log(o, years=1, start="2023-01-01", seed=7, scenario=SC)
+    b = queuelog_gen.generate_log(o, years=1, start="2023-01-01", seed=7, scenario=SC)
+    c = queuelog_gen.generate_log(o, years=1, start="2023-01-01", seed=8, scenario=SC)
     pd.testing.assert_frame_equal(a, b)
     assert not a["arrivals"].equals(c["arrivals"])
     assert list(a.columns) == list(queuelog.LOG_COLUMNS)
@@ -160,7 +161,7 @@ def test_analysis_recovers_planted_profiles() -> None:
     from sklearn.metrics import adjusted_rand_score
 
     o = planted_outlets()
-    log_df = queuelog.generate_log(o, years=1, start="2023-01-01", seed=1, scenario=SC)
+    log_df = queuelog_gen.generate_log(o, years=1, start="2023-01-01", seed=1, scenario=SC)
     r = queuelog.analyze(log_df)
     got = {x["outlet_id"]: x["portrait"] for x in r["outlets"]}
     truth = dict(zip(o["outlet_id"], o["kind"], strict=True))
@@ -183,24 +184,24 @@ def test_analysis_recovers_planted_profiles() -> None:
 def test_office_only_log_peaks_at_lunch() -> None:
     o = planted_outlets()
     o = o[o["kind"] == "office"]
-    r = queuelog.analyze(queuelog.generate_log(o, years=1, seed=2, scenario=SC))
+    r = queuelog.analyze(queuelog_gen.generate_log(o, years=1, seed=2, scenario=SC))
     assert r["busiest_hours"][0]["hour"] == "12:00"
 
 
 def test_synthetic_and_branch_outlets() -> None:
-    s = queuelog.synthetic_outlets(12, seed=3, scenario=SC)
+    s = queuelog_gen.synthetic_outlets(12, seed=3, scenario=SC)
     assert list(s["outlet_id"][:2]) == ["Q001", "Q002"] and len(s) == 12
-    assert set(s["kind"]) <= set(queuelog.KINDS)
-    pd.testing.assert_frame_equal(s, queuelog.synthetic_outlets(12, seed=3, scenario=SC))
+    assert set(s["kind"]) <= set(queuelog_gen.KINDS)
+    pd.testing.assert_frame_equal(s, queuelog_gen.synthetic_outlets(12, seed=3, scenario=SC))
     branches = pd.DataFrame({"branch_id": ["b2", "b1"], "counters": [5, 2], "terminals": [4, 4]})
-    b = queuelog.outlets_from_branches(branches, seed=0, scenario=SC)
+    b = queuelog_gen.outlets_from_branches(branches, seed=0, scenario=SC)
     assert list(b["outlet_id"]) == ["b1", "b2"]
     with pytest.raises(LayerError, match=r"missing column\(s\) terminals"):
-        queuelog.outlets_from_branches(branches.drop(columns="terminals"), scenario=SC)
+        queuelog_gen.outlets_from_branches(branches.drop(columns="terminals"), scenario=SC)
     with pytest.raises(LayerError, match=r"missing column 'counters'"):
-        queuelog.generate_log(s.drop(columns="counters"), scenario=SC)
+        queuelog_gen.generate_log(s.drop(columns="counters"), scenario=SC)
     with pytest.raises(LayerError, match=r"unknown kind"):
-        queuelog.generate_log(s.assign(kind="farm"), scenario=SC)
+        queuelog_gen.generate_log(s.assign(kind="farm"), scenario=SC)
 
 
 def test_committed_sample() -> None:

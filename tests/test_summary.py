@@ -15,7 +15,7 @@ from netplan.study.layers import load_study
 from netplan.study.summary import summarize
 
 runner = CliRunner()
-REPO_GPKG = Path(__file__).resolve().parent.parent / "data" / "beijing.gpkg"
+REPO_GPKG = Path(__file__).resolve().parent.parent / "netplan" / "data" / "beijing.gpkg"
 
 
 def test_summary_of_the_tiny_study(tiny_gpkg: Path, tiny_expected: dict[str, Any]) -> None:
@@ -89,7 +89,8 @@ def test_cli_summary_override(tmp_path: Path, tiny_gpkg: Path) -> None:
 
 
 @pytest.mark.skipif(not REPO_GPKG.is_file(),
-                    reason="data/beijing.gpkg is absent: build it with data/build_beijing.py")
+                    reason="netplan/data/beijing.gpkg is absent: build it with "
+                    "data/build_beijing.py")
 def test_must_show_figures_of_the_embedded_dataset() -> None:
     result = runner.invoke(app, ["summary", "--json"])
     assert result.exit_code == 0, result.output

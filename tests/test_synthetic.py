@@ -20,7 +20,9 @@ from netplan.model.synthetic import (
     write_study,
 )
 from netplan.study.geometry import METRIC_CRS, RING_ZONES
-from netplan.study.layers import STUDY_KINDS, load_study, validate_layer
+from netplan.study.layers import load_study
+from netplan.study.readers import validate_layer
+from netplan.study.schemas import STUDY_KINDS
 
 SIZE = (400, 40, 3)
 

@@ -125,7 +125,7 @@ def weighted_quantile(values: FloatArray, weights: FloatArray, q: float) -> floa
     return float(v[order][min(k, len(v) - 1)])
 
 
-def network_kpis(
+def network_kpis(  # noqa: PLR0913 - per-zone and per-site arrays of one network, keyword-only
     *,
     zone_pop: FloatArray,
     zone_arrivals: FloatArray,
@@ -145,6 +145,27 @@ def network_kpis(
     living in the masked zones, wherever they are served; outlet-side counts over the
     masked open outlets. With ``target_wait_min``, also the share of served customers at
     outlets whose expected wait exceeds it.
+
+    Parameters
+    ----------
+    zone_pop, zone_arrivals, zone_nearest_m
+        Per zone: residents, peak-hour arrivals, distance (m) to the nearest open outlet.
+    assignment
+        Which outlets serve each zone, with shares and distances.
+    site_open, site_arrivals, site_capacity, site_wait_min
+        Per site: open, arrivals served, capacity at the wait target, expected wait (min).
+    zone_mask, site_mask
+        The zones and sites measured (default: all).
+    target_wait_min
+        The waiting-time target, for ``share_customers_over_target``.
+
+    Returns
+    -------
+    dict
+        ``population``, ``outlets``, ``arrivals_per_h``, ``mean_dist_m``, ``p95_dist_m``,
+        ``share_pop_within_<k>km``, ``mean_wait_min``, ``share_customers_over_target``
+        (with a target), ``overloaded_outlets``, ``unserved_arrivals_per_h``; ``None``
+        where a figure is not defined.
     """
     n_z, n_s = len(zone_pop), len(site_open)
     zm = np.ones(n_z, dtype=bool) if zone_mask is None else zone_mask
@@ -156,11 +177,8 @@ def network_kpis(
     pop = float(zone_pop[zm].sum())
     served = w_cust > 0
     served_cust = float(w_cust.sum())
-    mean_wait = (
-        float(np.sum(w_cust[served] * site_wait_min[a.site][served]) / served_cust)
-        if served_cust > 0
-        else float("nan")
-    )
+    mean_wait = (float(np.sum(w_cust[served] * site_wait_min[a.site][served]) / served_cust)
+                 if served_cust > 0 else float("nan"))
     open_sites = site_open & sm
     over = open_sites & (site_arrivals > site_capacity * (1 + 1e-9))
     out: dict[str, Any] = {

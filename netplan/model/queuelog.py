@@ -10,15 +10,13 @@ Extra columns are kept and ignored. CSV and Parquet are read by :func:`read_queu
 :func:`analyze` finds the busiest hours, weekdays and months, measures the peak-hour share
 (the scenario's ``demand.peak_hour_share``), the share of customers waiting longer than the
 target, per outlet and overall, and clusters outlets into "portraits" by the shape of their
-load over the week. :func:`generate_log` makes a realistic synthetic log from the service
-model, deterministic for a seed (the committed sample ``data/samples/queue_log_sample.parquet``
-is one).
+load over the week. :mod:`netplan.model.queuelog_gen` makes realistic synthetic logs.
 """
 
 from __future__ import annotations
 
-import logging
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,24 +25,17 @@ import numpy.typing as npt
 import pandas as pd
 
 from netplan._errors import DataNotFoundError, LayerError
+from netplan._io import atomic_path
 from netplan._types import FloatArray
-from netplan.model.scenario import Scenario
 
 __all__ = [
-    "KINDS",
     "LOG_COLUMNS",
     "analyze",
     "analyze_file",
-    "generate_log",
-    "outlets_from_branches",
     "read_queue_log",
-    "synthetic_outlets",
     "validate_queue_log",
     "write_queue_log",
 ]
-
-log = logging.getLogger(__name__)
-
 
 #: Required columns of a queue log.
 LOG_COLUMNS: tuple[str, ...] = ("outlet_id", "timestamp", "arrivals", "mean_wait_min")
@@ -180,14 +171,32 @@ def read_queue_log(path: str | Path) -> pd.DataFrame:
     return validate_queue_log(df, source=str(p))
 
 
-def write_queue_log(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write a queue log as Parquet (zstd) or CSV, by the file's suffix; returns the path."""
+def write_queue_log(df: pd.DataFrame, path: str | Path, *, force: bool = False,
+                    inputs: Sequence[Path] = ()) -> Path:
+    """Write a queue log as Parquet (zstd) or CSV, by the file's suffix, atomically.
+
+    Parameters
+    ----------
+    df
+        The log (as :func:`generate_log` returns it).
+    path
+        The file; ``.parquet``/``.pq`` for Parquet, anything else for CSV.
+    force
+        Replace an existing file (see :func:`netplan._io.check_new_file`).
+    inputs
+        Files the run read: ``path`` may not be one of them.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    if p.name.lower().endswith((".parquet", ".pq")):
-        df.to_parquet(p, index=False, compression="zstd")
-    else:
-        df.to_csv(p, index=False, date_format="%Y-%m-%d %H:%M")
+    with atomic_path(p, force=force, inputs=inputs) as tmp:
+        if p.name.lower().endswith((".parquet", ".pq")):
+            df.to_parquet(tmp, index=False, compression="zstd")
+        else:
+            df.to_csv(tmp, index=False, date_format="%Y-%m-%d %H:%M")
     return p
 
 
@@ -292,92 +301,27 @@ def analyze_file(
 def _analyze_valid(
     df: pd.DataFrame, *, target_wait_min: float, k_range: tuple[int, int], random_state: int
 ) -> dict[str, Any]:
-    df = df.copy(deep=False)
-    df["outlet_id"] = df["outlet_id"].astype("category")
     t = target_wait_min
-    ts = df["timestamp"].dt
-    df = df.assign(
-        hour=ts.hour.astype(np.int64),
-        weekday=ts.day_of_week.astype(np.int64),
-        month=ts.month.astype(np.int64),
-        date=ts.normalize(),
-    )
-    df["weekend"] = df["weekday"] >= 5
-    arr = df["arrivals"].to_numpy(dtype=np.float64)
-    wait = df["mean_wait_min"].to_numpy(dtype=np.float64)
-    total = float(arr.sum())
-    df["over_hours"] = np.where(wait > t, arr, 0.0)
-    df["over_exp"] = arr * _share_over_exp(wait, t)
-    df["wait_x_arr"] = wait * arr
-
-    # Hour of day: mean arrivals per outlet-hour open.
-    by_hour = df.groupby("hour")["arrivals"].mean()
-    hour_profile = {f"{int(h):02d}:00": round(float(v), 3) for h, v in _pairs_of(by_hour)}
-    busiest_hours = [
-        {"hour": f"{int(h):02d}:00", "mean_arrivals_per_outlet": round(float(v), 3)}
-        for h, v in _pairs_of(by_hour.sort_values(ascending=False, kind="stable").head(3))
-    ]
-    # Per outlet-day totals, then mean by weekday / month.
+    df = _with_calendar(df, t)
+    total = float(df["arrivals"].to_numpy(dtype=np.float64).sum())
+    # Per outlet-day totals, for the weekday and month profiles and the days per outlet.
     daily = df.groupby(["outlet_id", "date"], sort=True).agg(
         arrivals=("arrivals", "sum"), weekday=("weekday", "first"), month=("month", "first")
     )
-    by_wd = daily.groupby("weekday")["arrivals"].mean()
-    weekday_profile = {_WEEKDAYS[int(d)]: round(float(v), 2) for d, v in _pairs_of(by_wd)}
-    busiest_weekdays = [
-        {"weekday": _WEEKDAYS[int(d)], "mean_arrivals_per_outlet_day": round(float(v), 2)}
-        for d, v in _pairs_of(by_wd.sort_values(ascending=False, kind="stable").head(3))
-    ]
-    by_month = daily.groupby("month")["arrivals"].mean()
-    month_profile = {_MONTHS[int(m) - 1]: round(float(v), 2) for m, v in _pairs_of(by_month)}
-
     # Per-outlet profile matrix (weekday hours, weekend hours), mean per open day.
     hours = sorted(int(h) for h in df["hour"].unique())
-    wd_prof = _profile(df[~df["weekend"]], hours)
-    we_prof = _profile(df[df["weekend"]], hours)
     outlet_ids = sorted(df["outlet_id"].unique())
-    wd = wd_prof.reindex(index=outlet_ids, columns=hours, fill_value=0.0).to_numpy(float)
-    we = we_prof.reindex(index=outlet_ids, columns=hours, fill_value=0.0).to_numpy(float)
-
-    # Peak-hour share from the mean weekday profile of each outlet.
-    wd_day = wd.sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        phs = np.where(wd_day > 0, wd.max(axis=1) / wd_day, np.nan)
-    ok = np.isfinite(phs)
-    peak_hour_share = (
-        float(np.average(phs[ok], weights=wd_day[ok])) if ok.any() and wd_day[ok].sum() > 0
-        else None
-    )
-
-    per = df.groupby("outlet_id", sort=True).agg(
-        arrivals=("arrivals", "sum"),
-        hours=("arrivals", "size"),
-        wait_x_arr=("wait_x_arr", "sum"),
-        over_hours=("over_hours", "sum"),
-        over_exp=("over_exp", "sum"),
-    ).reindex(outlet_ids)
-    days = daily.groupby(level="outlet_id").size().reindex(outlet_ids)
-    per_arr = per["arrivals"].to_numpy(dtype=np.float64)
-    safe = np.where(per_arr > 0, per_arr, 1.0)
-
+    wd = _profile(df[~df["weekend"]], hours).reindex(
+        index=outlet_ids, columns=hours, fill_value=0.0).to_numpy(float)
+    we = _profile(df[df["weekend"]], hours).reindex(
+        index=outlet_ids, columns=hours, fill_value=0.0).to_numpy(float)
+    peak_hour_share = _peak_hour_share(wd)
     labels, portraits, k_info = _portraits(
         outlet_ids, wd, we, hours, k_range=k_range, random_state=random_state
     )
-    busiest_by_outlet = [
+    outlets = _outlet_rows(df, daily, outlet_ids, labels, [
         f"{hours[int(np.argmax(row))]:02d}:00" if row.sum() > 0 else None for row in wd
-    ]
-    outlets = [
-        {
-            "outlet_id": oid,
-            "arrivals": int(per_arr[i]),
-            "mean_arrivals_per_day": round(float(per_arr[i] / max(int(days.iloc[i]), 1)), 2),
-            "mean_wait_min": round(float(per["wait_x_arr"].iloc[i] / safe[i]), 3),
-            "share_over_target_hours": round(float(per["over_hours"].iloc[i] / safe[i]), 4),
-            "share_over_target_exp": round(float(per["over_exp"].iloc[i] / safe[i]), 4),
-            "busiest_hour": busiest_by_outlet[i],
-            "portrait": labels[i],
-        }
-        for i, oid in enumerate(outlet_ids)
-    ]
+    ])
     worst = sorted(outlets, key=lambda o: (-o["share_over_target_hours"], o["outlet_id"]))[:10]
     return {
         "outlets_count": len(outlet_ids),
@@ -395,11 +339,7 @@ def _analyze_valid(
         "share_over_target_exp": round(float(df["over_exp"].sum() / total), 4)
         if total else 0.0,
         "peak_hour_share": None if peak_hour_share is None else round(peak_hour_share, 4),
-        "busiest_hours": busiest_hours,
-        "busiest_weekdays": busiest_weekdays,
-        "hour_profile": hour_profile,
-        "weekday_profile": weekday_profile,
-        "month_profile": month_profile,
+        **_time_profiles(df, daily),
         "portraits": portraits,
         "portrait_k": k_info,
         "worst_outlets": [
@@ -409,6 +349,89 @@ def _analyze_valid(
         ],
         "outlets": outlets,
     }
+
+
+def _with_calendar(df: pd.DataFrame, target_wait_min: float) -> pd.DataFrame:
+    """The log with hour, weekday, month, date, weekend and the per-hour wait measures."""
+    df = df.copy(deep=False)
+    df["outlet_id"] = df["outlet_id"].astype("category")
+    ts = df["timestamp"].dt
+    df = df.assign(
+        hour=ts.hour.astype(np.int64),
+        weekday=ts.day_of_week.astype(np.int64),
+        month=ts.month.astype(np.int64),
+        date=ts.normalize(),
+    )
+    df["weekend"] = df["weekday"] >= 5
+    arr = df["arrivals"].to_numpy(dtype=np.float64)
+    wait = df["mean_wait_min"].to_numpy(dtype=np.float64)
+    df["over_hours"] = np.where(wait > target_wait_min, arr, 0.0)
+    df["over_exp"] = arr * _share_over_exp(wait, target_wait_min)
+    df["wait_x_arr"] = wait * arr
+    return df
+
+
+def _time_profiles(df: pd.DataFrame, daily: pd.DataFrame) -> dict[str, Any]:
+    """Busiest hours and weekdays; hour, weekday and month profiles (see :func:`analyze`)."""
+    # Hour of day: mean arrivals per outlet-hour open.
+    by_hour = df.groupby("hour")["arrivals"].mean()
+    by_wd = daily.groupby("weekday")["arrivals"].mean()
+    by_month = daily.groupby("month")["arrivals"].mean()
+    return {
+        "busiest_hours": [
+            {"hour": f"{int(h):02d}:00", "mean_arrivals_per_outlet": round(float(v), 3)}
+            for h, v in _pairs_of(by_hour.sort_values(ascending=False, kind="stable").head(3))
+        ],
+        "busiest_weekdays": [
+            {"weekday": _WEEKDAYS[int(d)], "mean_arrivals_per_outlet_day": round(float(v), 2)}
+            for d, v in _pairs_of(by_wd.sort_values(ascending=False, kind="stable").head(3))
+        ],
+        "hour_profile": {f"{int(h):02d}:00": round(float(v), 3) for h, v in _pairs_of(by_hour)},
+        "weekday_profile": {_WEEKDAYS[int(d)]: round(float(v), 2) for d, v in _pairs_of(by_wd)},
+        "month_profile": {_MONTHS[int(m) - 1]: round(float(v), 2)
+                          for m, v in _pairs_of(by_month)},
+    }
+
+
+def _peak_hour_share(wd: FloatArray) -> float | None:
+    """Arrival-weighted mean over outlets of the busiest hour's share of a weekday."""
+    wd_day = wd.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        phs = np.where(wd_day > 0, wd.max(axis=1) / wd_day, np.nan)
+    ok = np.isfinite(phs)
+    if ok.any() and wd_day[ok].sum() > 0:
+        return float(np.average(phs[ok], weights=wd_day[ok]))
+    return None
+
+
+def _outlet_rows(
+    df: pd.DataFrame, daily: pd.DataFrame, outlet_ids: list[str], labels: list[str],
+    busiest: list[str | None],
+) -> list[dict[str, Any]]:
+    """One row per outlet: arrivals, daily mean, waits, busiest hour and portrait."""
+    per = df.groupby("outlet_id", sort=True).agg(
+        arrivals=("arrivals", "sum"),
+        hours=("arrivals", "size"),
+        wait_x_arr=("wait_x_arr", "sum"),
+        over_hours=("over_hours", "sum"),
+        over_exp=("over_exp", "sum"),
+    ).reindex(outlet_ids)
+    days = daily.groupby(level="outlet_id").size().reindex(outlet_ids)
+    per_arr = per["arrivals"].to_numpy(dtype=np.float64)
+    safe = np.where(per_arr > 0, per_arr, 1.0)
+    return [
+        {
+            "outlet_id": oid,
+            "arrivals": int(per_arr[i]),
+            "mean_arrivals_per_day": round(float(per_arr[i] / max(int(days.iloc[i]), 1)), 2),
+            "mean_wait_min": round(float(per["wait_x_arr"].iloc[i] / safe[i]), 3),
+            "share_over_target_hours": round(float(per["over_hours"].iloc[i] / safe[i]), 4),
+            "share_over_target_exp": round(float(per["over_exp"].iloc[i] / safe[i]), 4),
+            "busiest_hour": busiest[i],
+            "portrait": labels[i],
+        }
+        for i, oid in enumerate(outlet_ids)
+    ]
 
 
 def _pairs_of(series: pd.Series) -> list[tuple[int, float]]:
@@ -572,280 +595,3 @@ def describe_profile(
         "weekday_profile": {f"{int(hh):02d}:00": round(float(v) / ref, 3)
                             for hh, v in zip(h, wd, strict=True)},
     }
-
-
-# --- generation --------------------------------------------------------------------------
-
-#: Hourly load shapes (weekday, hours 9..16 = 09:00-16:59), peak = 1, and the weekend level
-#: per open hour relative to that, for each outlet kind.
-KINDS: dict[str, dict[str, Any]] = {
-    "office": {  # CBD / office towers: lunchtime peak, empty weekends
-        "weekday": (0.45, 0.60, 0.80, 1.00, 0.95, 0.60, 0.50, 0.45),
-        "weekend": 0.30,
-    },
-    "residential": {  # housing estates, retirees: morning peak, busy weekends
-        "weekday": (0.95, 1.00, 0.85, 0.65, 0.60, 0.70, 0.75, 0.70),
-        "weekend": 1.15,
-    },
-    "commuter": {  # metro hubs: before and after work
-        "weekday": (1.00, 0.75, 0.55, 0.50, 0.50, 0.55, 0.80, 0.95),
-        "weekend": 0.50,
-    },
-    "mixed": {  # mixed-use high street: flat
-        "weekday": (0.85, 0.90, 0.90, 0.85, 0.85, 0.90, 0.90, 0.85),
-        "weekend": 0.75,
-    },
-}
-_WEEKDAY_HOURS = tuple(range(9, 17))  # 09:00-17:00
-_WEEKEND_HOURS = tuple(range(10, 16))  # 10:00-16:00
-_WEEKDAY_FACTOR = (1.15, 1.00, 0.97, 0.97, 1.08, 1.0, 1.0)  # Mon..Sun (weekend via KINDS)
-_MONTH_FACTOR = (1.05, 0.92, 1.00, 1.00, 0.97, 1.03, 0.95, 0.93, 1.00, 0.95, 1.00, 1.08)
-#: Spring Festival (lunar new year's day) by year, for the holiday dip and pre-holiday peak.
-SPRING_FESTIVAL = {
-    2018: "2018-02-16", 2019: "2019-02-05", 2020: "2020-01-25", 2021: "2021-02-12",
-    2022: "2022-02-01", 2023: "2023-01-22", 2024: "2024-02-10", 2025: "2025-01-29",
-    2026: "2026-02-17", 2027: "2027-02-06", 2028: "2028-01-26", 2029: "2029-02-13",
-    2030: "2030-02-03", 2031: "2031-01-23", 2032: "2032-02-11", 2033: "2033-01-31",
-    2034: "2034-02-19", 2035: "2035-02-08",
-}
-
-
-def _day_calendar(start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    """One row per day: open?, weekend?, demand factor (week, season, events)."""
-    days = pd.date_range(start, end - pd.Timedelta(days=1), freq="D")
-    wd = days.day_of_week.to_numpy()
-    factor = np.asarray(_WEEKDAY_FACTOR)[wd] * np.asarray(_MONTH_FACTOR)[days.month - 1]
-    is_open = np.ones(len(days), dtype=bool)
-    # Month end: salaries, bills, loan repayments (last 3 calendar days).
-    month_end = (days + pd.Timedelta(days=3)).month != days.month
-    factor = np.where(month_end, factor * 1.20, factor)
-    # Closed on New Year's Day and the first three days of the National Day holiday.
-    closed = ((days.month == 1) & (days.day == 1)) | ((days.month == 10) & (days.day <= 3))
-    # Pre-National-Day rush.
-    factor = np.where((days.month == 9) & (days.day >= 24), factor * 1.15, factor)
-    for year in sorted(set(days.year)):
-        sf_s = SPRING_FESTIVAL.get(int(year))
-        if sf_s is None:
-            continue
-        off = (days - pd.Timestamp(sf_s)).days.to_numpy()
-        factor = np.where((off >= -10) & (off <= -1), factor * 1.30, factor)  # pre-holiday
-        closed = closed | ((off >= 0) & (off <= 2))  # first three days closed
-        factor = np.where((off >= 3) & (off <= 7), factor * 0.50, factor)  # holiday dip
-    is_open = is_open & ~np.asarray(closed)
-    return pd.DataFrame({"date": days, "weekend": wd >= 5, "open": is_open, "factor": factor})
-
-
-def _saturating_wait(
-    arrivals: FloatArray, counters: npt.NDArray[np.int64], terminals: npt.NDArray[np.int64],
-    scenario: Scenario,
-) -> FloatArray:
-    """Mean wait of an hour: Erlang C below 95% utilisation, plus a fluid backlog term above.
-
-    Above saturation the M/M/c steady state does not exist, but a real hour still ends: the
-    backlog grows linearly, adding about half an hour times the relative overload.
-    """
-    from netplan.model import service
-
-    rho = service.utilisation(arrivals, counters, terminals, scenario=scenario)
-    cap = 0.95
-    scale = np.where(rho > cap, cap / np.where(rho > 0, rho, 1.0), 1.0)
-    w = service.wait_min(arrivals * scale, counters, terminals, scenario=scenario)
-    extra = np.where(rho > cap, 30.0 * (rho - cap) / cap, 0.0)
-    return np.asarray(w + extra, dtype=np.float64)
-
-
-def generate_log(
-    outlets: pd.DataFrame,
-    *,
-    years: int = 3,
-    start: str = "2022-01-01",
-    seed: int = 0,
-    scenario: Scenario | None = None,
-) -> pd.DataFrame:
-    """A realistic synthetic hourly queue log, deterministic for ``seed``.
-
-    Opening hours: 09:00-17:00 on weekdays, 10:00-16:00 at weekends; closed on New Year's
-    Day, the first three days of Spring Festival and of National Day. Expected arrivals of
-    an hour = the outlet's weekday peak rate x its kind's hourly shape (:data:`KINDS`; the
-    weekend level for weekend hours) x a weekday factor (Monday busiest) x a month factor
-    (December/January high, summer low) x events (month end +20%, the 10 days before Spring
-    Festival +30%, the holiday week after it -50%, the week before National Day +15%).
-    Observed arrivals are Poisson around that; the hour's mean wait comes from the service
-    model (:func:`netplan.service.wait_min` at the observed rate, a fluid backlog term above
-    95% utilisation) with 10% log-normal noise, rounded to 0.1 min.
-
-    Parameters
-    ----------
-    outlets
-        Columns ``outlet_id``, ``arrivals_per_h`` (typical weekday peak-hour arrivals),
-        ``counters``, ``terminals``, and optionally ``kind`` (office / residential /
-        commuter / mixed; assigned at random from ``seed`` when missing).
-    years
-        Length of the log in years (>= 1).
-    start
-        First day (ISO date).
-    seed
-        Seed of every random draw.
-    scenario
-        Service times and smart share for the waits (default: :func:`load_scenario`).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``outlet_id, timestamp, arrivals, mean_wait_min``, sorted by outlet and time.
-    """
-    from netplan.model.scenario import load_scenario
-
-    problems: list[str] = []
-    for col in ("outlet_id", "arrivals_per_h", "counters", "terminals"):
-        if col not in outlets.columns:
-            problems.append(f"missing column {col!r}")
-    if not isinstance(years, int) or isinstance(years, bool) or years < 1:
-        problems.append(f"years must be an integer >= 1, got {years!r}")
-    if problems:
-        raise LayerError("outlets", problems)
-    sc = scenario if scenario is not None else load_scenario()
-    try:
-        t0 = pd.Timestamp(start).normalize()
-    except (ValueError, TypeError):
-        raise LayerError("outlets", [f"start must be an ISO date, got {start!r}"]) from None
-    t1 = t0 + pd.DateOffset(years=years)
-
-    o = outlets.copy()
-    o["outlet_id"] = o["outlet_id"].astype(str)
-    o = o.sort_values("outlet_id", kind="stable").reset_index(drop=True)
-    if o["outlet_id"].duplicated().any():
-        raise LayerError("outlets", ["outlet_id values must be unique"])
-    rng = np.random.default_rng(seed)
-    kinds_all = list(KINDS)
-    if "kind" in o.columns:
-        kind = o["kind"].astype(str).str.lower().to_numpy()
-        unknown = sorted(set(kind) - set(kinds_all))
-        if unknown:
-            raise LayerError("outlets", [f"unknown kind(s) {unknown}; use {kinds_all}"])
-    else:
-        kind = rng.choice(np.asarray(kinds_all), size=len(o))
-    peak = pd.to_numeric(o["arrivals_per_h"], errors="coerce").to_numpy(dtype=np.float64)
-    if np.any(~np.isfinite(peak) | (peak < 0)):
-        raise LayerError("outlets", ["arrivals_per_h must be numbers >= 0"])
-    counters = o["counters"].to_numpy(dtype=np.int64)
-    terminals = o["terminals"].to_numpy(dtype=np.int64)
-
-    cal = _day_calendar(t0, t1)
-    cal = cal[cal["open"]].reset_index(drop=True)
-    slots_d: list[int] = []
-    slots_h: list[int] = []
-    slots_we: list[bool] = []
-    for i, row in enumerate(cal.itertuples(index=False)):
-        hrs = _WEEKEND_HOURS if row.weekend else _WEEKDAY_HOURS
-        slots_d.extend([i] * len(hrs))
-        slots_h.extend(hrs)
-        slots_we.extend([bool(row.weekend)] * len(hrs))
-    d_idx = np.asarray(slots_d, dtype=np.int64)
-    hour = np.asarray(slots_h, dtype=np.int64)
-    weekend = np.asarray(slots_we, dtype=bool)
-    stamps = (cal["date"].to_numpy()[d_idx] + hour.astype("timedelta64[h]")).astype(
-        "datetime64[ns]"
-    )
-    day_factor = cal["factor"].to_numpy(dtype=np.float64)[d_idx]
-
-    shape = np.zeros((len(o), len(hour)))
-    h_pos = hour - _WEEKDAY_HOURS[0]
-    for j, k in enumerate(kind):
-        spec = KINDS[str(k)]
-        prof = np.asarray(spec["weekday"], dtype=np.float64)[h_pos]
-        shape[j] = np.where(weekend, prof * float(spec["weekend"]), prof)
-    lam = peak[:, None] * shape * day_factor[None, :]
-    arrivals = rng.poisson(lam).astype(np.int64)
-    del lam, shape
-    wait = np.empty(arrivals.shape, dtype=np.float64)
-    for lo in range(0, len(o), 32):  # blocks of outlets keep the temporaries small
-        hi = min(lo + 32, len(o))
-        wait[lo:hi] = _saturating_wait(
-            arrivals[lo:hi].astype(np.float64),
-            np.broadcast_to(counters[lo:hi, None], (hi - lo, len(hour))),
-            np.broadcast_to(terminals[lo:hi, None], (hi - lo, len(hour))),
-            sc,
-        )
-    noise = rng.lognormal(mean=0.0, sigma=0.10, size=wait.shape)
-    wait = np.round(wait * noise, 1).ravel()
-
-    n_slots = len(hour)
-    out = pd.DataFrame(
-        {
-            "outlet_id": np.repeat(o["outlet_id"].to_numpy(), n_slots),
-            "timestamp": np.tile(stamps, len(o)),
-            "arrivals": arrivals.ravel(),
-            "mean_wait_min": wait,
-        }
-    )
-    log.info("generated %d rows for %d outlets over %d open days", len(out), len(o), len(cal))
-    return out
-
-
-def synthetic_outlets(
-    n: int = 40, *, seed: int = 0, scenario: Scenario | None = None
-) -> pd.DataFrame:
-    """``n`` made-up outlets for :func:`generate_log`: ids ``Q001``..., a kind, a format.
-
-    80% ``full`` and 20% ``light`` outlets, each with a weekday peak of 60%-115% of its
-    format's capacity at the wait target (so some are overloaded). Deterministic for ``seed``.
-    """
-    from netplan.model import service
-    from netplan.model.scenario import load_scenario
-
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise LayerError("outlets", [f"the number of outlets must be an integer >= 1, got {n!r}"])
-    sc = scenario if scenario is not None else load_scenario()
-    rng = np.random.default_rng(seed)
-    fmt = np.where(rng.random(n) < 0.8, "full", "light")
-    kinds = np.asarray(list(KINDS))[rng.integers(0, len(KINDS), size=n)]
-    caps = service.format_capacity_per_h(sc)
-    counters = np.array([sc.formats[f].counters for f in fmt], dtype=np.int64)
-    terminals = np.array([sc.formats[f].terminals for f in fmt], dtype=np.int64)
-    peak = np.array([caps[f] for f in fmt]) * rng.uniform(0.6, 1.15, size=n)
-    width = max(3, len(str(n)))
-    return pd.DataFrame(
-        {
-            "outlet_id": [f"Q{i + 1:0{width}d}" for i in range(n)],
-            "format": fmt,
-            "kind": kinds,
-            "counters": counters,
-            "terminals": terminals,
-            "arrivals_per_h": np.round(peak, 2),
-        }
-    )
-
-
-def outlets_from_branches(
-    gdf_branches: pd.DataFrame, *, seed: int = 0, scenario: Scenario | None = None
-) -> pd.DataFrame:
-    """Outlets for :func:`generate_log` from a branches layer (ids, counters, terminals).
-
-    The branches layer carries no observed demand, so each branch gets a synthetic weekday
-    peak of 60%-115% of its own capacity at the wait target and a random kind (seeded).
-    """
-    from netplan.model import service
-    from netplan.model.scenario import load_scenario
-
-    missing = [c for c in ("branch_id", "counters", "terminals") if c not in gdf_branches]
-    if missing:
-        raise LayerError("branches", [f"missing column(s) {', '.join(missing)}"])
-    sc = scenario if scenario is not None else load_scenario()
-    rng = np.random.default_rng(seed)
-    b = pd.DataFrame(gdf_branches[["branch_id", "counters", "terminals"]]).copy()
-    b["branch_id"] = b["branch_id"].astype(str)
-    b = b.sort_values("branch_id", kind="stable").reset_index(drop=True)
-    n = len(b)
-    cap = service.capacity_per_h(b["counters"].to_numpy(), b["terminals"].to_numpy(),
-                                 scenario=sc)
-    kinds = np.asarray(list(KINDS))[rng.integers(0, len(KINDS), size=n)]
-    return pd.DataFrame(
-        {
-            "outlet_id": b["branch_id"],
-            "kind": kinds,
-            "counters": b["counters"].to_numpy(dtype=np.int64),
-            "terminals": b["terminals"].to_numpy(dtype=np.int64),
-            "arrivals_per_h": np.round(cap * rng.uniform(0.6, 1.15, size=n), 2),
-        }
-    )

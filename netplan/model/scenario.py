@@ -5,7 +5,7 @@ smart-channel share), service (service times, the waiting-time target), travel, 
 planning limits (budget, openings, closures, ring share), the outlet formats and the
 per-district policies ("一区一策"). Nothing of that lives anywhere else in code.
 
-File layout (all tables optional; see ``data/scenarios/beijing-2035.toml`` for the
+File layout (all tables optional; see ``netplan/data/scenarios/beijing-2035.toml`` for the
 documented default)::
 
     name = "..."            description = "..."
@@ -44,13 +44,14 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import hashlib
 import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypedDict
 
 from netplan._errors import DataNotFoundError, ScenarioError
 from netplan._paths import default_scenario
@@ -64,6 +65,7 @@ __all__ = [
     "DistrictPolicy",
     "Format",
     "Scenario",
+    "ScenarioSource",
     "load_scenario",
     "scenario_from_dict",
     "scenario_to_dict",
@@ -148,7 +150,6 @@ _SPECS: tuple[_Spec, ...] = (
     _Spec("planning", "mip_gap", "mip_gap", "float", 0.01, 0, 1, hi_open=True),
 )
 
-_SPEC_BY_FIELD: dict[str, _Spec] = {s.field: s for s in _SPECS}
 _SECTIONS: dict[str, dict[str, _Spec]] = {}
 for _s in _SPECS:
     _SECTIONS.setdefault(_s.section, {})[_s.key] = _s
@@ -392,7 +393,12 @@ class Scenario:
 
     Build one with :func:`load_scenario` (from TOML) or :func:`scenario_from_dict`; change
     one with :meth:`replace` (re-validated). The attributes, with their TOML key and unit,
-    are documented in ``data/scenarios/beijing-2035.toml``; defaults are :data:`DEFAULTS`.
+    are documented in ``netplan/data/scenarios/beijing-2035.toml``; defaults are
+    :data:`DEFAULTS`.
+
+    ``source`` (the file as given, or a label) and ``source_sha256`` (of the file's bytes)
+    say where the settings came from; they do not take part in ``==``, so a scenario read
+    back from a plan's ``kpis.json`` equals the one that made the plan.
 
     Notes
     -----
@@ -433,13 +439,16 @@ class Scenario:
     mip_gap: float
     formats: Mapping[str, Format]
     districts: Mapping[str, DistrictPolicy]
-    source: str = "<defaults>"
+    source: str = dataclasses.field(default="<defaults>", compare=False)
+    source_sha256: str | None = dataclasses.field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         problems: list[str] = []
         for attr in ("name", "description", "source"):
             if not isinstance(getattr(self, attr), str):
                 problems.append(f"{attr} must be a string, got {getattr(self, attr)!r}")
+        if self.source_sha256 is not None and not _is_sha256(self.source_sha256):
+            problems.append(f"source sha256 must be 64 hex digits, got {self.source_sha256!r}")
         for spec in _SPECS:
             value, p = _check_value(
                 spec.path, getattr(self, spec.field), spec.kind, lo=spec.lo, hi=spec.hi,
@@ -505,8 +514,36 @@ def _unknown(path: str, key: str, known: list[str]) -> str:
     return f"unknown key {where}{hint}"
 
 
+class ScenarioSource(TypedDict):
+    """Where a scenario came from, as a plan records it (``kpis.json`` ``scenario.source``)."""
+
+    file: str
+    """The file's name without its folder, or a label (``<defaults>``, ``<dict>``)."""
+    sha256: str | None
+    """SHA-256 of the file's bytes; ``None`` when the scenario was not read from a file."""
+
+
+def _is_sha256(value: object) -> bool:
+    return (isinstance(value, str) and len(value) == 64
+            and all(c in "0123456789abcdef" for c in value))
+
+
+def _source_from_dict(val: object, problems: list[str]) -> tuple[str, str | None] | None:
+    """``source`` of a dict: a label, or ``{file, sha256}`` as :func:`scenario_to_dict` writes."""
+    if isinstance(val, str):
+        return val, None
+    if (isinstance(val, Mapping) and set(val) == {"file", "sha256"}
+            and isinstance(val["file"], str)
+            and (val["sha256"] is None or _is_sha256(val["sha256"]))):
+        return val["file"], val["sha256"]
+    problems.append("source must be a string or a table {file, sha256 (64 hex digits or "
+                    f"null)}}, got {val!r}")
+    return None
+
+
 def _parse(
-    raw: Mapping[str, Any], *, default_name: str, source: str, allow_source: bool
+    raw: Mapping[str, Any], *, default_name: str, source: str, allow_source: bool,
+    source_sha256: str | None = None,
 ) -> Scenario:
     problems: list[str] = []
     values: dict[str, Any] = dict(DEFAULTS)
@@ -522,10 +559,9 @@ def _parse(
             else:
                 values[key] = val
         elif key == "source" and allow_source:
-            if not isinstance(val, str):
-                problems.append(f"source must be a string, got {val!r}")
-            else:
-                source = val
+            given = _source_from_dict(val, problems)
+            if given is not None:
+                source, source_sha256 = given
         elif key in ("formats", "districts"):
             continue
         elif key in _SECTIONS and key:
@@ -560,8 +596,10 @@ def _parse(
     districts = _parse_districts(raw.get("districts"), problems)
     if problems:
         raise ScenarioError(_join(problems, f"scenario {source}") + "\nFix the value(s) in "
-                            "the file; data/scenarios/beijing-2035.toml documents every key.")
-    return Scenario(formats=formats, districts=districts, source=source, **values)
+                            "the file; netplan/data/scenarios/beijing-2035.toml documents "
+                            "every key.")
+    return Scenario(formats=formats, districts=districts, source=source,
+                    source_sha256=source_sha256, **values)
 
 
 class _Invalid:
@@ -633,7 +671,8 @@ def scenario_from_dict(
     """Build a :class:`Scenario` from a nested mapping laid out like the TOML file.
 
     ``None`` is accepted wherever the file accepts ``"none"``; missing keys take the
-    defaults (see the module docstring). A top-level ``source`` key overrides ``source``.
+    defaults (see the module docstring). A top-level ``source`` key (a label, or the
+    ``{file, sha256}`` table that :func:`scenario_to_dict` writes) overrides ``source``.
 
     Raises
     ------
@@ -651,12 +690,13 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     Parameters
     ----------
     path
-        A TOML file; ``None`` reads ``data/scenarios/beijing-2035.toml``.
+        A TOML file; ``None`` reads the embedded ``beijing-2035.toml``.
 
     Returns
     -------
     Scenario
-        Frozen and validated; ``source`` is the file path.
+        Frozen and validated; ``source`` is the file path, ``source_sha256`` the SHA-256
+        of its bytes.
 
     Raises
     ------
@@ -670,10 +710,13 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     if not p.is_file():
         raise DataNotFoundError(
             f"scenario file {p} does not exist; pass an existing TOML file, or omit the "
-            "path to use the default data/scenarios/beijing-2035.toml"
+            "path to use the default beijing-2035.toml"
         )
+    data = p.read_bytes()
     try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        # Universal newlines, as reading the file as text would give.
+        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+        raw = tomllib.loads(text)
     except UnicodeDecodeError as exc:
         raise ScenarioError(f"scenario {p} is not UTF-8 text ({exc}); save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
@@ -681,14 +724,17 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
             f"scenario {p} is not valid TOML: {exc}. Fix the syntax at that line "
             "(strings need quotes, tables are written [section])"
         ) from None
-    return _parse(raw, default_name=p.stem, source=str(p), allow_source=False)
+    return _parse(raw, default_name=p.stem, source=str(p), allow_source=False,
+                  source_sha256=hashlib.sha256(data).hexdigest())
 
 
 def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
     """The scenario as a nested, JSON-serialisable dict in the TOML layout (for plans).
 
     ``None`` stands for "no limit". :func:`scenario_from_dict` reads it back to an equal
-    scenario.
+    scenario. ``source`` is ``{"file": ..., "sha256": ...}``: for a scenario read from a
+    file, the file's name (never its folder, so a plan's bytes do not depend on where the
+    file lives) and the SHA-256 of its bytes; otherwise the label and ``None``.
     """
     out: dict[str, Any] = {"name": scenario.name, "description": scenario.description}
     for spec in _SPECS:
@@ -698,5 +744,9 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
         for name, f in scenario.formats.items()
     }
     out["districts"] = {k: dataclasses.asdict(p) for k, p in scenario.districts.items()}
-    out["source"] = scenario.source
+    label = scenario.source
+    if scenario.source_sha256 is not None:
+        label = Path(label).name
+    source: ScenarioSource = {"file": label, "sha256": scenario.source_sha256}
+    out["source"] = source
     return out

@@ -3,14 +3,14 @@
 Arrivals ``lam`` (per hour, both streams) split by ``scenario.smart_share`` ``s``: ``(1-s) lam``
 queue at the ``counters`` (mean service ``counter_service_min``), ``s lam`` at the
 ``terminals`` (``terminal_service_min``). The two queues are independent (see
-:mod:`netplan.queueing` for the Erlang C formulas).
+:mod:`netplan.model.queueing` for the Erlang C formulas).
 
 * Capacity at the target: the largest total ``lam`` at which *each* stream's mean wait is at
   most ``target_wait_min``::
 
       capacity = min(cap_counter / (1 - s), cap_terminal / s)
 
-  where ``cap_counter`` = :func:`netplan.queueing.capacity_per_h_at_target` of the counters
+  where ``cap_counter`` = :func:`netplan.model.queueing.capacity_per_h_at_target` of the counters
   (and likewise for the terminals); ``cap_terminal / s`` is ``inf`` when ``s = 0``.
   Requiring both streams (not just the average) keeps a format with few counters from
   looking big because its terminals are idle.

@@ -1,8 +1,8 @@
 """Deterministic synthetic studies of any size, for benchmarks and scale tests.
 
-:func:`make_study` returns a :class:`~netplan.layers.Study` that looks like a Chinese
+:func:`make_study` returns a :class:`~netplan.study.layers.Study` that looks like a Chinese
 city (or a whole region of cities) and runs through the whole pipeline: every layer has
-the columns of ``schemas.md``, everything is in :data:`~netplan.geometry.METRIC_CRS`
+the columns of ``schemas.md``, everything is in :data:`~netplan.study.geometry.METRIC_CRS`
 around a synthetic origin (easting 450 km, northing 4 420 km: near Beijing, so that the
 WGS84 coordinates written to a GeoPackage are plausible), and the same arguments always
 give the same study.
@@ -27,7 +27,7 @@ How it is drawn
   Lloyd iterations), each district the union of its cells, adcodes ``910001``,
   ``910002`` ... outwards from the centre (prefix 91 is no real province).
 - **Ring roads** 2–6: circles around the origin with Beijing's radii relative to
-  ``R_city``; ring zones derived from them (:func:`netplan.geometry.ring_zones_from_rings`).
+  ``R_city``; ring zones derived from them (:func:`netplan.study.geometry.ring_zones_from_rings`).
 
 The default scenario (Beijing 2035) names Beijing districts in its policies and places
 its horizon population in Beijing's six central districts; use
@@ -43,12 +43,12 @@ from typing import Any, Final
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
 from netplan._errors import NetplanError
+from netplan._io import atomic_path, check_new_file
 from netplan.model.scenario import Scenario
 from netplan.study.geometry import METRIC_CRS, label_features, ring_zones_from_rings
 from netplan.study.layers import Study
@@ -111,7 +111,7 @@ def make_study(n_zones: int, n_sites: int, n_districts: int, *, seed: int = 0) -
     -------
     Study
         Layers in EPSG:32650, zones / branches / candidates labelled with ``adcode``
-        and ``ring_zone`` exactly as :func:`netplan.layers.load_study` labels them.
+        and ``ring_zone`` exactly as :func:`netplan.study.layers.load_study` labels them.
 
     Raises
     ------
@@ -137,29 +137,9 @@ def make_study(n_zones: int, n_sites: int, n_districts: int, *, seed: int = 0) -
     zone_ids = np.array([f"Z{k:07d}" for k in range(1, n_zones + 1)], dtype=object)
     cells = shapely.box(cx - CELL_M / 2, cy - CELL_M / 2, cx + CELL_M / 2, cy + CELL_M / 2)
 
-    # districts: Voronoi tessellation of the cells (Lloyd iterations weighted by √pop)
-    owner, seeds = _districts(cx, cy, pop20, n_districts, rng)
-    order = np.argsort(np.hypot(seeds[:, 0] - x0, seeds[:, 1] - y0), kind="stable")
-    rank = np.empty(n_districts, dtype=np.int64)
-    rank[order] = np.arange(n_districts)
-    owner = rank[owner]
-    seeds = seeds[order]
-    adcodes = np.array([f"{ADCODE_BASE + k + 1:06d}" for k in range(n_districts)], dtype=object)
-    geoms = [shapely.coverage_union_all(cells[owner == k]) for k in range(n_districts)]
-    seed_d = np.hypot(seeds[:, 0] - x0, seeds[:, 1] - y0) / 1000.0
-    zone_kind = np.where(seed_d <= radii_km[3], "core",
-                         np.where(seed_d <= radii_km[5], "central", "outer"))
-    d_pop10 = np.bincount(owner, weights=pop10, minlength=n_districts).round().astype(np.int64)
-    d_pop20 = np.bincount(owner, weights=pop20, minlength=n_districts).round().astype(np.int64)
-    districts = gpd.GeoDataFrame({
-        "adcode": adcodes,
-        "name_zh": [f"合成{k + 1:03d}区" for k in range(n_districts)],
-        "name_pinyin": [f"Hecheng {k + 1:03d}" for k in range(n_districts)],
-        "name_en": [f"Synthetic District {k + 1:03d}" for k in range(n_districts)],
-        "zone": zone_kind.astype(object),
-        "pop_2010": d_pop10,
-        "pop_2020": d_pop20,
-    }, geometry=gpd.GeoSeries(geoms, crs=METRIC_CRS), crs=METRIC_CRS)
+    districts, owner = _district_layer(cx, cy, cells, (pop10, pop20), n_districts, radii_km,
+                                       rng)
+    adcodes = districts["adcode"].to_numpy()
 
     ring_roads = _ring_roads(radii_km)
     zones = gpd.GeoDataFrame({
@@ -191,6 +171,43 @@ def make_study(n_zones: int, n_sites: int, n_districts: int, *, seed: int = 0) -
 
 
 # --- the pieces --------------------------------------------------------------------------
+
+
+def _district_layer(
+    cx: NDArray[np.float64], cy: NDArray[np.float64], cells: NDArray[np.object_],
+    pops: tuple[NDArray[np.int64], NDArray[np.int64]], n_districts: int,
+    radii_km: dict[int, float], rng: np.random.Generator,
+) -> tuple[gpd.GeoDataFrame, NDArray[np.int64]]:
+    """The districts (numbered outwards from the origin) and the district of each cell.
+
+    A Voronoi tessellation of the cells (Lloyd iterations weighted by √pop); a district's
+    zone (core / central / outer) follows its seed's ring, its populations sum its cells'.
+    """
+    pop10, pop20 = pops
+    x0, y0 = ORIGIN_XY
+    owner, seeds = _districts(cx, cy, pop20, n_districts, rng)
+    order = np.argsort(np.hypot(seeds[:, 0] - x0, seeds[:, 1] - y0), kind="stable")
+    rank = np.empty(n_districts, dtype=np.int64)
+    rank[order] = np.arange(n_districts)
+    owner = rank[owner]
+    seeds = seeds[order]
+    adcodes = np.array([f"{ADCODE_BASE + k + 1:06d}" for k in range(n_districts)], dtype=object)
+    geoms = [shapely.coverage_union_all(cells[owner == k]) for k in range(n_districts)]
+    seed_d = np.hypot(seeds[:, 0] - x0, seeds[:, 1] - y0) / 1000.0
+    zone_kind = np.where(seed_d <= radii_km[3], "core",
+                         np.where(seed_d <= radii_km[5], "central", "outer"))
+    d_pop10 = np.bincount(owner, weights=pop10, minlength=n_districts).round().astype(np.int64)
+    d_pop20 = np.bincount(owner, weights=pop20, minlength=n_districts).round().astype(np.int64)
+    districts = gpd.GeoDataFrame({
+        "adcode": adcodes,
+        "name_zh": [f"合成{k + 1:03d}区" for k in range(n_districts)],
+        "name_pinyin": [f"Hecheng {k + 1:03d}" for k in range(n_districts)],
+        "name_en": [f"Synthetic District {k + 1:03d}" for k in range(n_districts)],
+        "zone": zone_kind.astype(object),
+        "pop_2010": d_pop10,
+        "pop_2020": d_pop20,
+    }, geometry=gpd.GeoSeries(geoms, crs=METRIC_CRS), crs=METRIC_CRS)
+    return districts, owner
 
 
 def _grid(n_zones: int, rng: np.random.Generator) -> tuple[NDArray[np.float64],
@@ -373,33 +390,50 @@ def synthetic_scenario_toml(study: Study, *, horizon_growth: float = 0.10) -> st
     )
 
 
-def write_study(study: Study, path: str | Path) -> Path:
-    """Write the study's layers to a GeoPackage (WGS84) readable by ``load_study``."""
+STUDY_LAYERS: tuple[str, ...] = (
+    "districts", "ring_roads", "ring_zones", "zones", "branches", "candidates")
+"""The layers :func:`write_study` writes, in order."""
+
+
+def write_study(study: Study, path: str | Path, *, force: bool = False) -> Path:
+    """Write the study's layers to a GeoPackage (WGS84) readable by ``load_study``.
+
+    The file is written whole and atomically. An existing file is replaced only with
+    ``force``, and never when it holds layers other than :data:`STUDY_LAYERS` (they would
+    be lost).
+
+    Parameters
+    ----------
+    study
+        The synthetic study.
+    path
+        A ``.gpkg`` file.
+    force
+        Replace an existing GeoPackage that holds only a study's layers.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     from netplan.study.layers import write_layer
+    from netplan.study.readers import gpkg_layers
 
     p = Path(path)
     if p.suffix.lower() != ".gpkg":
         raise NetplanError(f"synthetic study: write a .gpkg file, got {p}")
-    tmp = p.with_name(f".{p.stem}.tmp.gpkg")
-    if tmp.exists():
-        tmp.unlink()
-    try:
-        for kind in ("districts", "ring_roads", "ring_zones", "zones", "branches", "candidates"):
+    check_new_file(p, force=force)
+    if p.is_file():
+        other = sorted(set(gpkg_layers(p)) - set(STUDY_LAYERS))
+        if other:
+            raise NetplanError(
+                f"{p} holds other layers ({', '.join(other)}) that rewriting it would drop; "
+                "netplan will not replace it, even with --force; choose another --out"
+            )
+    with atomic_path(p, force=force) as tmp:
+        for kind in STUDY_LAYERS:
             gdf: gpd.GeoDataFrame = getattr(study, kind)
             if kind in ("zones", "branches", "candidates"):
                 gdf = gdf.drop(columns=[c for c in ("ring_zone",) if c in gdf.columns])
             write_layer(gdf, tmp, layer=kind)
-        tmp.replace(p)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return p
-
-
-def study_table(study: Study) -> pd.DataFrame:
-    """One row per district: zones, outlets, candidates, population (for bench printouts)."""
-    z = study.zones.groupby("adcode").agg(zones=("zone_id", "size"), pop_2020=("pop_2020", "sum"))
-    b = study.branches.groupby("adcode").size().rename("outlets")
-    c = study.candidates.groupby("adcode").size().rename("candidates")
-    out: pd.DataFrame = z.join(b, how="left").join(c, how="left").fillna(0).astype(np.int64)
-    return out

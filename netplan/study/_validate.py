@@ -2,7 +2,7 @@
 
 Each helper returns the cleaned values (or ``None`` when the column is unusable) and a
 list of problem lines; nothing raises, so a caller can collect every problem of a layer
-and report them at once (see :func:`netplan.layers.read_layer`). Rows are named by their
+and report them at once (see :func:`netplan.study.readers.read_layer`). Rows are named by their
 1-based position in the file and, when known, by their id: ``row 3 (branch_id 'B003')``.
 """
 
@@ -107,23 +107,53 @@ def coerce_number(
         kind += f" in {_num(min_value)}..{_num(max_value)}"
     elif min_value is not None:
         kind += f" ≥ {_num(min_value)}"
-    problems: list[str] = []
     if pd.api.types.is_bool_dtype(series.dtype):
         return None, [f"column '{column}': expected {kind}, found true/false values"]
     missing = _missing_mask(series)
-    if pd.api.types.is_numeric_dtype(series.dtype):
-        values = series.astype("float64")
-    else:
-        as_text = series.astype(object).map(lambda v: v.strip() if isinstance(v, str) else v)
-        values = pd.to_numeric(as_text, errors="coerce").astype("float64")
-        bad = ~missing & values.isna().to_numpy()
-        if bad.any():
-            pos = np.flatnonzero(bad)
-            problems.append(
-                f"column '{column}': expected {kind}, found text in {plural(len(pos), 'row')}: "
-                + rows.many(pos, values=series.iloc[pos].tolist())
-            )
+    values, problems = _numbers_of(series, missing, column, kind, rows)
     arr = values.to_numpy(dtype=np.float64)
+    problems += _value_problems(arr, missing, column, kind, rows, integer=integer,
+                                required=required, bounds=(min_value, max_value))
+    if problems:
+        return None, problems
+    if integer and not missing.any():
+        return pd.Series(arr.astype(np.int64), index=series.index, name=series.name), []
+    if integer:
+        return pd.Series(values, index=series.index, name=series.name).astype("Int64"), []
+    return pd.Series(arr, index=series.index, name=series.name), []
+
+
+def _numbers_of(
+    series: pd.Series, missing: npt.NDArray[np.bool_], column: str, kind: str, rows: RowNamer
+) -> tuple[pd.Series, list[str]]:
+    """The column as float64 (text parsed; NaN where missing or not a number) and problems."""
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        return series.astype("float64"), []
+    as_text = series.astype(object).map(lambda v: v.strip() if isinstance(v, str) else v)
+    values = pd.to_numeric(as_text, errors="coerce").astype("float64")
+    bad = ~missing & values.isna().to_numpy()
+    if not bad.any():
+        return values, []
+    pos = np.flatnonzero(bad)
+    return values, [
+        f"column '{column}': expected {kind}, found text in {plural(len(pos), 'row')}: "
+        + rows.many(pos, values=series.iloc[pos].tolist())
+    ]
+
+
+def _value_problems(
+    arr: npt.NDArray[np.float64],
+    missing: npt.NDArray[np.bool_],
+    column: str,
+    kind: str,
+    rows: RowNamer,
+    *,
+    integer: bool,
+    required: bool,
+    bounds: tuple[float | None, float | None],
+) -> list[str]:
+    """Missing, infinite, too large or fractional (``integer``) and out-of-bounds values."""
+    problems: list[str] = []
     if required and missing.any():
         pos = np.flatnonzero(missing)
         problems.append(
@@ -154,7 +184,7 @@ def coerce_number(
                 f"column '{column}': expected {kind}, found fractions in "
                 f"{plural(len(pos), 'row')}: {rows.many(pos, values=arr[pos].tolist())}"
             )
-    for bound, below in ((min_value, True), (max_value, False)):
+    for bound, below in ((bounds[0], True), (bounds[1], False)):
         if bound is None:
             continue
         out = finite & ((arr < bound) if below else (arr > bound))
@@ -165,13 +195,7 @@ def coerce_number(
                 f"column '{column}': expected {kind}, found values {word} {_num(bound)} in "
                 f"{plural(len(pos), 'row')}: {rows.many(pos, values=_nums(arr[pos], integer))}"
             )
-    if problems:
-        return None, problems
-    if integer and not missing.any():
-        return pd.Series(arr.astype(np.int64), index=series.index, name=series.name), []
-    if integer:
-        return pd.Series(values, index=series.index, name=series.name).astype("Int64"), []
-    return pd.Series(arr, index=series.index, name=series.name), []
+    return problems
 
 
 def _num(x: float) -> str:

@@ -3,7 +3,7 @@
 Chinese web maps publish coordinates in GCJ-02 (Amap/Gaode, Tencent, Google China) or
 BD-09 (Baidu); both are obfuscated WGS84, a few hundred metres off in Beijing. netplan
 works in WGS84 at its edges, so layers in those systems are converted on reading
-(:func:`netplan.layers.read_layer` with ``coords="gcj02"`` / ``"bd09"``).
+(:func:`netplan.study.readers.read_layer` with ``coords="gcj02"`` / ``"bd09"``).
 
 The forward transforms are the published formulas (the GCJ-02 offset polynomial on the
 Krasovsky ellipsoid, ``a = 6378245``, ``e² = 0.00669342162296594323``; BD-09 as the

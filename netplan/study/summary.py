@@ -51,10 +51,10 @@ def summarize(study: Study, *, adcode: str | None = None) -> dict[str, Any]:
     Parameters
     ----------
     study
-        A loaded study (:func:`netplan.layers.load_study`).
+        A loaded study (:func:`netplan.study.layers.load_study`).
     adcode
         Restrict everything to one district: an adcode or any name
-        :func:`netplan.layers.resolve_district` accepts.
+        :func:`netplan.study.layers.resolve_district` accepts.
 
     Returns
     -------
@@ -68,8 +68,6 @@ def summarize(study: Study, *, adcode: str | None = None) -> dict[str, Any]:
         same figures) and ``ring_zones`` (one dict per ring zone, innermost first, with
         ``share_of_outlets`` too).
     """
-    from netplan.study.geometry import RING_ZONES
-
     districts = study.districts.sort_values("adcode", kind="stable")
     branches = study.branches
     zones = study.zones
@@ -82,33 +80,8 @@ def summarize(study: Study, *, adcode: str | None = None) -> dict[str, Any]:
         rec = districts.iloc[0]
         scope = {"adcode": code, "name_zh": str(rec["name_zh"]), "name_en": str(rec["name_en"])}
 
-    district_rows = []
-    for rec in districts.to_dict("records"):
-        code = str(rec["adcode"])
-        counts = _outlet_counts(branches[branches["adcode"] == code])
-        district_rows.append({
-            "adcode": code,
-            "name_zh": str(rec["name_zh"]),
-            "name_en": str(rec.get("name_en", "")),
-            "zone": str(rec.get("zone", "")),
-            **counts,
-            **_population(int(rec["pop_2010"]), int(rec["pop_2020"]), counts["outlets"]),
-        })
-
-    ring_rows = []
-    n_all = len(branches)
-    for rz in RING_ZONES:
-        in_rz = branches[branches["ring_zone"] == rz]
-        zrz = zones[zones["ring_zone"] == rz]
-        counts = _outlet_counts(in_rz)
-        ring_rows.append({
-            "ring_zone": rz,
-            **counts,
-            "share_of_outlets": round(counts["outlets"] / n_all, 4) if n_all else None,
-            **_population(int(zrz["pop_2010"].sum()), int(zrz["pop_2020"].sum()),
-                          counts["outlets"]),
-        })
-
+    district_rows = _district_rows(districts, branches)
+    ring_rows = _ring_rows(branches, zones)
     totals = _outlet_counts(branches)
     pop_2010 = int(districts["pop_2010"].sum())
     pop_2020 = int(districts["pop_2020"].sum())
@@ -138,6 +111,43 @@ def summarize(study: Study, *, adcode: str | None = None) -> dict[str, Any]:
     if unlabelled:
         result["outlets_outside_districts"] = unlabelled
     return result
+
+
+def _district_rows(districts: pd.DataFrame, branches: pd.DataFrame) -> list[dict[str, Any]]:
+    """One row per district (in the order given): names, outlets, census population."""
+    rows = []
+    for rec in districts.to_dict("records"):
+        code = str(rec["adcode"])
+        counts = _outlet_counts(branches[branches["adcode"] == code])
+        rows.append({
+            "adcode": code,
+            "name_zh": str(rec["name_zh"]),
+            "name_en": str(rec.get("name_en", "")),
+            "zone": str(rec.get("zone", "")),
+            **counts,
+            **_population(int(rec["pop_2010"]), int(rec["pop_2020"]), counts["outlets"]),
+        })
+    return rows
+
+
+def _ring_rows(branches: pd.DataFrame, zones: pd.DataFrame) -> list[dict[str, Any]]:
+    """One row per ring zone, innermost first: outlets and the population of its zones."""
+    from netplan.study.geometry import RING_ZONES
+
+    rows = []
+    n_all = len(branches)
+    for rz in RING_ZONES:
+        in_rz = branches[branches["ring_zone"] == rz]
+        zrz = zones[zones["ring_zone"] == rz]
+        counts = _outlet_counts(in_rz)
+        rows.append({
+            "ring_zone": rz,
+            **counts,
+            "share_of_outlets": round(counts["outlets"] / n_all, 4) if n_all else None,
+            **_population(int(zrz["pop_2010"].sum()), int(zrz["pop_2020"].sum()),
+                          counts["outlets"]),
+        })
+    return rows
 
 
 def _fmt_int(value: Any) -> str:

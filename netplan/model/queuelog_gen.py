@@ -1,0 +1,335 @@
+"""Synthetic hourly queue logs, made from the service model and deterministic for a seed.
+
+:func:`generate_log` turns a table of outlets (kind, counters, terminals, typical weekday
+peak) into an hourly log in the layout :mod:`netplan.model.queuelog` reads and analyses;
+:func:`synthetic_outlets` and :func:`outlets_from_branches` make such tables. The committed
+sample ``netplan/data/samples/queue_log_sample.parquet`` is one such log.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from netplan._errors import LayerError
+from netplan._types import FloatArray
+from netplan.model.scenario import Scenario
+
+__all__ = ["KINDS", "SPRING_FESTIVAL", "generate_log", "outlets_from_branches",
+           "synthetic_outlets"]
+
+log = logging.getLogger(__name__)
+
+#: Hourly load shapes (weekday, hours 9..16 = 09:00-16:59), peak = 1, and the weekend level
+#: per open hour relative to that, for each outlet kind.
+KINDS: dict[str, dict[str, Any]] = {
+    "office": {  # CBD / office towers: lunchtime peak, empty weekends
+        "weekday": (0.45, 0.60, 0.80, 1.00, 0.95, 0.60, 0.50, 0.45),
+        "weekend": 0.30,
+    },
+    "residential": {  # housing estates, retirees: morning peak, busy weekends
+        "weekday": (0.95, 1.00, 0.85, 0.65, 0.60, 0.70, 0.75, 0.70),
+        "weekend": 1.15,
+    },
+    "commuter": {  # metro hubs: before and after work
+        "weekday": (1.00, 0.75, 0.55, 0.50, 0.50, 0.55, 0.80, 0.95),
+        "weekend": 0.50,
+    },
+    "mixed": {  # mixed-use high street: flat
+        "weekday": (0.85, 0.90, 0.90, 0.85, 0.85, 0.90, 0.90, 0.85),
+        "weekend": 0.75,
+    },
+}
+
+_WEEKDAY_HOURS = tuple(range(9, 17))  # 09:00-17:00
+
+_WEEKEND_HOURS = tuple(range(10, 16))  # 10:00-16:00
+
+_WEEKDAY_FACTOR = (1.15, 1.00, 0.97, 0.97, 1.08, 1.0, 1.0)  # Mon..Sun (weekend via KINDS)
+
+_MONTH_FACTOR = (1.05, 0.92, 1.00, 1.00, 0.97, 1.03, 0.95, 0.93, 1.00, 0.95, 1.00, 1.08)
+
+#: Spring Festival (lunar new year's day) by year, for the holiday dip and pre-holiday peak.
+SPRING_FESTIVAL = {
+    2018: "2018-02-16", 2019: "2019-02-05", 2020: "2020-01-25", 2021: "2021-02-12",
+    2022: "2022-02-01", 2023: "2023-01-22", 2024: "2024-02-10", 2025: "2025-01-29",
+    2026: "2026-02-17", 2027: "2027-02-06", 2028: "2028-01-26", 2029: "2029-02-13",
+    2030: "2030-02-03", 2031: "2031-01-23", 2032: "2032-02-11", 2033: "2033-01-31",
+    2034: "2034-02-19", 2035: "2035-02-08",
+}
+
+
+def _day_calendar(start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """One row per day: open?, weekend?, demand factor (week, season, events)."""
+    days = pd.date_range(start, end - pd.Timedelta(days=1), freq="D")
+    wd = days.day_of_week.to_numpy()
+    factor = np.asarray(_WEEKDAY_FACTOR)[wd] * np.asarray(_MONTH_FACTOR)[days.month - 1]
+    is_open = np.ones(len(days), dtype=bool)
+    # Month end: salaries, bills, loan repayments (last 3 calendar days).
+    month_end = (days + pd.Timedelta(days=3)).month != days.month
+    factor = np.where(month_end, factor * 1.20, factor)
+    # Closed on New Year's Day and the first three days of the National Day holiday.
+    closed = ((days.month == 1) & (days.day == 1)) | ((days.month == 10) & (days.day <= 3))
+    # Pre-National-Day rush.
+    factor = np.where((days.month == 9) & (days.day >= 24), factor * 1.15, factor)
+    for year in sorted(set(days.year)):
+        sf_s = SPRING_FESTIVAL.get(int(year))
+        if sf_s is None:
+            continue
+        off = (days - pd.Timestamp(sf_s)).days.to_numpy()
+        factor = np.where((off >= -10) & (off <= -1), factor * 1.30, factor)  # pre-holiday
+        closed = closed | ((off >= 0) & (off <= 2))  # first three days closed
+        factor = np.where((off >= 3) & (off <= 7), factor * 0.50, factor)  # holiday dip
+    is_open = is_open & ~np.asarray(closed)
+    return pd.DataFrame({"date": days, "weekend": wd >= 5, "open": is_open, "factor": factor})
+
+
+def _saturating_wait(
+    arrivals: FloatArray, counters: npt.NDArray[np.int64], terminals: npt.NDArray[np.int64],
+    scenario: Scenario,
+) -> FloatArray:
+    """Mean wait of an hour: Erlang C below 95% utilisation, plus a fluid backlog term above.
+
+    Above saturation the M/M/c steady state does not exist, but a real hour still ends: the
+    backlog grows linearly, adding about half an hour times the relative overload.
+    """
+    from netplan.model import service
+
+    rho = service.utilisation(arrivals, counters, terminals, scenario=scenario)
+    cap = 0.95
+    scale = np.where(rho > cap, cap / np.where(rho > 0, rho, 1.0), 1.0)
+    w = service.wait_min(arrivals * scale, counters, terminals, scenario=scenario)
+    extra = np.where(rho > cap, 30.0 * (rho - cap) / cap, 0.0)
+    return np.asarray(w + extra, dtype=np.float64)
+
+
+def generate_log(
+    outlets: pd.DataFrame,
+    *,
+    years: int = 3,
+    start: str = "2022-01-01",
+    seed: int = 0,
+    scenario: Scenario | None = None,
+) -> pd.DataFrame:
+    """A realistic synthetic hourly queue log, deterministic for ``seed``.
+
+    Opening hours: 09:00-17:00 on weekdays, 10:00-16:00 at weekends; closed on New Year's
+    Day, the first three days of Spring Festival and of National Day. Expected arrivals of
+    an hour = the outlet's weekday peak rate x its kind's hourly shape (:data:`KINDS`; the
+    weekend level for weekend hours) x a weekday factor (Monday busiest) x a month factor
+    (December/January high, summer low) x events (month end +20%, the 10 days before Spring
+    Festival +30%, the holiday week after it -50%, the week before National Day +15%).
+    Observed arrivals are Poisson around that; the hour's mean wait comes from the service
+    model (:func:`netplan.model.service.wait_min` at the observed rate, a fluid backlog term
+    above 95% utilisation) with 10% log-normal noise, rounded to 0.1 min.
+
+    Parameters
+    ----------
+    outlets
+        Columns ``outlet_id``, ``arrivals_per_h`` (typical weekday peak-hour arrivals),
+        ``counters``, ``terminals``, and optionally ``kind`` (office / residential /
+        commuter / mixed; assigned at random from ``seed`` when missing).
+    years
+        Length of the log in years (>= 1).
+    start
+        First day (ISO date).
+    seed
+        Seed of every random draw.
+    scenario
+        Service times and smart share for the waits (default: :func:`load_scenario`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``outlet_id, timestamp, arrivals, mean_wait_min``, sorted by outlet and time.
+    """
+    from netplan.model.scenario import load_scenario
+
+    _check_request(outlets, years)
+    sc = scenario if scenario is not None else load_scenario()
+    try:
+        t0 = pd.Timestamp(start).normalize()
+    except (ValueError, TypeError):
+        raise LayerError("outlets", [f"start must be an ISO date, got {start!r}"]) from None
+
+    rng = np.random.default_rng(seed)
+    o, kind, peak = _outlet_table(outlets, rng)
+    cal = _day_calendar(t0, t0 + pd.DateOffset(years=years))
+    cal = cal[cal["open"]].reset_index(drop=True)
+    d_idx, hour, weekend = _open_hours(cal)
+    stamps = (cal["date"].to_numpy()[d_idx] + hour.astype("timedelta64[h]")).astype(
+        "datetime64[ns]"
+    )
+    day_factor = cal["factor"].to_numpy(dtype=np.float64)[d_idx]
+
+    shape = _load_shape(kind, hour, weekend)
+    arrivals = rng.poisson(peak[:, None] * shape * day_factor[None, :]).astype(np.int64)
+    del shape
+    wait = _hourly_waits(arrivals, o["counters"].to_numpy(dtype=np.int64),
+                         o["terminals"].to_numpy(dtype=np.int64), sc)
+    noise = rng.lognormal(mean=0.0, sigma=0.10, size=wait.shape)
+    wait = np.round(wait * noise, 1).ravel()
+
+    out = pd.DataFrame(
+        {
+            "outlet_id": np.repeat(o["outlet_id"].to_numpy(), len(hour)),
+            "timestamp": np.tile(stamps, len(o)),
+            "arrivals": arrivals.ravel(),
+            "mean_wait_min": wait,
+        }
+    )
+    log.info("generated %d rows for %d outlets over %d open days", len(out), len(o), len(cal))
+    return out
+
+
+def _check_request(outlets: pd.DataFrame, years: int) -> None:
+    """Raise if ``outlets`` misses a column or ``years`` is not a whole number >= 1."""
+    problems = [f"missing column {col!r}"
+                for col in ("outlet_id", "arrivals_per_h", "counters", "terminals")
+                if col not in outlets.columns]
+    if not isinstance(years, int) or isinstance(years, bool) or years < 1:
+        problems.append(f"years must be an integer >= 1, got {years!r}")
+    if problems:
+        raise LayerError("outlets", problems)
+
+
+def _outlet_table(
+    outlets: pd.DataFrame, rng: np.random.Generator
+) -> tuple[pd.DataFrame, list[str], FloatArray]:
+    """The outlets sorted by id, the kind of each (drawn when absent) and its weekday peak."""
+    o = outlets.copy()
+    o["outlet_id"] = o["outlet_id"].astype(str)
+    o = o.sort_values("outlet_id", kind="stable").reset_index(drop=True)
+    if o["outlet_id"].duplicated().any():
+        raise LayerError("outlets", ["outlet_id values must be unique"])
+    kinds_all = list(KINDS)
+    if "kind" in o.columns:
+        kind = o["kind"].astype(str).str.lower().to_numpy()
+        unknown = sorted(set(kind) - set(kinds_all))
+        if unknown:
+            raise LayerError("outlets", [f"unknown kind(s) {unknown}; use {kinds_all}"])
+    else:
+        kind = rng.choice(np.asarray(kinds_all), size=len(o))
+    peak = pd.to_numeric(o["arrivals_per_h"], errors="coerce").to_numpy(dtype=np.float64)
+    if np.any(~np.isfinite(peak) | (peak < 0)):
+        raise LayerError("outlets", ["arrivals_per_h must be numbers >= 0"])
+    return o, [str(k) for k in kind], peak
+
+
+def _load_shape(
+    kind: list[str], hour: npt.NDArray[np.int64], weekend: npt.NDArray[np.bool_]
+) -> FloatArray:
+    """Expected load of each outlet (row) in each open hour (column), relative to its peak."""
+    shape = np.zeros((len(kind), len(hour)))
+    h_pos = hour - _WEEKDAY_HOURS[0]
+    for j, k in enumerate(kind):
+        spec = KINDS[k]
+        prof = np.asarray(spec["weekday"], dtype=np.float64)[h_pos]
+        shape[j] = np.where(weekend, prof * float(spec["weekend"]), prof)
+    return shape
+
+
+def _open_hours(
+    cal: pd.DataFrame,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Every open hour of the open days of ``cal``: its day (row of ``cal``), hour, weekend."""
+    slots_d: list[int] = []
+    slots_h: list[int] = []
+    slots_we: list[bool] = []
+    for i, row in enumerate(cal.itertuples(index=False)):
+        hrs = _WEEKEND_HOURS if row.weekend else _WEEKDAY_HOURS
+        slots_d.extend([i] * len(hrs))
+        slots_h.extend(hrs)
+        slots_we.extend([bool(row.weekend)] * len(hrs))
+    return (np.asarray(slots_d, dtype=np.int64), np.asarray(slots_h, dtype=np.int64),
+            np.asarray(slots_we, dtype=bool))
+
+
+def _hourly_waits(
+    arrivals: npt.NDArray[np.int64], counters: npt.NDArray[np.int64],
+    terminals: npt.NDArray[np.int64], scenario: Scenario,
+) -> FloatArray:
+    """Mean wait of every outlet (row) and hour (column) at its observed arrivals."""
+    n, hours = arrivals.shape
+    wait = np.empty(arrivals.shape, dtype=np.float64)
+    for lo in range(0, n, 32):  # blocks of outlets keep the temporaries small
+        hi = min(lo + 32, n)
+        wait[lo:hi] = _saturating_wait(
+            arrivals[lo:hi].astype(np.float64),
+            np.broadcast_to(counters[lo:hi, None], (hi - lo, hours)),
+            np.broadcast_to(terminals[lo:hi, None], (hi - lo, hours)),
+            scenario,
+        )
+    return wait
+
+
+def synthetic_outlets(
+    n: int = 40, *, seed: int = 0, scenario: Scenario | None = None
+) -> pd.DataFrame:
+    """``n`` made-up outlets for :func:`generate_log`: ids ``Q001``..., a kind, a format.
+
+    80% ``full`` and 20% ``light`` outlets, each with a weekday peak of 60%-115% of its
+    format's capacity at the wait target (so some are overloaded). Deterministic for ``seed``.
+    """
+    from netplan.model import service
+    from netplan.model.scenario import load_scenario
+
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise LayerError("outlets", [f"the number of outlets must be an integer >= 1, got {n!r}"])
+    sc = scenario if scenario is not None else load_scenario()
+    rng = np.random.default_rng(seed)
+    fmt = np.where(rng.random(n) < 0.8, "full", "light")
+    kinds = np.asarray(list(KINDS))[rng.integers(0, len(KINDS), size=n)]
+    caps = service.format_capacity_per_h(sc)
+    counters = np.array([sc.formats[f].counters for f in fmt], dtype=np.int64)
+    terminals = np.array([sc.formats[f].terminals for f in fmt], dtype=np.int64)
+    peak = np.array([caps[f] for f in fmt]) * rng.uniform(0.6, 1.15, size=n)
+    width = max(3, len(str(n)))
+    return pd.DataFrame(
+        {
+            "outlet_id": [f"Q{i + 1:0{width}d}" for i in range(n)],
+            "format": fmt,
+            "kind": kinds,
+            "counters": counters,
+            "terminals": terminals,
+            "arrivals_per_h": np.round(peak, 2),
+        }
+    )
+
+
+def outlets_from_branches(
+    gdf_branches: pd.DataFrame, *, seed: int = 0, scenario: Scenario | None = None
+) -> pd.DataFrame:
+    """Outlets for :func:`generate_log` from a branches layer (ids, counters, terminals).
+
+    The branches layer carries no observed demand, so each branch gets a synthetic weekday
+    peak of 60%-115% of its own capacity at the wait target and a random kind (seeded).
+    """
+    from netplan.model import service
+    from netplan.model.scenario import load_scenario
+
+    missing = [c for c in ("branch_id", "counters", "terminals") if c not in gdf_branches]
+    if missing:
+        raise LayerError("branches", [f"missing column(s) {', '.join(missing)}"])
+    sc = scenario if scenario is not None else load_scenario()
+    rng = np.random.default_rng(seed)
+    b = pd.DataFrame(gdf_branches[["branch_id", "counters", "terminals"]]).copy()
+    b["branch_id"] = b["branch_id"].astype(str)
+    b = b.sort_values("branch_id", kind="stable").reset_index(drop=True)
+    n = len(b)
+    cap = service.capacity_per_h(b["counters"].to_numpy(), b["terminals"].to_numpy(),
+                                 scenario=sc)
+    kinds = np.asarray(list(KINDS))[rng.integers(0, len(KINDS), size=n)]
+    return pd.DataFrame(
+        {
+            "outlet_id": b["branch_id"],
+            "kind": kinds,
+            "counters": b["counters"].to_numpy(dtype=np.int64),
+            "terminals": b["terminals"].to_numpy(dtype=np.int64),
+            "arrivals_per_h": np.round(cap * rng.uniform(0.6, 1.15, size=n), 2),
+        }
+    )

@@ -1,0 +1,579 @@
+"""Read one layer from a file and validate it.
+
+:func:`read_layer` reads a layer of one kind of :data:`~netplan.study.schemas.SCHEMAS` from
+a GeoPackage, GeoJSON, Shapefile, GeoParquet or CSV file (lon/lat columns, point layers
+only), converts GCJ-02 / BD-09 coordinates or any other CRS to WGS84, validates it once and
+reports *every* problem at once in one :class:`~netplan._errors.LayerError`;
+:func:`validate_layer` checks a frame in memory the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Final
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from netplan._errors import DataNotFoundError, LayerError, NetplanError
+from netplan.study import _validate as v
+from netplan.study.coords import check_coords, geometry_to_wgs84
+from netplan.study.schemas import RINGS, WGS84, Column, LayerSchema, schema
+
+__all__ = ["FORMATS", "gpkg_layers", "read_layer", "validate_layer"]
+
+logger = logging.getLogger(__name__)
+
+FORMATS: Final[dict[str, str]] = {
+    ".gpkg": "GeoPackage",
+    ".geojson": "GeoJSON",
+    ".json": "GeoJSON",
+    ".shp": "Shapefile",
+    ".parquet": "GeoParquet",
+    ".geoparquet": "GeoParquet",
+    ".csv": "CSV",
+}
+"""File extension → format of the files netplan reads and writes."""
+_ACCEPTED = (
+    "GeoPackage (.gpkg), GeoJSON (.geojson, .json), Shapefile (.shp), GeoParquet "
+    "(.parquet, .geoparquet) and, for point layers, CSV with longitude/latitude columns (.csv)"
+)
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def _format_of(path: Path) -> str:
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise NetplanError(
+            f"cannot read {path}: unknown file type '{path.suffix or '(none)'}'; netplan reads "
+            f"{_ACCEPTED}"
+        )
+    return fmt
+
+
+def gpkg_layers(path: str | os.PathLike[str]) -> list[str]:
+    """Names of the layers in a GeoPackage (or any multi-layer file)."""
+    import pyogrio
+
+    p = Path(path)
+    if not p.is_file():
+        raise DataNotFoundError(f"file not found: {p}")
+    try:
+        return [str(name) for name in pyogrio.list_layers(p)[:, 0]]
+    except Exception as exc:
+        raise NetplanError(
+            f"cannot read {p} as GeoPackage ({_reason(exc)}); the file is corrupt or not a "
+            f"GeoPackage: export it again; netplan reads {_ACCEPTED}"
+        ) from exc
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    # GDAL's advice to prefix the path with a driver name does not apply to netplan
+    text = re.sub(r";? ?It might help to specify the correct driver explicitly.*$", "", text)
+    return text[:300] if text else type(exc).__name__
+
+
+def _read_raw(
+    path: Path, fmt: str, kind: str, layer: str | None
+) -> tuple[pd.DataFrame, str | None]:
+    """Read the file as it is; returns the frame and the layer name read (GeoPackage)."""
+    import pyogrio
+
+    if fmt == "CSV":
+        # UTF-8 (with or without BOM) first, then GB18030 (a superset of GBK, common in China)
+        for encoding in ("utf-8-sig", "gb18030"):
+            try:
+                return pd.read_csv(path, dtype=object, encoding=encoding), None
+            except UnicodeDecodeError:
+                continue
+            except Exception as exc:
+                raise NetplanError(
+                    f"cannot read {path} as CSV ({_reason(exc)}); netplan reads {_ACCEPTED}"
+                ) from exc
+        raise NetplanError(
+            f"cannot read {path} as CSV: it is neither UTF-8 nor GB18030 text; save it as UTF-8"
+        )
+    if fmt == "GeoParquet":
+        try:
+            return gpd.read_parquet(path), None
+        except ValueError as exc:  # plain Parquet without geometry metadata
+            if "geo" not in str(exc).lower():
+                raise NetplanError(
+                    f"cannot read {path} as GeoParquet ({_reason(exc)}); netplan reads {_ACCEPTED}"
+                ) from exc
+            try:
+                return pd.read_parquet(path), None
+            except Exception as exc2:
+                raise NetplanError(
+                    f"cannot read {path} as Parquet ({_reason(exc2)}); netplan reads {_ACCEPTED}"
+                ) from exc2
+        except Exception as exc:
+            raise NetplanError(
+                f"cannot read {path} as GeoParquet ({_reason(exc)}); netplan reads {_ACCEPTED}"
+            ) from exc
+    read_as = None  # GeoJSON, Shapefile: one layer per file
+    if fmt == "GeoPackage":
+        names = gpkg_layers(path)
+        read_as = layer or kind
+        if read_as not in names:
+            if layer is None and len(names) == 1:
+                logger.info("%s: no layer %r, reading its only layer %r", path, kind, names[0])
+                read_as = names[0]
+            else:
+                raise NetplanError(
+                    f"{path} has no layer '{read_as}'; its layers are "
+                    f"{', '.join(names) or '(none)'}; pass the layer name with --layer NAME "
+                    "(or layer=NAME)"
+                )
+    try:
+        gdf = gpd.read_file(path, layer=read_as, engine="pyogrio")
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
+        raise NetplanError(
+            f"cannot read {path} as {fmt} ({_reason(exc)}); the file may be corrupt or not "
+            f"a {fmt} file; netplan reads {_ACCEPTED}"
+        ) from exc
+    except Exception as exc:
+        raise NetplanError(
+            f"cannot read {path} as {fmt} ({_reason(exc)}); netplan reads {_ACCEPTED}"
+        ) from exc
+    return gdf, read_as
+
+
+def _points_from_columns(
+    df: pd.DataFrame, rows: v.RowNamer, *, lon_col: str, lat_col: str
+) -> tuple[np.ndarray, list[str]]:
+    """Point geometries from lon/lat columns (missing or bad values give None)."""
+    problems: list[str] = []
+    missing_cols = [c for c in (lon_col, lat_col) if c not in df.columns]
+    if missing_cols:
+        problems.append(
+            f"columns: expected longitude/latitude columns '{lon_col}' and '{lat_col}', "
+            f"missing {', '.join(repr(c) for c in missing_cols)}; found columns "
+            f"{', '.join(map(str, df.columns))}; name them with --lon-col/--lat-col "
+            "(lon_col=/lat_col=)"
+        )
+        return np.full(len(df), None, dtype=object), problems
+    xy = []
+    for col in (lon_col, lat_col):
+        values, found = v.coerce_number(df[col], col, rows, integer=False)
+        problems += found
+        xy.append(
+            values.to_numpy(dtype=np.float64) if values is not None
+            else pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64)
+        )
+    ok = np.isfinite(xy[0]) & np.isfinite(xy[1])
+    geoms = np.full(len(df), None, dtype=object)
+    geoms[ok] = shapely.points(xy[0][ok], xy[1][ok])
+    return geoms, problems
+
+
+def read_layer(
+    path: str | os.PathLike[str],
+    kind: str,
+    *,
+    layer: str | None = None,
+    coords: str = "wgs84",
+    lon_col: str = "lon",
+    lat_col: str = "lat",
+    crs: str | None = None,
+    study_area: shapely.Geometry | None = None,
+) -> gpd.GeoDataFrame:
+    """Read one layer, validate it and return it in WGS84 (EPSG:4326).
+
+    Parameters
+    ----------
+    path
+        A GeoPackage, GeoJSON, Shapefile, GeoParquet or CSV file (CSV and plain Parquet:
+        point layers with columns ``lon_col``/``lat_col``).
+    kind
+        The layer kind, a key of :data:`SCHEMAS` (``"branches"``, ``"zones"`` ...).
+    layer
+        Layer name inside a GeoPackage; defaults to ``kind`` (or the file's only layer).
+    coords
+        ``"wgs84"`` (default), ``"gcj02"`` (Amap/Gaode, Tencent) or ``"bd09"`` (Baidu): the
+        system of longitude/latitude coordinates; only meaningful for geographic
+        coordinates. Files in a projected CRS are simply reprojected.
+    lon_col, lat_col
+        Coordinate columns of CSV / plain Parquet files.
+    crs
+        CRS to assume when the file declares none (CSV: default WGS84). A file that
+        declares a CRS is never overridden.
+    study_area
+        A WGS84 polygon; features outside it (points not covered by it, polygons and
+        lines not touching it) are problems.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The id column, the schema columns (coerced: integer-valued floats to int, adcode
+        to 6-digit text; optional columns filled), any extra columns of the file, and the
+        geometry, in file order, in EPSG:4326.
+
+    Raises
+    ------
+    DataNotFoundError
+        The file does not exist.
+    NetplanError
+        The file cannot be read (corrupt, wrong format, unknown extension, missing layer).
+    LayerError
+        The layer has problems; ``problems`` lists all of them (missing or mistyped
+        columns, missing/duplicate ids, invalid/empty/wrong-type geometries, missing CRS,
+        negative or missing populations, coordinates out of range, features outside
+        the study area).
+    """
+    sch = schema(kind)
+    p = Path(path)
+    if not p.exists():
+        raise DataNotFoundError(f"{kind} layer file not found: {p}")
+    coords = _coords(coords)
+    fmt = _format_of(p)
+    raw, layer_read = _read_raw(p, fmt, kind, layer)
+    source = f"{p}" + (f", layer '{layer_read}'" if layer_read and layer_read != kind else "")
+    gdf, problems = _validate_frame(
+        raw, sch, fmt=fmt, coords=coords, lon_col=lon_col, lat_col=lat_col, crs=crs,
+        study_area=study_area,
+    )
+    if problems:
+        raise LayerError(kind, problems, source=source)
+    assert gdf is not None
+    logger.debug("read %s (%d features) from %s", kind, len(gdf), source)
+    return gdf
+
+
+# --- validating ------------------------------------------------------------------------
+
+
+def _coords(coords: str) -> str:
+    try:
+        return check_coords(coords)
+    except ValueError as exc:
+        raise NetplanError(f"{exc} (--coords / coords=)") from None
+
+
+def validate_layer(
+    gdf: pd.DataFrame,
+    kind: str,
+    *,
+    coords: str = "wgs84",
+    study_area: shapely.Geometry | None = None,
+) -> gpd.GeoDataFrame:
+    """Validate an in-memory layer like :func:`read_layer` does; returns it in WGS84."""
+    sch = schema(kind)
+    out, problems = _validate_frame(
+        gdf, sch, fmt="GeoDataFrame", coords=_coords(coords), lon_col="lon", lat_col="lat",
+        crs=None, study_area=study_area,
+    )
+    if problems:
+        raise LayerError(kind, problems)
+    assert out is not None
+    return out
+
+
+def _validate_frame(
+    raw: pd.DataFrame,
+    sch: LayerSchema,
+    *,
+    fmt: str,
+    coords: str,
+    lon_col: str,
+    lat_col: str,
+    crs: str | None,
+    study_area: shapely.Geometry | None,
+) -> tuple[gpd.GeoDataFrame | None, list[str]]:
+    """The layer checked against its schema, in WGS84, or ``None`` and every problem.
+
+    Problems come in this order: geometry columns and CRS, geometries, attribute columns
+    and ids, the kind's own checks, coordinate ranges and the study area.
+    """
+    df = pd.DataFrame(raw).reset_index(drop=True)
+    raw_ids = df[sch.id.name].tolist() if sch.id.name in df.columns else None
+    rows = v.RowNamer(raw_ids, sch.id.name)
+    has_geometry = isinstance(raw, gpd.GeoDataFrame) and raw.geometry.name in raw.columns
+    if not has_geometry and not sch.points:
+        return None, [
+            f"{fmt} input holds no geometry column, and only point layers can be built "
+            f"from '{lon_col}'/'{lat_col}' columns; {sch.kind} need "
+            f"{' or '.join(sch.geometry)} geometries: use GeoPackage, GeoJSON, Shapefile "
+            "or GeoParquet"
+        ]
+    geoms, file_crs, df, problems = _geometry_and_crs(
+        raw, df, rows, lon_col=lon_col, lat_col=lat_col, crs=crs, coords=coords
+    )
+    if sch.points:
+        geoms = _single_points(geoms)
+    usable, found = v.geometry_problems(geoms, rows, allowed=sch.geometry)
+    problems += found
+    out, found = _columns(df, sch, rows)
+    problems += found
+    problems += _kind_checks(sch, out, geoms, usable, rows)
+    # to WGS84, coordinate ranges, study area
+    if file_crs is not None and (coords == "wgs84" or file_crs.is_geographic):
+        geoms, found = _projected(geoms, usable, file_crs, coords, rows,
+                                  study_area=study_area, sch=sch)
+        problems += found
+    if problems:
+        return None, problems
+
+    extra = [c for c in df.columns if c not in out.columns]
+    for c in extra:
+        out[c] = df[c]
+    gdf = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geoms, crs=WGS84), crs=WGS84)
+    if sch.kind == "ring_roads":
+        gdf = _fill_ring_lengths(gdf)
+    return gdf.reset_index(drop=True), []
+
+
+def _geometry_and_crs(
+    raw: pd.DataFrame,
+    df: pd.DataFrame,
+    rows: v.RowNamer,
+    *,
+    lon_col: str,
+    lat_col: str,
+    crs: str | None,
+    coords: str,
+) -> tuple[np.ndarray, CRS | None, pd.DataFrame, list[str]]:
+    """The geometries, their CRS, the attribute columns left and the problems found.
+
+    Geometries come from the frame's geometry column, else (point layers) from the
+    ``lon_col``/``lat_col`` columns; the CRS is the one the input declares, else ``crs``.
+    """
+    problems: list[str] = []
+    file_crs: CRS | None
+    if isinstance(raw, gpd.GeoDataFrame) and raw.geometry.name in raw.columns:
+        geoms = np.asarray(raw.geometry.values, dtype=object)
+        file_crs = raw.crs
+        df = df.drop(columns=[raw.geometry.name])
+    else:
+        geoms, found = _points_from_columns(df, rows, lon_col=lon_col, lat_col=lat_col)
+        problems += found
+        file_crs = CRS.from_user_input(crs or WGS84)
+        df = df.drop(columns=[c for c in (lon_col, lat_col) if c in df.columns])
+    if file_crs is None:
+        if crs is not None:
+            file_crs = CRS.from_user_input(crs)
+        else:
+            problems.append(
+                "CRS: expected a coordinate reference system, found none (the file does not "
+                "say what its coordinates are); set it: `netplan layers validate --crs "
+                "EPSG:4326 ...`, read_layer(..., crs='EPSG:4326'), or gdf.set_crs('EPSG:4326') "
+                "before writing the file (or add the .prj of a Shapefile)"
+            )
+    if coords != "wgs84" and file_crs is not None and not file_crs.is_geographic:
+        problems.append(
+            f"CRS: coords='{coords}' applies to longitude/latitude only, but the layer is in "
+            f"the projected CRS {file_crs.to_string()}; drop --coords (coords=) for projected "
+            "files"
+        )
+    return geoms, file_crs, df, problems
+
+
+def _single_points(geoms: np.ndarray) -> np.ndarray:
+    """Single-part multi points as points (safe); other geometries as they are."""
+    multi = np.array(
+        [g is not None and g.geom_type == "MultiPoint" and len(g.geoms) == 1 for g in geoms],
+        dtype=bool,
+    )
+    if not multi.any():
+        return geoms
+    geoms = geoms.copy()
+    geoms[multi] = [g.geoms[0] for g in geoms[multi]]
+    return geoms
+
+
+def _columns(
+    df: pd.DataFrame, sch: LayerSchema, rows: v.RowNamer
+) -> tuple[pd.DataFrame, list[str]]:
+    """The id and schema columns, coerced (optional ones filled), and the problems found."""
+    problems: list[str] = []
+    out = pd.DataFrame(index=df.index)
+    for col in (sch.id, *sch.columns):
+        if col.name not in df.columns:
+            if col.required or col is sch.id:
+                problems.append(
+                    f"column '{col.name}': expected {_dtype_word(col)} column, found no such "
+                    f"column (columns present: {', '.join(map(str, df.columns)) or 'none'})"
+                )
+            elif col.default is not None:
+                out[col.name] = col.default
+            continue
+        values, found = _coerce(df[col.name], col, rows, is_id=col is sch.id)
+        problems += found
+        if values is not None:
+            out[col.name] = values
+    if sch.id.name in out.columns and sch.unique_ids:
+        problems += v.duplicate_ids(out[sch.id.name], sch.id.name)
+    return out, problems
+
+
+def _projected(
+    geoms: np.ndarray,
+    usable: np.ndarray,
+    file_crs: CRS,
+    coords: str,
+    rows: v.RowNamer,
+    *,
+    study_area: shapely.Geometry | None,
+    sch: LayerSchema,
+) -> tuple[np.ndarray, list[str]]:
+    """The geometries in WGS84, with the coordinate-range and study-area problems."""
+    problems: list[str] = []
+    if file_crs.is_geographic:  # check the coordinates as given, before any conversion
+        problems += v.lonlat_range_problems(geoms, usable, rows)
+        usable = usable & _in_range(geoms)
+    wgs = _to_wgs84(geoms, usable, file_crs, coords)
+    if not file_crs.is_geographic:
+        problems += v.lonlat_range_problems(wgs, usable, rows)
+    if study_area is not None:
+        problems += _outside_problems(wgs, usable & _in_range(wgs), rows, study_area, sch)
+    return wgs, problems
+
+
+def _in_range(geoms: np.ndarray) -> np.ndarray:
+    """True where a geometry's bounds are finite longitude/latitude."""
+    ok = np.zeros(len(geoms), dtype=bool)
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if present.any():
+        b = shapely.bounds(geoms[present])
+        with np.errstate(invalid="ignore"):
+            ok[present] = (
+                np.isfinite(b).all(axis=1) & (b[:, 0] >= -180) & (b[:, 2] <= 180)
+                & (b[:, 1] >= -90) & (b[:, 3] <= 90)
+            )
+    return ok
+
+
+def _to_wgs84(geoms: np.ndarray, usable: np.ndarray, file_crs: CRS, coords: str) -> np.ndarray:
+    out = np.full(len(geoms), None, dtype=object)
+    if not usable.any():
+        return out
+    good = gpd.GeoSeries(geoms[usable], crs=file_crs)
+    if not file_crs.equals(CRS.from_epsg(4326)):
+        with np.errstate(all="ignore"):
+            good = good.to_crs(WGS84)
+    converted = geometry_to_wgs84(np.asarray(good.values, dtype=object), coords=coords)
+    out[usable] = np.asarray(converted, dtype=object)
+    # keep unusable geometries as they were (they are reported anyway)
+    out[~usable] = geoms[~usable]
+    return out
+
+
+def _outside_problems(
+    geoms: np.ndarray, usable: np.ndarray, rows: v.RowNamer, area: shapely.Geometry,
+    sch: LayerSchema,
+) -> list[str]:
+    if not usable.any():
+        return []
+    shapely.prepare(area)
+    inside = np.ones(len(geoms), dtype=bool)
+    if sch.points:
+        inside[usable] = shapely.covers(area, geoms[usable])
+    else:
+        inside[usable] = shapely.intersects(area, geoms[usable])
+    if inside.all():
+        return []
+    pos = np.flatnonzero(~inside)
+    where = [
+        f"({g.x:.6f}, {g.y:.6f})" if g.geom_type == "Point"
+        else f"near ({g.centroid.x:.4f}, {g.centroid.y:.4f})"
+        for g in geoms[pos]
+    ]
+    what = "lie" if sch.points else "do not touch it and lie"
+    if len(pos) == 1:
+        what = "lies" if sch.points else "does not touch it and lies"
+    return [
+        f"study area: expected every feature inside the study area (the union of the "
+        f"districts), found {v.plural(len(pos), 'feature')} that {what} outside it (lon, lat): "
+        + rows.many(pos, values=where, joiner=" at ", verbatim=True)
+        + "; fix their coordinates (are they GCJ-02/BD-09? use --coords) or drop them"
+    ]
+
+
+def _dtype_word(col: Column) -> str:
+    return {
+        "str": "a text", "int": "an integer", "float": "a number", "adcode": "a 6-digit adcode",
+    }[col.dtype]
+
+
+def _coerce(
+    series: pd.Series, col: Column, rows: v.RowNamer, *, is_id: bool
+) -> tuple[pd.Series | None, list[str]]:
+    required = col.required or is_id
+    if col.dtype == "adcode":
+        return v.coerce_adcode(series, col.name, rows, required=required)
+    if col.dtype == "str":
+        return v.coerce_text(series, col.name, rows, required=required,
+                             default=col.default if isinstance(col.default, str) else "")
+    return v.coerce_number(
+        series, col.name, rows, integer=col.dtype == "int", required=required,
+        min_value=col.min_value, max_value=col.max_value,
+    )
+
+
+def _kind_checks(
+    sch: LayerSchema, out: pd.DataFrame, geoms: np.ndarray, usable: np.ndarray,
+    rows: v.RowNamer,
+) -> list[str]:
+    problems: list[str] = []
+    if sch.kind == "zones" and {"pop_2010", "pop_2020"} <= set(out.columns):
+        inflow = out["pop_2020"] - out["pop_2010"]
+        if "inflow" in out.columns:
+            # missing inflow values are derived like an absent column (NA compares as equal)
+            bad = np.asarray((out["inflow"] != inflow).fillna(False), dtype=bool)
+            if not bad.any():
+                out["inflow"] = inflow
+            else:
+                pos = np.flatnonzero(bad)
+                problems.append(
+                    "column 'inflow': expected pop_2020 - pop_2010, found other values in "
+                    f"{v.plural(len(pos), 'row')}: "
+                    + rows.many(pos, values=out["inflow"].iloc[pos].tolist())
+                    + "; drop the column to have it computed"
+                )
+        else:
+            out["inflow"] = inflow
+    if sch.kind == "zones" and "adcode" not in out.columns:
+        out["adcode"] = pd.Series(None, index=out.index, dtype=object)
+    if sch.kind == "ring_roads" and "ring" in out.columns:
+        present = set(out["ring"].dropna().astype(int))
+        missing = [k for k in RINGS if k not in present]
+        if missing:
+            problems.append(
+                f"column 'ring': expected the rings {', '.join(map(str, RINGS))}, found no line "
+                f"for ring {', '.join(map(str, missing))}"
+            )
+        for k in sorted(present):
+            sel = usable & (out["ring"] == k).to_numpy(dtype=bool)
+            if not sel.any():
+                continue
+            faces = shapely.polygonize(shapely.get_parts(shapely.union_all(geoms[sel])))
+            if shapely.is_empty(faces) or shapely.area(faces) <= 0:
+                pos = np.flatnonzero(sel)
+                problems.append(
+                    f"geometry: expected ring {k} to be a closed line (or lines that together "
+                    f"close a loop), found lines that enclose no area: {rows.many(pos)}"
+                )
+    if sch.kind == "ring_roads" and "length_km" not in out.columns:
+        out["length_km"] = np.nan  # filled from the geometry once in WGS84 (see below)
+    return problems
+
+
+def _fill_ring_lengths(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Geodesic length (km) of ring lines where ``length_km`` is missing."""
+    missing = gdf["length_km"].isna().to_numpy()
+    if missing.any():
+        from pyproj import Geod
+
+        geod = Geod(ellps="WGS84")
+        lengths = [geod.geometry_length(g) / 1000.0 for g in gdf.geometry.values[missing]]
+        gdf.loc[missing, "length_km"] = np.round(lengths, 3)
+    return gdf

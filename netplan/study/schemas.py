@@ -1,0 +1,148 @@
+"""The layer kinds netplan reads: each kind's id column, attribute columns and geometry types.
+
+:data:`SCHEMAS` is the one table of what a layer of each kind (districts, ring roads, ring
+zones, population zones, branches, candidate sites) must hold; the readers, the writers, the
+synthetic study and the ``netplan layers`` command look it up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+
+from netplan._errors import NetplanError
+
+__all__ = ["KINDS", "RINGS", "SCHEMAS", "STUDY_KINDS", "WGS84", "Column", "LayerSchema", "schema"]
+
+WGS84: Final = "EPSG:4326"
+"""The CRS layers are read into and written in (longitude/latitude)."""
+
+# --- the schema table: kind → id column, columns with dtypes, geometry types -----------
+
+
+@dataclass(frozen=True)
+class Column:
+    """One attribute column of a layer.
+
+    ``dtype`` is ``"str"``, ``"int"``, ``"float"`` or ``"adcode"`` (6-digit text). An
+    optional column that is absent is filled with ``default`` (``None`` means it is
+    derived, see :func:`~netplan.study.readers.read_layer`).
+    """
+
+    name: str
+    dtype: str
+    required: bool = True
+    min_value: float | None = None
+    max_value: float | None = None
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class LayerSchema:
+    """What a layer kind must hold."""
+
+    kind: str
+    id: Column
+    columns: tuple[Column, ...]
+    geometry: tuple[str, ...]
+    unique_ids: bool = True
+
+    @property
+    def points(self) -> bool:
+        return self.geometry == ("Point",)
+
+    def describe(self) -> str:
+        cols = ", ".join(
+            f"{c.name} ({c.dtype}{'' if c.required else ', optional'})"
+            for c in (self.id, *self.columns)
+        )
+        return f"{self.kind}: {cols}; geometry {' or '.join(self.geometry)}"
+
+
+_POLY: Final = ("Polygon", "MultiPolygon")
+
+SCHEMAS: Final[dict[str, LayerSchema]] = {
+    s.kind: s
+    for s in (
+        LayerSchema(
+            "districts",
+            Column("adcode", "adcode"),
+            (
+                Column("name_zh", "str"),
+                Column("name_pinyin", "str", required=False, default=""),
+                Column("name_en", "str", required=False, default=""),
+                Column("zone", "str", required=False, default=""),
+                Column("pop_2010", "int", min_value=0),
+                Column("pop_2020", "int", min_value=0),
+            ),
+            _POLY,
+        ),
+        LayerSchema(
+            "ring_roads",
+            Column("ring", "int", min_value=2, max_value=6),
+            (
+                Column("name_zh", "str", required=False, default=""),
+                Column("name_en", "str", required=False, default=""),
+                Column("length_km_published", "float", required=False, default=np.nan),
+                Column("length_km", "float", required=False),  # derived from the line
+                Column("source", "str", required=False, default="user"),
+            ),
+            ("LineString", "MultiLineString"),
+            unique_ids=False,  # a ring may come in several pieces (an OpenStreetMap extract)
+        ),
+        LayerSchema("ring_zones", Column("ring_zone", "str"), (), _POLY),
+        LayerSchema(
+            "zones",
+            Column("zone_id", "str"),
+            (
+                Column("adcode", "adcode", required=False),  # derived by load_study
+                Column("pop_2010", "int", min_value=0),
+                Column("pop_2020", "int", min_value=0),
+                Column("inflow", "int", required=False),  # derived: pop_2020 - pop_2010
+            ),
+            _POLY,
+        ),
+        LayerSchema(
+            "branches",
+            Column("branch_id", "str"),
+            (
+                Column("name", "str", required=False, default=""),
+                Column("format", "str"),
+                Column("counters", "int", min_value=1),
+                Column("terminals", "int", min_value=1),
+                Column("source", "str", required=False, default="user"),
+            ),
+            ("Point",),
+        ),
+        LayerSchema(
+            "candidates",
+            Column("candidate_id", "str"),
+            (
+                Column("name", "str", required=False, default=""),
+                Column("kind", "str", required=False, default="user"),
+            ),
+            ("Point",),
+        ),
+    )
+}
+"""Every layer kind netplan reads, in one place."""
+
+KINDS: Final[tuple[str, ...]] = tuple(SCHEMAS)
+
+STUDY_KINDS: Final[tuple[str, ...]] = (
+    "districts", "ring_roads", "ring_zones", "zones", "branches", "candidates",
+)
+RINGS: Final = (2, 3, 4, 5, 6)
+"""The rings a ring roads layer must hold (2nd to 6th)."""
+
+
+def schema(kind: str) -> LayerSchema:
+    """The :class:`LayerSchema` of ``kind``; unknown kinds raise NetplanError."""
+    try:
+        return SCHEMAS[kind]
+    except KeyError:
+        raise NetplanError(
+            f"unknown layer kind {kind!r}; expected one of {', '.join(KINDS)}"
+        ) from None
