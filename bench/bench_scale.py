@@ -114,7 +114,7 @@ def worker_districts(size: str, seed: int, workers: int, write: bool, mode: str,
     """plan_all on a LocalCluster with ``workers`` processes (``task_threads`` solver threads
     per district task; None = HiGHS' default, every core)."""
     from netplan.model.synthetic import make_study
-    from netplan.planning.city import plan_all
+    from netplan.planning.dask_runner import plan_all
 
     n, m, d = SIZES[size]
     t0 = time.perf_counter()

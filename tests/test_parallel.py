@@ -11,23 +11,15 @@ import pandas as pd
 import pytest
 
 from netplan._errors import NetplanError
+from netplan._io import PLAN_FOLDER
+from netplan.model import kpi
 from netplan.model.scenario import DistrictPolicy, Scenario, load_scenario
 from netplan.model.synthetic import make_study, synthetic_scenario
 from netplan.planning import problem as planner
-from netplan.planning.city import (
-    CityPlan,
-    DistrictRun,
-    ProgressEvent,
-    apportion,
-    check_adcode,
-    district_scenario,
-    merge_districts,
-    objective_of,
-    plan_all,
-    read_city_plan,
-    run_district,
-    split_limits,
-)
+from netplan.planning.city import CityPlan, merge_districts, objective_of, read_city_plan
+from netplan.planning.dask_runner import ProgressEvent, compare_city, plan_all
+from netplan.planning.district import DistrictRun, run_district
+from netplan.planning.limits import apportion, check_adcode, district_scenario, split_limits
 from netplan.planning.plan import make_plan
 
 YEAR = 2020
@@ -127,9 +119,10 @@ def test_objective_of_matches_the_solver(study, scenario: Scenario) -> None:  # 
     model = planner.build_model(study, scenario, year=YEAR, adcode="910002")
     sol = planner.solve_model(model)
     dist = np.asarray(model.dist_m[sol.assign_zone, sol.assign_site]).ravel()
+    asg = kpi.Assignment(zone=sol.assign_zone, site=sol.assign_site, share=sol.assign_share,
+                         dist_m=dist, unserved_share=sol.unserved_share)
     got = objective_of(model, scenario, site_option=sol.site_option, relocated=sol.relocated,
-                       zone=sol.assign_zone, site=sol.assign_site, share=sol.assign_share,
-                       dist_m=dist, unserved_share=sol.unserved_share)
+                       assignment=asg)
     assert got == pytest.approx(sol.objective, rel=1e-9)
 
 
@@ -242,8 +235,6 @@ def test_unknown_mode(study, scenario: Scenario) -> None:  # type: ignore[no-unt
 
 
 def test_compare_city(study, scenario: Scenario, runs) -> None:  # type: ignore[no-untyped-def]
-    from netplan.planning.city import compare_city
-
     sc = scenario.replace(min_share_outside_ring5=None)
     lim = split_limits(study, sc, year=YEAR)
     merged = merge_districts(study, sc, runs, year=YEAR, limits=lim)
@@ -285,7 +276,8 @@ def test_plan_all_equals_sequential(study, city) -> None:  # type: ignore[no-unt
     ad_of.update(zip(study.candidates["candidate_id"], study.candidates["adcode"], strict=True))
     assert ad_of["B000001"] == "910001" and ad_of["C000008"] == "910002"
     for ad, p in cp.districts.items():
-        seq = make_plan(study, district_scenario(sc, cp.limits[ad]), year=YEAR, adcode=ad,
+        # the library's single-district plan runs with the same share of the city limits
+        seq = make_plan(study, sc, district=ad, year=YEAR,
                         locked=frozenset(i for i in LOCKED if ad_of[i] == ad),
                         forbidden=frozenset(i for i in FORBIDDEN if ad_of[i] == ad))
         pd.testing.assert_frame_equal(p.actions[ACTION_COLS].reset_index(drop=True),
@@ -339,7 +331,8 @@ def test_city_folder_round_trip(city, tmp_path: Path) -> None:  # type: ignore[n
     cp, _, _ = city
     out = cp.write(tmp_path / "city")
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["actions.csv", "districts", "kpis.json", "plan.gpkg", "run.json"]
+    assert names == sorted([PLAN_FOLDER.manifest, "actions.csv", "districts", "kpis.json",
+                            "plan.gpkg", "run.json"])
     assert sorted(p.name for p in (out / "districts").iterdir()) == ["910001", "910002"]
     back = read_city_plan(out)
     assert sorted(back.districts) == ["910001", "910002"]

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from netplan._errors import NetplanError
 from netplan.model.scenario import Scenario, load_scenario
 from netplan.planning.plan import Plan, make_plan, read_plan
 from netplan.study.layers import Study, load_study
@@ -88,7 +89,7 @@ def test_plan_folder_round_trips_and_is_byte_stable(study: Study, tmp_path: Path
 
 
 def test_district_plan_decides_only_its_own_sites(study: Study) -> None:
-    plan = make_plan(study, busy(), year=2020, adcode="110101")
+    plan = make_plan(study, busy(), year=2020, district="110101")
     assert set(plan.actions["adcode"]) == {"110101"}
     assert plan.kpis["scope"] == "110101"
     assert list(plan.kpis["after"]["districts"]) == ["110101"]
@@ -99,3 +100,32 @@ def test_cbc_through_pulp_gives_the_same_plan(study: Study) -> None:
     h = make_plan(study, sc, year=2020, solver="highs")
     c = make_plan(study, sc, year=2020, solver="cbc")
     assert h.kpis["solver"]["objective"] == pytest.approx(c.kpis["solver"]["objective"], rel=1e-6)
+
+
+def test_read_plan_refuses_a_malformed_kpis_file(study: Study, tmp_path: Path) -> None:
+    folder = make_plan(study, busy(), year=2020).write(tmp_path / "plan")
+    kpis = json.loads((folder / "kpis.json").read_text(encoding="utf-8"))
+    del kpis["after"]
+    kpis["before"] = {"overall": {}}
+    (folder / "kpis.json").write_text(json.dumps(kpis), encoding="utf-8")
+    with pytest.raises(NetplanError, match=r"kpis\.json is not a kpis\.json written by netplan "
+                                           r"\(missing after; before lacks districts, "
+                                           r"ring_zones\)"):
+        read_plan(folder)
+    (folder / "kpis.json").write_text("[1, 2", encoding="utf-8")
+    with pytest.raises(NetplanError, match=r"kpis\.json is not valid JSON"):
+        read_plan(folder)
+
+
+def test_library_and_cli_give_the_same_district_plan(tmp_path: Path) -> None:
+    """``make_plan(district=...)`` splits the city limits as ``netplan plan --district`` does."""
+    from typer.testing import CliRunner
+
+    from netplan.cli import app
+
+    study = load_study(None)
+    lib = make_plan(study, load_scenario(), district="东城").write(tmp_path / "lib")
+    res = CliRunner().invoke(app, ["plan", "--district", "东城", "--out", str(tmp_path / "cli"),
+                                   "--json"])
+    assert res.exit_code == 0, res.output
+    assert (lib / "actions.csv").read_bytes() == (tmp_path / "cli" / "actions.csv").read_bytes()

@@ -19,7 +19,7 @@ the M/M/c wait would be infinite. Each outlet's expected wait is Erlang C at its
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 
 from netplan.model import cost, demand, kpi, service
 from netplan.model.scenario import Scenario
+from netplan.planning.contract import KpiSet
 from netplan.study.geometry import RING_ZONES
 from netplan.study.layers import Study
 
@@ -78,7 +79,7 @@ class Diagnosis:
     year: int
     scenario_name: str
     target_wait_min: float
-    kpis: dict[str, Any]
+    kpis: KpiSet
     outlets: pd.DataFrame
     zones: pd.DataFrame
 
@@ -141,36 +142,20 @@ def diagnose(study: Study, scenario: Scenario, *, year: int | None = None) -> Di
     pop = np.asarray(demand.zone_population(zones, scenario, year=year), dtype=np.float64)
     arrivals = np.asarray(demand.arrivals_per_h(pop, scenario), dtype=np.float64)
     zxy, bxy = zone_points(zones), zone_points(branches)
-    dist = cost.knn_dist_m(
-        zxy,
-        bxy,
-        k=scenario.k_nearest,
-        max_dist_m=scenario.max_dist_km * 1000.0,
-        detour_factor=scenario.detour_factor,
-    )
     counters = branches["counters"].to_numpy(dtype=np.int64)
     terminals = branches["terminals"].to_numpy(dtype=np.int64)
-    room = throughput_per_h(
-        counters, terminals, scenario=scenario, utilisation=SATURATION_UTILISATION
-    )
-    assignment = kpi.assign_nearest_with_spill(dist, arrivals, room)
+    assignment = _current_assignment(zxy, bxy, arrivals, counters, terminals, scenario)
     n_sites = len(branches)
     load = assignment.site_load(arrivals, n_sites)
     cap = np.asarray(service.capacity_per_h(counters, terminals, scenario=scenario), float)
     wait = np.asarray(service.wait_min(load, counters, terminals, scenario=scenario), float)
-    rho = np.asarray(service.utilisation(load, counters, terminals, scenario=scenario), float)
     nearest = cost.nearest_dist_m(zxy, bxy, detour_factor=scenario.detour_factor)
-    zone_adcode = zones["adcode"].to_numpy(dtype=object)
-    zone_ring = zones["ring_zone"].to_numpy(dtype=object)
-    site_adcode = branches["adcode"].to_numpy(dtype=object)
-    site_ring = branches["ring_zone"].to_numpy(dtype=object)
-    districts = sorted(study.districts["adcode"].astype(str))
     kpis = kpi.kpi_bundle(
-        zone_adcode=zone_adcode,
-        zone_ring=zone_ring,
-        site_adcode=site_adcode,
-        site_ring=site_ring,
-        district_order=districts,
+        zone_adcode=zones["adcode"].to_numpy(dtype=object),
+        zone_ring=zones["ring_zone"].to_numpy(dtype=object),
+        site_adcode=branches["adcode"].to_numpy(dtype=object),
+        site_ring=branches["ring_zone"].to_numpy(dtype=object),
+        district_order=sorted(study.districts["adcode"].astype(str)),
         ring_order=list(RING_ZONES),
         zone_pop=pop,
         zone_arrivals=arrivals,
@@ -183,13 +168,46 @@ def diagnose(study: Study, scenario: Scenario, *, year: int | None = None) -> Di
         target_wait_min=scenario.target_wait_min,
     )
     ids = branches["branch_id"].astype(str).to_numpy()
-    outlets = pd.DataFrame(
+    return Diagnosis(
+        year=year,
+        scenario_name=scenario.name,
+        target_wait_min=scenario.target_wait_min,
+        kpis=cast(KpiSet, kpis),
+        outlets=_outlet_table(branches, scenario, load=load, cap=cap, wait=wait),
+        zones=zone_table(zones, pop, arrivals, nearest, assignment, ids),
+    )
+
+
+def _current_assignment(zxy: NDArray[np.float64], bxy: NDArray[np.float64],
+                        arrivals: NDArray[np.float64], counters: NDArray[np.int64],
+                        terminals: NDArray[np.int64], scenario: Scenario) -> kpi.Assignment:
+    """Customers to their nearest outlet within reach, spilling over when it saturates."""
+    dist = cost.knn_dist_m(
+        zxy,
+        bxy,
+        k=scenario.k_nearest,
+        max_dist_m=scenario.max_dist_km * 1000.0,
+        detour_factor=scenario.detour_factor,
+    )
+    room = throughput_per_h(
+        counters, terminals, scenario=scenario, utilisation=SATURATION_UTILISATION
+    )
+    return kpi.assign_nearest_with_spill(dist, arrivals, room)
+
+
+def _outlet_table(branches: Any, scenario: Scenario, *, load: NDArray[np.float64],
+                  cap: NDArray[np.float64], wait: NDArray[np.float64]) -> pd.DataFrame:
+    """One row per outlet (see :class:`Diagnosis`)."""
+    counters = branches["counters"].to_numpy(dtype=np.int64)
+    terminals = branches["terminals"].to_numpy(dtype=np.int64)
+    rho = np.asarray(service.utilisation(load, counters, terminals, scenario=scenario), float)
+    return pd.DataFrame(
         {
-            "id": ids,
+            "id": branches["branch_id"].astype(str).to_numpy(),
             "name": branches["name"].astype(str).to_numpy(),
             "format": branches["format"].astype(str).to_numpy(),
-            "adcode": site_adcode,
-            "ring_zone": site_ring,
+            "adcode": branches["adcode"].to_numpy(dtype=object),
+            "ring_zone": branches["ring_zone"].to_numpy(dtype=object),
             "counters": counters,
             "terminals": terminals,
             "arrivals_per_h": load,
@@ -199,15 +217,6 @@ def diagnose(study: Study, scenario: Scenario, *, year: int | None = None) -> Di
             "wait_min": wait,
             "overloaded": load > cap * (1 + 1e-9),
         }
-    )
-    zones_out = zone_table(zones, pop, arrivals, nearest, assignment, ids)
-    return Diagnosis(
-        year=year,
-        scenario_name=scenario.name,
-        target_wait_min=scenario.target_wait_min,
-        kpis=kpis,
-        outlets=outlets,
-        zones=zones_out,
     )
 
 

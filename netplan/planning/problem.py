@@ -16,7 +16,7 @@ move, ``relocate_cny`` of the outlet's format instead of ``close_cny + open_cny`
 Costs are annual CNY: operating cost + one-off costs / ``amortisation_years`` + travel
 (annual visits × km × ``cost_cny_per_km``) + unserved visits × penalty. Capacity of an
 option is its peak-hour arrivals at the waiting-time target (Erlang C, see
-:mod:`netplan.service`), so every planned outlet meets the target at its planned load.
+:mod:`netplan.model.service`), so every planned outlet meets the target at its planned load.
 
 Scope: a whole-city plan decides every site. A single-district plan decides the
 district's own sites and keeps, as a **buffer**, the zones of neighbouring districts
@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import scipy.sparse as sp
@@ -174,6 +174,54 @@ def change_kind(
     return np.where(servers_after > servers_before, "upgrade", "convert").astype(object)
 
 
+def site_actions(
+    sites: Sites,
+    *,
+    option_is_current: NDArray[np.bool_],
+    chosen: NDArray[np.int64],
+    servers_after: NDArray[np.int64],
+    moved_to: NDArray[Any],
+    moved_from: NDArray[Any],
+) -> NDArray[Any]:
+    """The action name of each site under a solution (``""``: a candidate left unopened).
+
+    Parameters
+    ----------
+    sites
+        The model's sites.
+    option_is_current
+        Per option: whether it is the outlet's current format.
+    chosen
+        Per site: the chosen option (``-1`` = not open).
+    servers_after
+        Per site: counters plus terminals after the plan.
+    moved_to, moved_from
+        Per site: the id of the site it moves to / came from (``""`` if none).
+
+    Returns
+    -------
+    ndarray of str
+        One name of :data:`netplan.planning.actions.ACTION_NAMES` (or ``""``) per site.
+    """
+    s = sites
+    is_open = chosen >= 0
+    change = change_kind(servers_after, s.counters + s.terminals)
+    action = np.full(len(s), "", dtype=object)
+    for j in range(len(s)):
+        if s.existing[j]:
+            if moved_to[j]:
+                action[j] = "relocate"
+            elif not is_open[j]:
+                action[j] = "close"
+            elif option_is_current[chosen[j]]:
+                action[j] = "keep"
+            else:
+                action[j] = change[j]
+        elif is_open[j] and not moved_from[j]:
+            action[j] = "open"
+    return action
+
+
 def build_options(sites: Sites, scenario: Scenario) -> Options:
     """Options per site (see module docstring); sites outside the scope keep their format."""
     fmts = scenario.formats
@@ -299,7 +347,11 @@ RELOCATION_CANDIDATES = 3
 def relocation_pairs(
     sites: Sites, options: Options, site_locked: NDArray[np.bool_], scenario: Scenario
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
-    """(from site, to site, option opened at the target) of every allowed move."""
+    """(from site, to site, option opened at the target) of every allowed move.
+
+    A decided outlet may move to its nearest candidates within the relocation radius; the
+    move keeps the outlet's format (a format change is an upgrade/conversion decision).
+    """
     from scipy.spatial import cKDTree
 
     ex = np.flatnonzero(sites.existing & sites.decide & ~site_locked)
@@ -336,117 +388,40 @@ def build_model(
     locked: frozenset[str] = frozenset(),
     forbidden: frozenset[str] = frozenset(),
 ) -> Model:
-    """Build the planning MILP for the whole city (``adcode=None``) or one district."""
+    """Build the planning MILP for the whole city (``adcode=None``) or one district.
+
+    Parameters
+    ----------
+    study, scenario
+        The layers (metric CRS, labelled) and the scenario.
+    year, adcode
+        Demand year; the district to plan, with its buffer (see the module docstring).
+    locked, forbidden
+        Site ids that must stay open / must not open.
+
+    Returns
+    -------
+    Model
+    """
     buffer_m = scenario.max_dist_km * 1000.0
     sites = collect_sites(study, decide_adcode=adcode, buffer_m=buffer_m)
-    zones = study.zones
-    pop_all = np.asarray(demand.zone_population(zones, scenario, year=year), dtype=np.float64)
-    zxy_all = zone_points(zones)
-    if adcode is None:
-        zone_index = np.arange(len(zones), dtype=np.int64)
-    else:
-        import shapely
-
-        area = study.districts.loc[study.districts["adcode"] == adcode].geometry
-        near = area.buffer(buffer_m).union_all()
-        inside = shapely.contains_xy(near, zxy_all[:, 0], zxy_all[:, 1])
-        zone_index = np.flatnonzero(inside | (zones["adcode"].to_numpy(dtype=object) == adcode))
-    if adcode is not None:
-        _check_scope(study, sites, zones, adcode)
-    pop = pop_all[zone_index]
-    zxy = zxy_all[zone_index]
+    zone_index, zxy, pop = _model_zones(study, scenario, year=year, adcode=adcode,
+                                        buffer_m=buffer_m)
+    if adcode is not None:  # something to decide, and customers (or a warning)
+        _check_scope(study, sites, study.zones, adcode)
     arrivals = np.asarray(demand.arrivals_per_h(pop, scenario), dtype=np.float64)
     visits = np.asarray(demand.annual_visits(pop, scenario), dtype=np.float64)
-
-    # sparse distances: k nearest existing outlets ∪ k nearest candidates, within reach
-    ex = np.flatnonzero(sites.existing)
-    ca = np.flatnonzero(~sites.existing)
-    d_ex, d_ca = (
-        cost.knn_dist_m(
-            zxy,
-            sites.xy[idx],
-            k=scenario.k_nearest,
-            max_dist_m=buffer_m,
-            detour_factor=scenario.detour_factor,
-        ).tocoo()
-        for idx in (ex, ca)
-    )
-    dist = sp.csr_array(
-        (
-            np.concatenate([d_ex.data, d_ca.data]),
-            (np.concatenate([d_ex.row, d_ca.row]), np.concatenate([ex[d_ex.col], ca[d_ca.col]])),
-        ),
-        shape=(len(zone_index), len(sites)),
-    )
-    dist.sort_indices()
+    dist = _site_distances(zxy, sites, scenario, buffer_m=buffer_m)
     options = build_options(sites, scenario)
-    amort = scenario.amortisation_years
-    fmts = scenario.formats
-
-    groups = sorted(study.districts["adcode"].astype(str))
-    gidx = {g: k for k, g in enumerate(groups)}
-    site_group = np.array(
-        [
-            gidx.get(str(a), -1) if d else -1
-            for a, d in zip(sites.adcode, sites.decide, strict=True)
-        ],
-        np.int64,
-    )
-    lim = _group_limits(scenario, groups, study)
-    if adcode is not None:  # a district run decides only its own sites: others' limits go
-        other = np.array([g != adcode for g in groups])
-        for arr in lim.values():
-            arr[other] = -1
-
-    close_oneoff = np.array(
-        [fmts[f].close_cny if e else 0.0 for f, e in zip(sites.format, sites.existing, strict=True)]
-    )
-    ids = sites.site_id.astype(str)
-    unknown = sorted((set(locked) | set(forbidden)) - set(ids))
-    if unknown:
-        raise NetplanError(
-            f"locked/forbidden site ids {unknown[:10]} are not outlets or candidates of this "
-            "run; check the ids (branch_id / candidate_id) and the district"
-        )
-    site_locked = np.isin(ids, sorted(locked)) | (sites.existing & ~sites.decide)
-    site_forbidden = np.isin(ids, sorted(forbidden))
-
-    # relocation pairs: a decided outlet and its nearest candidates within the radius; the
-    # move keeps the outlet's format (a format change is an upgrade/conversion decision)
+    groups, site_group, lim = _site_groups(study, scenario, sites, adcode)
+    close_oneoff = _close_oneoff(sites, scenario)
+    site_locked, site_forbidden = _site_status(sites, locked, forbidden)
     reloc_from, reloc_to, reloc_opt = relocation_pairs(sites, options, site_locked, scenario)
-    f_from = sites.format[reloc_from]
-    saving_oneoff = np.array(
-        [fmts[f].close_cny + fmts[f].open_cny - fmts[f].relocate_cny for f in f_from],
-        dtype=np.float64,
-    )
-    saving_oneoff = np.maximum(saving_oneoff, 0.0)
-
-    coo = dist.tocoo()
-    travel = sp.csr_array(
-        (visits[coo.row] * coo.data / 1000.0 * scenario.travel_cost_cny_per_km, (coo.row, coo.col)),
-        shape=dist.shape,
-    )
-    travel.sort_indices()
-    share_out = scenario.min_share_outside_ring5 if adcode is None else None
-    changed = sites.existing[options.site] & ~options.is_current
-    kind = change_kind(
-        options.counters + options.terminals,
-        sites.counters[options.site] + sites.terminals[options.site],
-    )
-    opt_tag = np.where(changed, np.where(kind == "upgrade", TAG_UPGRADE, TAG_CONVERT), -1)
-    tag_max = np.array(
-        [
-            -1 if scenario.max_upgrade is None else scenario.max_upgrade,
-            -1 if scenario.max_convert is None else scenario.max_convert,
-        ],
-        np.int64,
-    )
-    warm = np.full(len(sites), -1, dtype=np.int64)
-    cur = np.flatnonzero(options.is_current)
-    warm[options.site[cur]] = cur
-    problem = optimize.FacilityProblem(
+    saving_oneoff = _relocation_savings(sites, reloc_from, scenario)
+    amort = scenario.amortisation_years
+    problem = optimize.FacilityProblem(  # the formulation: see netplan.optimize
         demand=arrivals,
-        cost=travel,
+        cost=_travel_cost(dist, visits, scenario),
         unserved_cost=visits * scenario.unserved_penalty_cny_per_visit,
         opt_site=options.site,
         opt_capacity=options.capacity,
@@ -464,12 +439,11 @@ def build_model(
         group_max_sites=lim["max_sites"],
         group_max_new=lim["max_new"],
         group_max_closed=lim["max_closed"],
-        opt_tag=opt_tag,
-        tag_max=tag_max,
+        **_option_tags(sites, options, scenario),
         max_new=scenario.max_open,
         max_closed=scenario.max_close,
         budget=scenario.budget_cny,
-        min_share_outside=share_out,
+        min_share_outside=scenario.min_share_outside_ring5 if adcode is None else None,
         reloc_from=reloc_from,
         reloc_to=reloc_to,
         reloc_to_option=reloc_opt,
@@ -477,29 +451,156 @@ def build_model(
         reloc_saving_oneoff=saving_oneoff,
         balance_weight=scenario.balance_weight,
         balance_threshold=scenario.balance_threshold,
-        warm_start=warm,
+        warm_start=_current_options(sites, options),
     )
-    log.info(
-        "model: %d zones, %d sites, %d options, %d pairs, %d relocation pairs",
-        len(zone_index),
-        len(sites),
-        len(options.site),
-        dist.nnz,
-        len(reloc_from),
+    log.info("model: %d zones, %d sites, %d options, %d pairs, %d relocation pairs",
+             len(zone_index), len(sites), len(options.site), dist.nnz, len(reloc_from))
+    return Model(sites=sites, options=options, zone_index=zone_index, zone_xy=zxy,
+                 zone_pop=pop, zone_arrivals=arrivals, dist_m=dist, reloc_from=reloc_from,
+                 reloc_to=reloc_to, groups=groups, problem=problem)
+
+
+def _close_oneoff(sites: Sites, scenario: Scenario) -> NDArray[np.float64]:
+    """One-off cost of closing each site (its format's ``close_cny``; 0 for candidates)."""
+    return np.array([scenario.formats[f].close_cny if e else 0.0
+                     for f, e in zip(sites.format, sites.existing, strict=True)],
+                    dtype=np.float64)
+
+
+def _current_options(sites: Sites, options: Options) -> NDArray[np.int64]:
+    """Each site's current option (``-1`` for candidates): the network as it is."""
+    warm = np.full(len(sites), -1, dtype=np.int64)
+    cur = np.flatnonzero(options.is_current)
+    warm[options.site[cur]] = cur
+    return warm
+
+
+def _model_zones(study: Study, scenario: Scenario, *, year: int, adcode: str | None,
+                 buffer_m: float
+                 ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """Index, demand point and population of the model's zones (a district: with its buffer)."""
+    zones = study.zones
+    pop_all = np.asarray(demand.zone_population(zones, scenario, year=year), dtype=np.float64)
+    zxy_all = zone_points(zones)
+    if adcode is None:
+        zone_index = np.arange(len(zones), dtype=np.int64)
+    else:
+        import shapely
+
+        area = study.districts.loc[study.districts["adcode"] == adcode].geometry
+        near = area.buffer(buffer_m).union_all()
+        inside = shapely.contains_xy(near, zxy_all[:, 0], zxy_all[:, 1])
+        zone_index = np.flatnonzero(inside | (zones["adcode"].to_numpy(dtype=object) == adcode))
+    return zone_index, zxy_all[zone_index], pop_all[zone_index]
+
+
+def _site_distances(zxy: NDArray[np.float64], sites: Sites, scenario: Scenario, *,
+                    buffer_m: float) -> sp.csr_array:
+    """Sparse distances: k nearest existing outlets ∪ k nearest candidates, within reach."""
+    ex = np.flatnonzero(sites.existing)
+    ca = np.flatnonzero(~sites.existing)
+    d_ex, d_ca = (
+        cost.knn_dist_m(
+            zxy,
+            sites.xy[idx],
+            k=scenario.k_nearest,
+            max_dist_m=buffer_m,
+            detour_factor=scenario.detour_factor,
+        ).tocoo()
+        for idx in (ex, ca)
     )
-    return Model(
-        sites=sites,
-        options=options,
-        zone_index=zone_index,
-        zone_xy=zxy,
-        zone_pop=pop,
-        zone_arrivals=arrivals,
-        dist_m=dist,
-        reloc_from=reloc_from,
-        reloc_to=reloc_to,
-        groups=groups,
-        problem=problem,
+    dist = sp.csr_array(
+        (
+            np.concatenate([d_ex.data, d_ca.data]),
+            (np.concatenate([d_ex.row, d_ca.row]), np.concatenate([ex[d_ex.col], ca[d_ca.col]])),
+        ),
+        shape=(len(zxy), len(sites)),
     )
+    dist.sort_indices()
+    return dist
+
+
+def _site_groups(study: Study, scenario: Scenario, sites: Sites, adcode: str | None
+                 ) -> tuple[list[str], NDArray[np.int64], dict[str, NDArray[np.int64]]]:
+    """District groups (adcodes), each decided site's group, and the groups' limits."""
+    groups = sorted(study.districts["adcode"].astype(str))
+    gidx = {g: k for k, g in enumerate(groups)}
+    site_group = np.array(
+        [
+            gidx.get(str(a), -1) if d else -1
+            for a, d in zip(sites.adcode, sites.decide, strict=True)
+        ],
+        np.int64,
+    )
+    lim = _group_limits(scenario, groups, study)
+    if adcode is not None:  # a district run decides only its own sites: others' limits go
+        other = np.array([g != adcode for g in groups])
+        for arr in lim.values():
+            arr[other] = -1
+    return groups, site_group, lim
+
+
+def _site_status(sites: Sites, locked: frozenset[str], forbidden: frozenset[str]
+                 ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Which sites must stay open (locked, or kept outside the scope) and may not open."""
+    ids = sites.site_id.astype(str)
+    unknown = sorted((set(locked) | set(forbidden)) - set(ids))
+    if unknown:
+        raise NetplanError(
+            f"locked/forbidden site ids {unknown[:10]} are not outlets or candidates of this "
+            "run; check the ids (branch_id / candidate_id) and the district"
+        )
+    site_locked = np.isin(ids, sorted(locked)) | (sites.existing & ~sites.decide)
+    return site_locked, np.isin(ids, sorted(forbidden))
+
+
+def _relocation_savings(sites: Sites, reloc_from: NDArray[np.int64], scenario: Scenario
+                        ) -> NDArray[np.float64]:
+    """One-off saving of each move: ``close + open - relocate`` of the outlet's format."""
+    fmts = scenario.formats
+    saving = np.array(
+        [fmts[f].close_cny + fmts[f].open_cny - fmts[f].relocate_cny
+         for f in sites.format[reloc_from]],
+        dtype=np.float64,
+    )
+    return np.maximum(saving, 0.0)
+
+
+class _TagArgs(TypedDict):
+    """The option-tag arguments of :class:`netplan.optimize.FacilityProblem`."""
+
+    opt_tag: NDArray[np.int64]
+    tag_max: NDArray[np.int64]
+
+
+def _option_tags(sites: Sites, options: Options, scenario: Scenario) -> _TagArgs:
+    """Each option's tag (upgrade, conversion, or -1) and the scenario's limit per tag."""
+    changed = sites.existing[options.site] & ~options.is_current
+    kind = change_kind(
+        options.counters + options.terminals,
+        sites.counters[options.site] + sites.terminals[options.site],
+    )
+    opt_tag = np.where(changed, np.where(kind == "upgrade", TAG_UPGRADE, TAG_CONVERT), -1)
+    tag_max = np.array(
+        [
+            -1 if scenario.max_upgrade is None else scenario.max_upgrade,
+            -1 if scenario.max_convert is None else scenario.max_convert,
+        ],
+        np.int64,
+    )
+    return {"opt_tag": opt_tag.astype(np.int64), "tag_max": tag_max}
+
+
+def _travel_cost(dist: sp.csr_array, visits: NDArray[np.float64], scenario: Scenario
+                 ) -> sp.csr_array:
+    """Annual travel cost of each (zone, site) pair: visits × km × cost per km."""
+    coo = dist.tocoo()
+    travel = sp.csr_array(
+        (visits[coo.row] * coo.data / 1000.0 * scenario.travel_cost_cny_per_km, (coo.row, coo.col)),
+        shape=dist.shape,
+    )
+    travel.sort_indices()
+    return travel
 
 
 def _check_scope(study: Study, sites: Sites, zones: Any, adcode: str) -> None:

@@ -1,0 +1,293 @@
+"""The shape of ``kpis.json``: what a plan promises to its readers (maps, report, terminal).
+
+:func:`netplan.planning.plan.plan_from_solution` builds a :class:`Kpis` for one scope (the
+city or one district); :func:`netplan.planning.city.merge_districts` adds the city-only
+keys of a plan merged from district runs. :func:`netplan.planning.plan.read_plan` checks a
+file's shape against :data:`KPIS_KEYS` before handing it out as a :class:`Kpis`.
+
+Numbers are rounded for output; ``None`` (JSON ``null``) stands for "not defined"
+(no population, a saturated queue, no limit).
+"""
+
+from typing import NotRequired, TypedDict
+
+from netplan.model.scenario import ScenarioSource
+
+__all__ = [
+    "KPIS_KEYS",
+    "KPI_SET_KEYS",
+    "ActionCounts",
+    "Coordination",
+    "CostKpis",
+    "DistrictCoordination",
+    "DistrictLimitsInfo",
+    "DistrictRunInfo",
+    "DistrictTiming",
+    "FailedDistrict",
+    "KpiSet",
+    "Kpis",
+    "LimitCheck",
+    "MergeInfo",
+    "NetworkKpis",
+    "RepairStats",
+    "RunInfo",
+    "ScenarioEcho",
+    "SkippedDistrict",
+    "SolverKpis",
+]
+
+Number = int | float
+"""A JSON number."""
+
+ActionCounts = dict[str, int]
+"""Number of sites per action name (every name of :data:`netplan.planning.actions.ACTION_NAMES`)."""
+
+
+class ScenarioEcho(TypedDict):
+    """The scenario as :func:`netplan.model.scenario.scenario_to_dict` writes it (TOML layout)."""
+
+    name: str
+    description: str
+    years: dict[str, int]
+    horizon: dict[str, float]
+    demand: dict[str, float]
+    service: dict[str, float]
+    travel: dict[str, Number]
+    planning: dict[str, Number | None]
+    formats: dict[str, dict[str, Number | str]]
+    districts: dict[str, dict[str, str | int | None]]
+    source: NotRequired[ScenarioSource]
+
+
+class SolverKpis(TypedDict):
+    """How the solve went (``status`` ``merged``/``merged_with_failures`` for a city merge)."""
+
+    status: str
+    objective: float | None
+    best_bound: float | None
+    gap: float | None
+    solver: str
+    max_district_gap: NotRequired[float | None]
+    districts_ok: NotRequired[int]
+    districts_failed: NotRequired[int]
+
+
+class CostKpis(TypedDict):
+    """Operating, one-off and travel costs of the scope, before and after (CNY)."""
+
+    opex_before_cny_per_year: int
+    opex_after_cny_per_year: int
+    oneoff_spend_cny: int
+    budget_cny: float | None
+    travel_before_cny_per_year: int
+    travel_after_cny_per_year: int
+
+
+class NetworkKpis(TypedDict):
+    """KPIs of one network over one group of zones and outlets.
+
+    The keys of :func:`netplan.model.kpi.network_kpis` (see its module docstring for
+    their definitions); ``share_outlets_outside_ring5`` is set on the ``overall`` entry
+    of a :class:`KpiSet` only.
+    """
+
+    population: int
+    outlets: int
+    arrivals_per_h: float | None
+    mean_dist_m: float | None
+    p95_dist_m: float | None
+    share_pop_within_1km: float | None
+    share_pop_within_2km: float | None
+    share_pop_within_3km: float | None
+    mean_wait_min: float | None
+    share_customers_over_target: NotRequired[float | None]
+    overloaded_outlets: int
+    unserved_arrivals_per_h: float | None
+    share_outlets_outside_ring5: NotRequired[float | None]
+
+
+class KpiSet(TypedDict):
+    """One network measured over the plan's scope, per district (adcode) and per ring zone."""
+
+    overall: NetworkKpis
+    districts: dict[str, NetworkKpis]
+    ring_zones: dict[str, NetworkKpis]
+
+
+class FailedDistrict(TypedDict):
+    """A district whose run failed (or was not run); it keeps its network."""
+
+    adcode: str
+    error: str
+    reason: str
+
+
+class SkippedDistrict(TypedDict):
+    """A district left out on purpose (nothing to decide)."""
+
+    adcode: str
+    reason: str
+
+
+class MergeInfo(TypedDict):
+    """How the district plans were merged."""
+
+    method: str
+    note: str
+    district_mode: NotRequired[str]
+
+
+class LimitCheck(TypedDict):
+    """A city limit and the merged plan's value."""
+
+    limit: Number | None
+    value: Number | None
+
+
+class RepairStats(TypedDict):
+    """Conflicts between district plans and how the merge repaired them."""
+
+    conflict_pairs: int
+    closed_outlet_arrivals_per_h: float
+    overload_arrivals_per_h: float
+    moved_arrivals_per_h: float
+    unserved_arrivals_per_h: float
+
+
+class DistrictCoordination(TypedDict):
+    """One district's actions counted on the merged plan, next to its share of the limits."""
+
+    opened: int
+    closed: int
+    upgraded: int
+    converted: int
+    max_open: int | None
+    max_close: int | None
+    max_upgrade: int | None
+    max_convert: int | None
+    budget_cny: float | None
+
+
+class Coordination(TypedDict):
+    """The city limits checked on the merged plan."""
+
+    method: str
+    checks: dict[str, LimitCheck]
+    violations: list[str]
+    repair: RepairStats
+    overloaded_outlets_after: int | None
+    districts: dict[str, DistrictCoordination]
+
+
+class DistrictLimitsInfo(TypedDict):
+    """A district's share of the city limits (:meth:`DistrictLimits.as_dict`)."""
+
+    max_open: int | None
+    max_close: int | None
+    max_upgrade: int | None
+    max_convert: int | None
+    budget_cny: float | None
+    need_per_h: float
+    slack_per_h: float
+    cap_open: int | None
+    cap_close: int | None
+
+
+class DistrictRunInfo(TypedDict):
+    """Summary of one district run (the same for identical runs; timings are in run.json)."""
+
+    ok: bool
+    reason: NotRequired[str]
+    error: NotRequired[str]
+    status: NotRequired[str]
+    objective: NotRequired[float | None]
+    best_bound: NotRequired[float | None]
+    gap: NotRequired[float | None]
+    model_zones: int
+    model_sites: int
+    actions: NotRequired[ActionCounts]
+    limits: DistrictLimitsInfo | None
+
+
+class Kpis(TypedDict):
+    """The content of ``kpis.json``.
+
+    Attributes
+    ----------
+    scope
+        ``"city"`` or the adcode of the planned district.
+    year
+        Demand year.
+    scenario
+        The scenario echo.
+    solver
+        Solver status, objective, bound and gap.
+    actions
+        Number of sites per action.
+    costs
+        Costs before and after.
+    before, after
+        KPIs of the current network (diagnosis rule) and of the planned one.
+    failed_districts, skipped_districts, merge, coordination, districts_run
+        Only in a city plan merged from district runs.
+    """
+
+    scope: str
+    year: int
+    scenario: ScenarioEcho
+    solver: SolverKpis
+    actions: ActionCounts
+    costs: CostKpis
+    before: KpiSet
+    after: KpiSet
+    failed_districts: NotRequired[list[FailedDistrict]]
+    skipped_districts: NotRequired[list[SkippedDistrict]]
+    merge: NotRequired[MergeInfo]
+    coordination: NotRequired[Coordination]
+    districts_run: NotRequired[dict[str, DistrictRunInfo]]
+
+
+KPIS_KEYS: frozenset[str] = Kpis.__required_keys__
+"""Keys every ``kpis.json`` holds."""
+
+KPI_SET_KEYS: frozenset[str] = KpiSet.__required_keys__
+"""Keys of ``before`` and ``after``."""
+
+
+class DistrictTiming(TypedDict, total=False):
+    """Seconds, memory and worker of one district run (``run.json`` of a city plan)."""
+
+    solve_s: float | None
+    build_s: float | None
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float | None
+    worker: str
+
+
+class RunInfo(TypedDict, total=False):
+    """The content of ``run.json``: timings and versions (differs between identical runs).
+
+    Every plan has ``netplan`` and the solver's seconds; a city plan merged from district
+    runs adds how they ran (``mode`` ... ``districts``). A folder without ``run.json``
+    reads as an empty one.
+    """
+
+    netplan: str
+    solve_seconds: float
+    build_seconds: float
+    search_seconds: float
+    search_gain: float
+    mode: str
+    scheduler: str
+    workers: dict[str, int]
+    split_seconds: float
+    cluster_seconds: float
+    tasks_seconds: float
+    districts_seconds: float
+    merge_seconds: float
+    wall_seconds: float
+    sum_district_seconds: float
+    sum_district_cpu_seconds: float
+    max_worker_peak_rss_mb: float | None
+    districts: dict[str, DistrictTiming]

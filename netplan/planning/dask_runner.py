@@ -1,0 +1,537 @@
+"""Every district planned in parallel on Dask, merged into one coordinated city plan.
+
+:func:`plan_all` plans each district (with its buffer, see :mod:`netplan.planning.problem`)
+as its own task on ``dask.distributed`` — an embedded ``LocalCluster`` (one
+single-threaded worker process per core, dashboard off, loopback only) or the cluster of
+a scheduler address — and merges the results (:func:`netplan.planning.city.merge_districts`)
+into one :class:`~netplan.planning.city.CityPlan`. The city limits are split across the
+districts first (:mod:`netplan.planning.limits`).
+
+Every district is submitted at once with a priority, largest first (:func:`_size_key`),
+and the scheduler hands a worker its next district the moment it is free; this process
+only gathers results. The library never prints: ``progress`` receives
+:class:`ProgressEvent` objects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from netplan._errors import NetplanError
+from netplan.model.scenario import Scenario
+from netplan.planning import problem as planner
+from netplan.planning.city import CityPlan, merge_districts
+from netplan.planning.contract import RunInfo
+from netplan.planning.diagnose import zone_points
+from netplan.planning.district import DistrictRun, check_mode, jsonable, run_district
+from netplan.planning.limits import DistrictLimits, check_adcode, district_scenario, split_limits
+from netplan.planning.plan import Plan, make_plan
+from netplan.study.layers import Study
+
+__all__ = ["Progress", "ProgressEvent", "RunningTask", "compare_city", "plan_all"]
+
+log = logging.getLogger(__name__)
+
+_HEARTBEAT_S = 1.0
+_POLL_S = 0.05
+
+
+class RunningTask(NamedTuple):
+    """A district task still running: adcode, district name, seconds since it started."""
+
+    adcode: str
+    name: str
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """What :func:`plan_all` reports to its ``progress`` callback.
+
+    Attributes
+    ----------
+    stage
+        ``"diagnosis"``, ``"cluster"``, ``"districts"``, ``"merge"`` or ``"done"``.
+    done, total, failed
+        District tasks finished (failed included) / all / failed so far.
+    elapsed_s
+        Seconds since :func:`plan_all` started.
+    running
+        Tasks still running, slowest first (at most 5).
+    finished
+        Adcode of the district that just finished (``None`` on a heartbeat / stage event).
+    message
+        One short line (what just happened).
+    """
+
+    stage: str
+    done: int
+    total: int
+    failed: int
+    elapsed_s: float
+    running: tuple[RunningTask, ...] = ()
+    finished: str | None = None
+    message: str = ""
+
+
+Progress = Callable[[ProgressEvent], None]
+
+
+class _Reporter:
+    """Sends :class:`ProgressEvent` objects to ``progress`` (if any)."""
+
+    def __init__(self, progress: Progress | None, total: int, t0: float) -> None:
+        self.progress, self.total, self.t0 = progress, total, t0
+
+    def __call__(self, stage: str, done: int, failed: int,
+                 running: tuple[RunningTask, ...] = (), finished: str | None = None,
+                 message: str = "") -> None:
+        if self.progress is not None:
+            self.progress(ProgressEvent(stage=stage, done=done, total=self.total,
+                                        failed=failed, elapsed_s=time.perf_counter() - self.t0,
+                                        running=running, finished=finished, message=message))
+
+
+def _size_key(study: Study, *, sites_only: bool = False,
+              buffer_m: float = 0.0) -> dict[str, float]:
+    """Rough cost of each district's run, for largest-first submission.
+
+    Zones of the model × √(sites + 1): the model grows with its zones (k pairs each) and
+    the search with the sites, less than linearly. The model's zones are those within
+    ``buffer_m`` of the district (its buffer, as
+    :func:`netplan.planning.problem.build_model` takes them): counting only the district's
+    own zones puts districts with large buffers too late in the queue.
+    ``sites_only``: the number of outlets and candidates of each district.
+    """
+    ads = study.districts["adcode"].astype(str)
+    ns = (study.branches["adcode"].astype(str).value_counts()
+          .add(study.candidates["adcode"].astype(str).value_counts(), fill_value=0))
+    if sites_only:
+        return {str(a): float(ns.get(a, 0)) for a in ads}
+    zad = study.zones["adcode"].astype(str).to_numpy(dtype=object)
+    if buffer_m > 0:
+        import shapely
+
+        xy = zone_points(study.zones)
+        nz = {}
+        for a, geom in zip(ads, study.districts.geometry, strict=True):
+            inside = shapely.contains_xy(shapely.buffer(geom, buffer_m), xy[:, 0], xy[:, 1])
+            nz[str(a)] = float(np.count_nonzero(inside | (zad == a)))
+    else:
+        counts = study.zones["adcode"].astype(str).value_counts()
+        nz = {str(a): float(counts.get(a, 0)) for a in ads}
+    return {str(a): nz[str(a)] * math.sqrt(float(ns.get(a, 0)) + 1.0) for a in ads}
+
+
+@dataclass(frozen=True)
+class _Task:
+    """One district run as submitted: its scenario share and its own locked/forbidden ids."""
+
+    adcode: str
+    scenario: Scenario
+    locked: frozenset[str]
+    forbidden: frozenset[str]
+
+
+def _district_names(study: Study) -> dict[str, str]:
+    return {check_adcode(a): str(n) for a, n in zip(
+        study.districts["adcode"].astype(str), study.districts["name_zh"].astype(str),
+        strict=True)}
+
+
+def _districts_to_run(study: Study, names: dict[str, str], adcodes: Sequence[str] | None
+                      ) -> tuple[list[str], dict[str, str]]:
+    """The districts to plan and those skipped on purpose (adcode -> why)."""
+    todo = sorted(names) if adcodes is None else sorted({check_adcode(a) for a in adcodes})
+    unknown = [a for a in todo if a not in names]
+    if unknown:
+        raise NetplanError(f"districts {unknown} are not in the districts layer; valid adcodes: "
+                           f"{', '.join(sorted(names))}")
+    n_sites = _size_key(study, sites_only=True)
+    skipped = {a: "no outlet and no candidate site: nothing to decide (its zones are served "
+                  "as in the diagnosis)" for a in todo if n_sites.get(a, 0.0) == 0}
+    return [a for a in todo if a not in skipped], skipped
+
+
+def _site_districts(study: Study, ids: frozenset[str]) -> dict[str, str]:
+    """Site id -> adcode of every outlet and candidate; NetplanError if ``ids`` are not sites."""
+    site_ad = dict(zip(study.branches["branch_id"].astype(str),
+                       study.branches["adcode"].astype(str), strict=True))
+    site_ad.update(zip(study.candidates["candidate_id"].astype(str),
+                       study.candidates["adcode"].astype(str), strict=True))
+    bad = sorted(ids - set(site_ad))
+    if bad:
+        raise NetplanError(f"locked/forbidden site ids {bad[:10]} are not outlets or candidates "
+                           "of the study; check the ids (branch_id / candidate_id)")
+    return site_ad
+
+
+@contextmanager
+def _dask_client(scheduler: str | None, workers: int | None, n_tasks: int) -> Iterator[Any]:
+    """A client of the scheduler at ``scheduler``, or of a new local cluster; closed after."""
+    import distributed
+
+    dd: Any = distributed  # untyped third-party API
+    cluster: Any = None
+    if scheduler:
+        try:
+            client = dd.Client(scheduler, timeout="30s")
+        except (OSError, TimeoutError) as exc:
+            raise NetplanError(
+                f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); check the address "
+                "(tcp://host:8786) and that `dask scheduler` runs there, or drop --scheduler "
+                "to use a local cluster") from None
+    else:
+        n = workers if workers is not None else (os.cpu_count() or 1)
+        n = max(1, min(int(n), max(n_tasks, 1)))
+        import dask
+
+        # the scheduler hands a worker its next district when it is free, largest first
+        # (saturation 1.0: no task waits on a busy worker while another one idles)
+        with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+            cluster = dd.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                      dashboard_address=None, host="127.0.0.1",
+                                      silence_logs=logging.ERROR)
+        client = dd.Client(cluster)
+    try:
+        if scheduler:
+            try:
+                client.wait_for_workers(1, timeout=60)
+            except TimeoutError:
+                raise NetplanError(f"the Dask scheduler at {scheduler} has no workers after "
+                                   "60 s; start workers (`dask worker {scheduler}`) or run "
+                                   "without --scheduler") from None
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _executing_keys(dask_worker: Any) -> list[str]:
+    """Keys of the tasks executing on a worker (run there by ``Client.run``)."""
+    return [str(ts.key) for ts in dask_worker.state.executing]
+
+
+class _Pool:
+    """District tasks in flight on a Dask client, gathered as they finish."""
+
+    def __init__(self, client: Any, names: dict[str, str], report: _Reporter) -> None:
+        import distributed
+
+        dd: Any = distributed  # untyped third-party API
+        self.client, self.names, self.report = client, names, report
+        self.ac: Any = dd.as_completed()
+        self.inflight: dict[Any, str] = {}
+        self.started: dict[str, float] = {}  # adcode -> when first seen executing
+        self.runs: dict[str, DistrictRun] = {}
+        self.failed = 0
+
+    def submit(self, fn: Callable[..., DistrictRun], *args: Any, adcode: str, priority: int,
+               **kwargs: Any) -> None:
+        fut = self.client.submit(fn, *args, pure=False, priority=priority,
+                                 key=f"netplan-district-{adcode}-{os.getpid()}-"
+                                     f"{time.time_ns()}", **kwargs)
+        self.inflight[fut] = adcode
+        self.ac.add(fut)
+
+    def running(self) -> tuple[RunningTask, ...]:
+        """Tasks executing on a worker, slowest first (every task is submitted at once)."""
+        now = time.perf_counter()
+        try:
+            keys = {k for ks in self.client.run(_executing_keys).values() for k in ks}
+        except Exception:  # a display detail must not fail the run
+            keys = set()
+        for f, ad in self.inflight.items():
+            if f.key in keys:
+                self.started.setdefault(ad, now)
+        rows = sorted(((now - self.started[ad], ad) for f, ad in self.inflight.items()
+                       if f.key in keys), reverse=True)[:5]
+        return tuple(RunningTask(ad, self.names.get(ad, ""), round(el, 1)) for el, ad in rows)
+
+    def gather(self) -> dict[str, DistrictRun]:
+        """Wait for every task, reporting each one that finishes and a heartbeat."""
+        last_beat = time.perf_counter()
+        while self.inflight:
+            if not self.ac.has_ready():
+                time.sleep(_POLL_S)
+                if time.perf_counter() - last_beat >= _HEARTBEAT_S:
+                    last_beat = time.perf_counter()
+                    self.report("districts", len(self.runs), self.failed, self.running())
+                continue
+            for fut in self.ac.next_batch(block=False):
+                self._finished(fut)
+        return self.runs
+
+    def _finished(self, fut: Any) -> None:
+        ad = self.inflight.pop(fut)
+        run = _collect(fut, ad)
+        self.runs[ad] = run
+        self.failed += not run.ok
+        fut.release()
+        name = self.names.get(ad, "")
+        msg = (f"{ad} {name}: {run.solver.get('status')} gap "
+               f"{run.solver.get('gap', float('nan')):.2%} in {run.wall_s:.1f} s"
+               if run.ok else f"{ad} {name}: FAILED ({run.error})")
+        self.report("districts", len(self.runs), self.failed, self.running(), finished=ad,
+                    message=msg)
+
+
+def _collect(fut: Any, adcode: str) -> DistrictRun:
+    """The future's DistrictRun; a crash of the task becomes a failed run."""
+    try:
+        run = fut.result()
+    except Exception as exc:  # a bug or a lost worker must not lose the other districts
+        log.error("district %s: task crashed: %s: %s", adcode, type(exc).__name__, exc,
+                  exc_info=exc)
+        return DistrictRun(adcode=adcode, ok=False, error=type(exc).__name__,
+                           reason=f"the task crashed ({type(exc).__name__}: {exc}); this is "
+                                  "a bug or a lost worker — rerun with --debug and report it")
+    if not isinstance(run, DistrictRun):  # pragma: no cover - defensive
+        return DistrictRun(adcode=adcode, ok=False, error="TypeError",
+                           reason=f"the task returned {type(run).__name__}")
+    return run
+
+
+@dataclass(frozen=True)
+class _Options:
+    """The solver options every district task gets."""
+
+    year: int
+    solver: str
+    time_limit_s: float | None
+    mip_gap: float | None
+    mode: str
+    threads: int | None
+
+
+def _run_on_dask(study: Study, tasks: list[_Task], opts: _Options, *, scheduler: str | None,
+                 workers: int | None, names: dict[str, str], report: _Reporter
+                 ) -> tuple[dict[str, DistrictRun], dict[str, int], float, float]:
+    """Run ``tasks`` (largest first) on Dask: runs, worker threads, cluster and task time."""
+    t0 = time.perf_counter()
+    with _dask_client(scheduler, workers, len(tasks)) as client:
+        n_threads = max(1, sum(client.nthreads().values()))
+        study_f = client.scatter(study, broadcast=True)
+        t_cluster = time.perf_counter()
+        pool = _Pool(client, names, report)
+        for rank, t in enumerate(tasks):  # largest first: the scheduler runs by priority
+            pool.submit(run_district, study_f, t.scenario, t.adcode, adcode=t.adcode,
+                        priority=len(tasks) - rank, year=opts.year, solver=opts.solver,
+                        time_limit_s=opts.time_limit_s, mip_gap=opts.mip_gap,
+                        locked=t.locked, forbidden=t.forbidden, mode=opts.mode,
+                        threads=opts.threads)
+        report("districts", 0, 0, pool.running(),
+               message=f"{len(tasks)} districts on {n_threads} worker thread(s)")
+        runs = pool.gather()
+        t_tasks = time.perf_counter()
+        workers_info = {str(k): int(v) for k, v in client.nthreads().items()}
+    return runs, workers_info, t_cluster - t0, t_tasks - t_cluster
+
+
+# long: the public entry point; its signature and docstring list every option
+def plan_all(  # noqa: PLR0913 - the public entry point: one keyword per planning option
+    study: Study,
+    scenario: Scenario,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    year: int | None = None,
+    solver: str = "highs",
+    time_limit_s: float | None = None,
+    mip_gap: float | None = None,
+    coordinate: bool = True,
+    adcodes: Sequence[str] | None = None,
+    locked: frozenset[str] = frozenset(),
+    forbidden: frozenset[str] = frozenset(),
+    mode: str = "buffer",
+    progress: Progress | None = None,
+    task_threads: int | None = planner.DISTRICT_THREADS,
+) -> CityPlan:
+    """Plan every district in parallel on Dask and merge them into one city plan.
+
+    Parameters
+    ----------
+    study, scenario
+        The layers and the city scenario.
+    workers
+        Worker processes of the embedded ``LocalCluster`` (one thread each; default:
+        the number of CPUs, at most the number of districts). Ignored with ``scheduler``.
+    scheduler
+        Address of a running Dask scheduler (``tcp://host:8786``); the study is sent to
+        its workers once (scattered, broadcast).
+    year, solver, time_limit_s, mip_gap
+        As in :func:`netplan.planning.plan.make_plan`; the time limit applies to each
+        district.
+    coordinate
+        Split the city limits across districts
+        (:func:`netplan.planning.limits.split_limits`); ``False`` gives every district the
+        full city limits.
+    adcodes
+        Plan only these districts (the others keep their network); default all.
+    locked, forbidden
+        Site ids that must stay open / must not open; each district run gets its own.
+    mode
+        ``"buffer"`` (default): each district with its buffer
+        (:mod:`netplan.planning.problem`); ``"partition"``: each district alone, so plans
+        never conflict (see :func:`netplan.planning.district.run_district` and
+        ``bench/README.md``).
+    progress
+        Called with a :class:`ProgressEvent` on every finished district and about once a
+        second while districts run.
+    task_threads
+        Solver threads per district task: one by default, matching the one-thread workers
+        (None lets HiGHS use every core in each task, which oversubscribes the machine when
+        several tasks run at once; kept for measurements).
+
+    Returns
+    -------
+    CityPlan
+        A district that fails (infeasible, no plan in time) is listed in
+        ``kpis["failed_districts"]`` and keeps its network; the others are unaffected.
+
+    Notes
+    -----
+    The local cluster starts worker processes with ``spawn``: a script that calls this
+    function must do so under ``if __name__ == "__main__":`` (the ``netplan`` command
+    does).
+    """
+    t0 = time.perf_counter()
+    year = scenario.horizon_year if year is None else year
+    names = _district_names(study)
+    todo, skipped = _districts_to_run(study, names, adcodes)
+    check_mode(mode)
+    site_ad = _site_districts(study, frozenset(locked) | frozenset(forbidden))
+    report = _Reporter(progress, len(todo), t0)
+    limits: dict[str, DistrictLimits] = {}
+    if coordinate:
+        report("diagnosis", 0, 0, message="splitting the city limits across districts")
+        limits = split_limits(study, scenario, year=year)
+    t_split = time.perf_counter()
+    size = _size_key(study, buffer_m=scenario.max_dist_km * 1000.0 if mode == "buffer" else 0.0)
+    tasks = [_Task(ad, district_scenario(scenario, limits.get(ad)),
+                   frozenset(i for i in locked if site_ad[i] == ad),
+                   frozenset(i for i in forbidden if site_ad[i] == ad))
+             for ad in sorted(todo, key=lambda a: (-size.get(a, 0.0), a))]
+    report("cluster", 0, 0, message=("connecting to " + scheduler) if scheduler else
+           "starting the local Dask cluster")
+    runs, workers_info, cluster_s, tasks_s = _run_on_dask(
+        study, tasks, _Options(year, solver, time_limit_s, mip_gap, mode, task_threads),
+        scheduler=scheduler, workers=workers, names=names, report=report)
+    t_runs = time.perf_counter() - t0
+    n_failed = sum(not r.ok for r in runs.values())
+    report("merge", len(runs), n_failed, message="merging the district plans")
+    merged = merge_districts(study, scenario, runs, year=year, limits=limits or None,
+                             solver=solver, wall_s=t_runs, locked=frozenset(locked),
+                             forbidden=frozenset(forbidden), skipped=skipped, mode=mode)
+    wall = time.perf_counter() - t0
+    run_info: RunInfo = {
+        **merged.run, "mode": "districts", "scheduler": scheduler or "LocalCluster",
+        "workers": workers_info, "split_seconds": round(t_split - t0, 3),
+        "cluster_seconds": round(cluster_s, 3), "tasks_seconds": round(tasks_s, 3),
+        "districts_seconds": round(t_runs, 3), "merge_seconds": round(wall - t_runs, 3),
+        "wall_seconds": round(wall, 3), **_district_totals(runs),
+    }
+    merged = dataclasses.replace(merged, run=run_info)
+    report("done", len(runs), n_failed,
+           message=f"{len(runs)} districts planned and merged in {wall:.1f} s")
+    return CityPlan(
+        plan=merged,
+        districts={ad: r.plan for ad, r in sorted(runs.items()) if r.ok and r.plan is not None},
+        failed={ad: r.reason for ad, r in sorted(runs.items()) if not r.ok},
+        limits=limits,
+        run=run_info,
+    )
+
+
+def _district_totals(runs: dict[str, DistrictRun]) -> RunInfo:
+    """Time and memory summed over the district runs, and each run's own (for run.json)."""
+    return {
+        "sum_district_seconds": round(sum(r.wall_s for r in runs.values()), 3),
+        "sum_district_cpu_seconds": round(sum(r.cpu_s for r in runs.values()), 3),
+        "max_worker_peak_rss_mb": jsonable(round(max(
+            (r.peak_rss_mb for r in runs.values()), default=float("nan")), 1)),
+        "districts": {ad: r.timing() for ad, r in sorted(runs.items())},
+    }
+
+
+# --- whole city vs districts -------------------------------------------------------------
+
+
+def compare_city(  # noqa: PLR0913 - public API: plan_all's options, or its results
+    study: Study,
+    scenario: Scenario,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    year: int | None = None,
+    solver: str = "highs",
+    time_limit_s: float | None = None,
+    mip_gap: float | None = None,
+    city: CityPlan | None = None,
+    whole: Plan | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """The whole-city single solve next to the coordinated district plans.
+
+    Runs :func:`plan_all` (unless ``city`` is given) and a whole-city
+    :func:`~netplan.planning.plan.make_plan` (unless ``whole`` is given). Both objectives
+    are the same whole-city objective, so ``difference.objective_pct`` is the price of
+    decomposing by district (positive = the district plans cost more).
+
+    Returns
+    -------
+    dict
+        ``{"whole_city": {...}, "by_district": {...}, "difference": {...}}``; each side has
+        objective, best bound, gap, status, seconds, costs, action counts and the
+        overall KPIs after.
+    """
+    year = scenario.horizon_year if year is None else year
+    if city is None:
+        city = plan_all(study, scenario, workers=workers, scheduler=scheduler, year=year,
+                        solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap,
+                        progress=progress)
+    if whole is None:
+        t0 = time.perf_counter()
+        whole = make_plan(study, scenario, year=year, solver=solver,
+                          time_limit_s=time_limit_s, mip_gap=mip_gap)
+        whole_s = time.perf_counter() - t0
+    else:
+        whole_s = float(whole.run.get("solve_seconds", 0.0)) + float(
+            whole.run.get("build_seconds", 0.0))
+
+    def side(p: Plan, seconds: float) -> dict[str, Any]:
+        k = p.kpis
+        return {
+            "status": k["solver"]["status"], "objective": k["solver"]["objective"],
+            "best_bound": k["solver"].get("best_bound"), "gap": k["solver"].get("gap"),
+            "seconds": round(seconds, 3), "costs": k["costs"], "actions": k["actions"],
+            "after": k["after"]["overall"],
+        }
+
+    a = side(whole, whole_s)
+    b = side(city.plan, float(city.run.get("wall_seconds", 0.0)))
+    b["max_district_gap"] = city.kpis["solver"].get("max_district_gap")
+    b["failed_districts"] = [f["adcode"] for f in city.kpis.get("failed_districts", [])]
+    b["violations"] = city.kpis["coordination"]["violations"]
+    oa, ob = a["objective"], b["objective"]
+    diff: dict[str, Any] = {
+        "objective_cny": None if oa is None or ob is None else round(ob - oa, 2),
+        "objective_pct": None if not oa or ob is None else round((ob - oa) / abs(oa) * 100, 4),
+        "speedup": (round(a["seconds"] / b["seconds"], 3) if b["seconds"] > 0 else None),
+    }
+    bound = a.get("best_bound")
+    if bound is not None and ob is not None and abs(ob) > 0:
+        diff["by_district_gap_to_city_bound"] = round((ob - bound) / abs(ob), 6)
+    return {"whole_city": a, "by_district": b, "difference": diff}
+
