@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as html_mod
 import json
 import re
 import time
@@ -15,7 +16,8 @@ from typer.testing import CliRunner
 
 from netplan._errors import NetplanError
 from netplan.cli import app
-from netplan.present import maps
+from netplan.planning import actions
+from netplan.present import maps, zones
 from netplan.study.coords import wgs84_to_gcj02
 
 PLAN_BASE_LAYERS = (
@@ -57,14 +59,12 @@ def payload(text: str) -> dict[str, Any]:
 
 
 def control_layers(text: str) -> tuple[list[str], list[str]]:
-    """Names of the base layers and overlays in folium's LayerControl script."""
-    m = re.search(r"base_layers : \{(.*?)\},\s*overlays :  \{(.*?)\},", text, re.S)
-    assert m, "no layer control"
-
-    def names(block: str) -> list[str]:
-        return [json.loads(f'"{s}"') for s in re.findall(r'"((?:[^"\\]|\\.)*)" :', block)]
-
-    return names(m.group(1)), names(m.group(2))
+    """Titles of the base layers and overlays of the layer list (HTML-unescaped)."""
+    frame = payload(text)["frame"]
+    over = [html_mod.unescape(o[1]) for o in frame["overlays"]]
+    if frame["tiles"]:
+        over.append(html_mod.unescape(frame["tiles"]["title"]))
+    return [html_mod.unescape(b[1]) for b in frame["base"]], over
 
 
 def test_layer_control_lists_every_measure_and_overlay(html: str) -> None:
@@ -96,8 +96,8 @@ def test_every_action_has_its_own_colour_and_shape(html: str) -> None:
     used = {key for _, key in data["outlet_layers"]["actions"]}
     assert used == {"keep", "open", "close", "upgrade", "convert", "relocate_old",
                     "relocate_new", "context"}
-    six = [maps.ACTION_STYLES[k] for k in ("keep", "open", "close", "upgrade", "convert",
-                                           "relocate_old")]
+    styles = actions.markers()
+    six = [styles[k] for k in ("keep", "open", "close", "upgrade", "convert", "relocate_old")]
     assert len({s.shape for s in six}) == 6
     assert len({s.color for s in six}) == 6
     ids = data["outlets"]["id"]
@@ -166,8 +166,8 @@ def test_every_user_string_is_escaped(html: str) -> None:
     assert "&lt;img src=x onerror=&quot;alert(3)&quot;&gt;" in o["popup"][o["id"].index("b3")]
     assert "Branch b3 &amp; Co" in o["popup"][o["id"].index("b3")]
     assert "tiny &lt;test&gt;" in html  # the scenario name in the title panel
-    # the only <script> tags are ours: Leaflet, map.js, folium's switches, payload, page
-    assert len(re.findall(r"<script\b", html)) == 5
+    # the only <script> tags are ours: Leaflet, map.js, the payload, the call that draws it
+    assert len(re.findall(r"<script\b", html)) == 4
 
 
 def test_page_is_self_contained(html: str) -> None:
@@ -178,7 +178,8 @@ def test_page_is_self_contained(html: str) -> None:
     assert "sourceMappingURL" not in html
     assert "url(images/" not in html  # Leaflet's CSS images inlined as data URIs
     assert "data:image/png;base64," in html
-    assert "L.tileLayer(" not in html and "https://" not in html.split("</script>", 1)[1]
+    assert payload(html)["frame"]["tiles"] is None  # tiles="none": no tile layer at all
+    assert "https://" not in html.split("</script>", 1)[1]
 
 
 def test_tiles_are_optional_and_switchable(study: Any) -> None:
@@ -228,21 +229,21 @@ def test_plan_map_without_study_and_writes_file(tmp_path: Path) -> None:
 
 
 def test_classify_and_breaks_known_answers() -> None:
-    assert maps._classify([0.0, 1000.0, 1000.1, 6000.0, np.nan], maps.DIST_BREAKS_M) == [
+    assert zones.classify([0.0, 1000.0, 1000.1, 6000.0, np.nan], zones.DIST_BREAKS_M) == [
         0, 0, 1, 4, -1]
-    assert maps._nice(1234.0) == 1200.0
-    assert maps._nice(0.0) == 0.0
-    b = maps._seq_breaks(np.arange(1.0, 101.0), (0.2, 0.5, 0.9))
+    assert zones.nice(1234.0) == 1200.0
+    assert zones.nice(0.0) == 0.0
+    b = zones.seq_breaks(np.arange(1.0, 101.0), (0.2, 0.5, 0.9))
     assert b == sorted(b) and len(b) == 3
 
 
 def test_neighbouring_catchments_get_different_colours() -> None:
     # a row of 1 km cells served by A A B C A
     xy = np.array([[0.0, 0.0], [1000.0, 0.0], [2000.0, 0.0], [3000.0, 0.0], [4000.0, 0.0]])
-    cls = maps._catchment_classes(xy, np.array([0, 0, 1, 2, 0]), 1000.0)
+    cls = zones.catchment_classes(xy, np.array([0, 0, 1, 2, 0]), 1000.0)
     assert cls[0] == cls[1] == cls[4]
     assert len({cls[1], cls[2], cls[3]}) == 3
-    assert maps._catchment_classes(xy, np.full(5, -1), 1000.0) == [-1] * 5
+    assert zones.catchment_classes(xy, np.full(5, -1), 1000.0) == [-1] * 5
 
 
 def test_city_sized_map_stays_under_15_mb() -> None:

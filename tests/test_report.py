@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import io
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest_maps import XSS_NAME, tiny_plan, tiny_study
+from rich.console import Console
 from typer.testing import CliRunner
 
 from netplan._errors import NetplanError
 from netplan.cli import app
-from netplan.present import report
+from netplan.planning import actions
+from netplan.present import maps, report
+from netplan.present.terminal import render_plan
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +136,45 @@ def test_cli_report_of_a_missing_folder(tmp_path: Path) -> None:
     assert res.exit_code != 0
     assert isinstance(res.exception, NetplanError)
     assert "is not a plan folder" in str(res.exception)
+
+
+# --- a new action type needs no change here ---------------------------------------------
+
+
+@pytest.fixture
+def with_merge(monkeypatch: pytest.MonkeyPatch) -> actions.ActionType:
+    """The registry with a sixth kind of decision, as a model builder would add it."""
+    merge = actions.ActionType(
+        "merge", "merge into a neighbouring outlet", "merged: {load_before:.0f}/h moved", 5,
+        (actions.Marker("merge", "merge", "#56b4e9", "square", 15, 320),))
+    registry = (*actions.ACTIONS, merge)
+    monkeypatch.setattr(actions, "ACTIONS", registry)
+    monkeypatch.setattr(actions, "ACTION_NAMES", tuple(a.name for a in registry))
+    monkeypatch.setattr(actions, "BY_NAME", {a.name: a for a in registry})
+    return merge
+
+
+def test_a_new_action_type_shows_everywhere(with_merge: actions.ActionType, study: Any,
+                                            tmp_path: Path) -> None:
+    plan = tiny_plan()
+    plan.actions.loc[plan.actions["site_id"] == "b6", "action"] = "merge"
+    plan.kpis["actions"] = {**plan.kpis["actions"], "keep": 3, "merge": 1}
+    # the terminal: a column of its own, counted per district and in total
+    buf = io.StringIO()
+    render_plan(Console(file=buf, width=200, color_system=None), plan, study, folder=tmp_path)
+    head = next(line for line in buf.getvalue().splitlines() if "keep" in line)
+    assert head.split("┃")[-2].strip() == "merge"
+    # the map: its marker in the payload, the site drawn with it, a legend row
+    page = maps.plan_map_html(plan, study=study, tiles="none")
+    data = json.loads(re.search(r'id="netplan-data">(.*?)</script>', page, re.S).group(1))
+    assert "merge" in data["icons"]
+    ids = data["outlets"]["id"]
+    assert [ids[i] for i, key in data["outlet_layers"]["actions"] if key == "merge"] == ["b6"]
+    assert "merge (1)</span>" in page
+    assert "merge into a neighbouring outlet" in data["outlets"]["popup"][ids.index("b6")]
+    assert "1 merge" in page  # the KPI panel's count of actions
+    # the report: its rows, in the registry's order (after convert, before keep), coloured
+    text = report.plan_report_html(plan, study=study)
+    rows = re.findall(r'<tr data-action="([\w-]+)">', text)
+    assert rows.index("merge") == rows.index("keep") - 1
+    assert ".act-merge { color:" in text and "1 merge" in text

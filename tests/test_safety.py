@@ -20,7 +20,7 @@ import pytest
 from conftest_reliability import Layers, run_cli, write_scenario, write_study
 
 from netplan.planning.plan import read_plan
-from netplan.study.layers import read_layer
+from netplan.study.readers import read_layer
 
 XSS_SCRIPT = "<script>alert(1)</script>"
 XSS_ATTR = '"><img src=x onerror=alert(1)>'
@@ -162,8 +162,9 @@ def test_names_and_ids_never_become_paths(
                    if p.is_file())
     assert files == [
         "in/study.gpkg", "in/tiny.toml", "work/maps/plan-110105.html",
-        *(f"work/out/plan-110105/{f}" for f in ("actions.csv", "kpis.json", "map.html",
-                                                "plan.gpkg", "report.html", "run.json")),
+        *(f"work/out/plan-110105/{f}" for f in (".netplan-plan.json", "actions.csv",
+                                                "kpis.json", "map.html", "plan.gpkg",
+                                                "report.html", "run.json")),
     ]
     assert not (tmp_path.parent / "evil").exists()
 

@@ -2,13 +2,17 @@
 
 Sections: the plan in a few sentences; the scenario in words (demand, service, travel,
 limits, formats, district policies); KPIs before → after overall, per district and per
-ring zone; charts as inline SVG drawn here (customers by expected wait before / after,
-outlets per ring zone, outlets per 100,000 residents per district); the map (linked and
-embedded in an iframe); the list of actions with their reasons (sortable and filterable
-by a few lines of inline script; the table reads fine without it).
+ring zone; charts as inline SVG (:mod:`netplan.present.charts`: customers by expected
+wait before / after, outlets per ring zone, outlets per 100,000 residents per district);
+the map (linked and embedded in an iframe); the list of actions with their reasons
+(sortable and filterable by a few lines of inline script; the table reads fine without
+it).
 
-Every user string (names, ids, reasons, scenario text) is HTML-escaped; the output is
-deterministic (no timestamps), so the same plan gives the same bytes.
+Every user string (names, ids, reasons, scenario text) is HTML-escaped and the page is
+assembled in a fixed frame (:func:`netplan.present.page.document`): no user text is ever
+read as a template. The output is deterministic (no timestamps), so the same plan gives
+the same bytes. The order, names and colours of the actions come from the action
+registry (:mod:`netplan.planning.actions`).
 """
 
 from __future__ import annotations
@@ -18,15 +22,24 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
 
 from netplan._errors import NetplanError
+from netplan._io import atomic_write_text
+from netplan.planning import actions
 from netplan.present import texts as pr
+from netplan.present.charts import grouped_bar_svg, hbar_svg
+from netplan.present.page import document
 from netplan.present.texts import DASH, esc
+
+if TYPE_CHECKING:
+    from netplan.planning.contract import Kpis, NetworkKpis
+    from netplan.planning.plan import Plan
+    from netplan.study.layers import Study
 
 log = logging.getLogger(__name__)
 
@@ -34,103 +47,6 @@ __all__ = ["plan_report", "plan_report_html"]
 
 BEFORE_COLOR = "#9e9e9e"
 AFTER_COLOR = "#0072b2"
-ACTION_ORDER: tuple[str, ...] = ("open", "relocate", "", "close", "upgrade", "convert", "keep")
-
-
-# --- SVG charts -----------------------------------------------------------------------
-
-
-def _nice_max(x: float) -> float:
-    if not math.isfinite(x) or x <= 0:
-        return 1.0
-    p = 10.0 ** math.floor(math.log10(x))
-    for m in (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0):
-        if m * p >= x:
-            return m * p
-    return 10.0 * p
-
-
-def _ticks(vmax: float, n: int = 5) -> list[float]:
-    step = vmax / n
-    return [step * k for k in range(n + 1)]
-
-
-def _tick_text(v: float) -> str:
-    if v >= 1e6:
-        return f"{v / 1e6:g} M"
-    if v >= 1e4:
-        return f"{v / 1e3:g} k"
-    return f"{v:,.0f}" if v >= 10 or v == 0 else f"{v:g}"
-
-
-def _svg_open(w: int, h: int, label: str) -> str:
-    return (f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" '
-            f'width="{w}" height="{h}" role="img" aria-label="{esc(label)}">'
-            f"<title>{esc(label)}</title>")
-
-
-def _legend_svg(x: float, y: float, series: Sequence[tuple[str, str]]) -> str:
-    out = []
-    for k, (name, color) in enumerate(series):
-        xx = x + 150 * k
-        out.append(f'<rect x="{xx:.1f}" y="{y - 9:.1f}" width="12" height="12" fill="{color}"/>'
-                   f'<text x="{xx + 16:.1f}" y="{y + 1:.1f}">{esc(name)}</text>')
-    return "".join(out)
-
-
-def grouped_bar_svg(
-    categories: Sequence[str],
-    series: Sequence[tuple[str, str, Sequence[float]]],
-    *,
-    title: str,
-    y_label: str,
-    marker_after: int | None = None,
-    marker_label: str = "",
-    width: int = 550,
-    height: int = 320,
-) -> str:
-    """Vertical grouped bars (one group per category, one bar per series) as inline SVG.
-
-    ``marker_after`` draws a dashed vertical line after that category index (e.g. the
-    waiting-time target).
-    """
-    left, right, top, bottom = 64, 16, 34, 62
-    pw, ph = width - left - right, height - top - bottom
-    vals = [float(v) for _, _, vs in series for v in vs if pr.finite(v) is not None]
-    vmax = _nice_max(max(vals, default=0.0))
-    n_cat, n_ser = max(len(categories), 1), max(len(series), 1)
-    gw = pw / n_cat
-    bw = gw * 0.8 / n_ser
-    parts = [_svg_open(width, height, title),
-             f'<text class="ct" x="{left}" y="16">{esc(title)}</text>']
-    for t in _ticks(vmax):
-        y = top + ph - ph * t / vmax
-        parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}" '
-                     f'class="grid"/><text class="tick" x="{left - 6}" y="{y + 4:.1f}" '
-                     f'text-anchor="end">{esc(_tick_text(t))}</text>')
-    for i, cat in enumerate(categories):
-        gx = left + gw * i + gw * 0.1
-        for s, (name, color, vs) in enumerate(series):
-            v = pr.finite(vs[i]) if i < len(vs) else None
-            hgt = 0.0 if v is None else ph * v / vmax
-            x = gx + bw * s
-            parts.append(f'<rect x="{x:.1f}" y="{top + ph - hgt:.1f}" width="{bw - 1:.1f}" '
-                         f'height="{hgt:.1f}" fill="{color}"><title>{esc(name)}, {esc(cat)}: '
-                         f"{esc(pr.num(v, 1))}</title></rect>")
-        parts.append(f'<text class="tick" x="{left + gw * i + gw / 2:.1f}" '
-                     f'y="{top + ph + 16}" text-anchor="middle">{esc(cat)}</text>')
-    if marker_after is not None and 0 <= marker_after < n_cat:
-        x = left + gw * (marker_after + 1)
-        parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top - 4}" y2="{top + ph}" '
-                     f'class="marker"/><text class="tick" x="{x + 4:.1f}" y="{top + 8}">'
-                     f"{esc(marker_label)}</text>")
-    parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}" '
-                 'class="axis"/>')
-    parts.append(f'<text class="tick" transform="translate(14 {top + ph / 2:.1f}) rotate(-90)" '
-                 f'text-anchor="middle">{esc(y_label)}</text>')
-    parts.append(_legend_svg(left, height - 12, [(nm, c) for nm, c, _ in series]))
-    parts.append("</svg>")
-    return "".join(parts)
 
 
 # --- figures from the plan ------------------------------------------------------------
@@ -165,7 +81,7 @@ def _num_col(df: pd.DataFrame, col: str) -> np.ndarray[Any, np.dtype[np.float64]
     return pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64)
 
 
-def _wait_chart(plan: Any, tw: float) -> str:
+def _wait_chart(plan: Plan, tw: float) -> str:
     a = plan.actions
     existed = a["format_before"].fillna("").astype(str).to_numpy() != "" if (
         "format_before" in a) else np.ones(len(a), bool)
@@ -185,80 +101,38 @@ def _wait_chart(plan: Any, tw: float) -> str:
         marker_label=f"target {tw:g} min")
 
 
-def _ring_chart(kpis: Mapping[str, Any]) -> str:
+def _ring_chart(kpis: Kpis) -> str:
     from netplan.study.geometry import RING_ZONES
 
-    rb = (kpis.get("before") or {}).get("ring_zones") or {}
-    ra = (kpis.get("after") or {}).get("ring_zones") or {}
+    rb, ra = kpis["before"]["ring_zones"], kpis["after"]["ring_zones"]
     zones = [z for z in RING_ZONES if z in rb or z in ra]
+
+    def outlets(group: Mapping[str, NetworkKpis]) -> list[float]:
+        return [float(group[z]["outlets"]) if z in group else 0.0 for z in zones]
+
     return grouped_bar_svg(
         [pr.ring_zone_label(z).replace(" ring", "").replace("the ", "") for z in zones],
-        [("before the plan", BEFORE_COLOR, [(rb.get(z) or {}).get("outlets", 0) for z in zones]),
-         ("after the plan", AFTER_COLOR, [(ra.get(z) or {}).get("outlets", 0) for z in zones])],
+        [("before the plan", BEFORE_COLOR, outlets(rb)),
+         ("after the plan", AFTER_COLOR, outlets(ra))],
         title="Outlets per ring zone", y_label="outlets")
 
 
-def _district_chart(kpis: Mapping[str, Any], names: Mapping[str, str]) -> str:
-    db = (kpis.get("before") or {}).get("districts") or {}
-    da = (kpis.get("after") or {}).get("districts") or {}
-    cats, vb, va = [], [], []
+def _district_chart(kpis: Kpis, names: Mapping[str, str]) -> str:
+    db, da = kpis["before"]["districts"], kpis["after"]["districts"]
+    cats: list[str] = []
+    vb: list[float] = []
+    va: list[float] = []
     for ad in sorted(set(db) | set(da)):
-        b, a = db.get(ad) or {}, da.get(ad) or {}
+        b: Mapping[str, object] = db.get(ad) or {}
+        a: Mapping[str, object] = da.get(ad) or {}
         pop = pr.finite(a.get("population", b.get("population"))) or 0.0
         cats.append(f"{_short_name(names.get(ad, ad))} ({pop / 1e6:.1f} M residents)")
-        vb.append(1e5 * float(b.get("outlets") or 0) / pop if pop > 0 else float("nan"))
-        va.append(1e5 * float(a.get("outlets") or 0) / pop if pop > 0 else float("nan"))
+        vb.append(1e5 * (pr.finite(b.get("outlets")) or 0.0) / pop if pop > 0 else float("nan"))
+        va.append(1e5 * (pr.finite(a.get("outlets")) or 0.0) / pop if pop > 0 else float("nan"))
     return hbar_svg(cats, [("before the plan", BEFORE_COLOR, vb),
                            ("after the plan", AFTER_COLOR, va)],
                     title="Outlets per 100,000 residents, per district",
                     x_label="outlets per 100,000 residents in the plan's year")
-
-
-def hbar_svg(
-    categories: Sequence[str],
-    series: Sequence[tuple[str, str, Sequence[float]]],
-    *,
-    title: str,
-    x_label: str,
-    width: int = 760,
-    label_width: int = 250,
-) -> str:
-    """Horizontal grouped bars (one row per category) with value labels, as inline SVG."""
-    bar_h, gap = 9, 8
-    top, bottom, right = 34, 56, 60
-    n_ser = max(len(series), 1)
-    row_h = n_ser * bar_h + gap
-    height = top + row_h * max(len(categories), 1) + bottom
-    left = label_width
-    pw = width - left - right
-    vals = [float(v) for _, _, vs in series for v in vs if pr.finite(v) is not None]
-    vmax = _nice_max(max(vals, default=0.0))
-    parts = [_svg_open(width, height, title),
-             f'<text class="ct" x="8" y="16">{esc(title)}</text>']
-    ph = row_h * len(categories)
-    for t in _ticks(vmax, 4):
-        x = left + pw * t / vmax
-        parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{top + ph}" class="grid"/>'
-                     f'<text class="tick" x="{x:.1f}" y="{top + ph + 14}" '
-                     f'text-anchor="middle">{esc(f"{t:g}")}</text>')
-    for i, cat in enumerate(categories):
-        y0 = top + row_h * i + gap / 2
-        parts.append(f'<text class="tick" x="{left - 6}" y="{y0 + n_ser * bar_h / 2 + 4:.1f}" '
-                     f'text-anchor="end">{esc(cat)}</text>')
-        for k, (name, color, vs) in enumerate(series):
-            v = pr.finite(vs[i]) if i < len(vs) else None
-            w = 0.0 if v is None else pw * v / vmax
-            y = y0 + k * bar_h
-            parts.append(f'<rect x="{left}" y="{y:.1f}" width="{w:.1f}" height="{bar_h - 1}" '
-                         f'fill="{color}"><title>{esc(name)}, {esc(cat)}: {esc(pr.num(v, 1))}'
-                         f'</title></rect><text class="lbl" x="{left + w + 3:.1f}" '
-                         f'y="{y + bar_h - 1.5:.1f}">{esc(pr.num(v, 1))}</text>')
-    parts.append(f'<line x1="{left}" x2="{left}" y1="{top}" y2="{top + ph}" class="axis"/>')
-    parts.append(f'<text class="tick" x="{left + pw / 2:.1f}" y="{top + ph + 30}" '
-                 f'text-anchor="middle">{esc(x_label)}</text>')
-    parts.append(_legend_svg(left, height - 8, [(nm, c) for nm, c, _ in series]))
-    parts.append("</svg>")
-    return "".join(parts)
 
 
 def _short_name(name: str) -> str:
@@ -289,10 +163,10 @@ GROUP_KEYS: tuple[str, ...] = (
 )
 
 
-def _group_table(kpis: Mapping[str, Any], part: str, labels: Mapping[str, str], *,
-                 tw: float | None, first: str, order: Sequence[str] | None = None) -> str:
-    gb = (kpis.get("before") or {}).get(part) or {}
-    ga = (kpis.get("after") or {}).get(part) or {}
+def _group_table(kpis: Kpis, part: Literal["districts", "ring_zones"],
+                 labels: Mapping[str, str], *, tw: float | None, first: str,
+                 order: Sequence[str] | None = None) -> str:
+    gb, ga = kpis["before"][part], kpis["after"][part]
     keys = list(order) if order is not None else sorted(set(gb) | set(ga))
     keys = [k for k in keys if k in gb or k in ga]
     if not keys:
@@ -301,34 +175,47 @@ def _group_table(kpis: Mapping[str, Any], part: str, labels: Mapping[str, str], 
     heads = "".join(f"<th>{esc(r.label)}</th>" for r in head_rows)
     body = []
     for g in keys:
-        rows = pr.kpi_rows(gb.get(g) or {}, ga.get(g) or {}, target_wait_min=tw, keys=GROUP_KEYS)
-        pop = (ga.get(g) or gb.get(g) or {}).get("population")
+        rows = pr.kpi_rows(gb.get(g), ga.get(g), target_wait_min=tw, keys=GROUP_KEYS)
+        grp = ga.get(g) or gb.get(g)
+        pop = grp["population"] if grp else None
         cells = "".join(
             f'<td><span class="b">{esc(r.before)}</span> → '
             f'<span class="{r.change or "same"}">{esc(r.after)}</span></td>' for r in rows)
         body.append(f"<tr><td>{esc(labels.get(g, g))}</td><td>{esc(pr.num(pop))}</td>"
                     f"{cells}</tr>")
-    ov_b = (kpis.get("before") or {}).get("overall") or {}
-    ov_a = (kpis.get("after") or {}).get("overall") or {}
+    ov_b, ov_a = kpis["before"]["overall"], kpis["after"]["overall"]
     rows = pr.kpi_rows(ov_b, ov_a, target_wait_min=tw, keys=GROUP_KEYS)
     cells = "".join(f'<td><span class="b">{esc(r.before)}</span> → '
                     f'<span class="{r.change or "same"}">{esc(r.after)}</span></td>'
                     for r in rows)
     foot = (f'<tfoot><tr><td>all ({esc(pr.scope_text(kpis, labels))})</td>'
-            f"<td>{esc(pr.num(ov_a.get('population', ov_b.get('population'))))}</td>"
+            f"<td>{esc(pr.num(ov_a['population']))}</td>"
             f"{cells}</tr></tfoot>") if part == "districts" else ""
     return (f'<div class="wide"><table class="groups"><thead><tr><th>{esc(first)}</th>'
             f"<th>residents</th>{heads}</tr></thead><tbody>{''.join(body)}</tbody>{foot}"
             "</table></div>")
 
 
-def _actions_table(plan: Any, names: Mapping[str, str]) -> str:
+def _row_order(act: str, moved_by: str) -> tuple[int, int]:
+    """Sort key of an action row: the registry's priority; a move's new site right after
+    the action that moved an outlet there; anything else last."""
+    if act in actions.BY_NAME:
+        return (actions.action(act).priority, 0)
+    if moved_by in actions.BY_NAME:
+        return (actions.action(moved_by).priority, 1)
+    return (1_000_000, 0)
+
+
+def _actions_table(plan: Plan, names: Mapping[str, str]) -> str:
     a = plan.actions.drop(columns="geometry").copy()
     a["action"] = a["action"].fillna("").astype(str)
-    origin = {str(t): str(s) for s, t, act in zip(a["site_id"], a.get("relocation_target", ""),
-                                                  a["action"], strict=True)
-              if act == "relocate" and str(t)}
-    a["_o"] = a["action"].map(lambda x: ACTION_ORDER.index(x) if x in ACTION_ORDER else 99)
+    moves = [(str(s), str(t), str(act)) for s, t, act in zip(
+        a["site_id"], a.get("relocation_target", ""), a["action"], strict=True)
+        if str(t) and str(t) != "nan"]
+    origin = {t: s for s, t, _ in moves}
+    origin_action = {t: act for _, t, act in moves}
+    a["_o"] = [_row_order(act, origin_action.get(str(s), ""))
+               for act, s in zip(a["action"], a["site_id"], strict=True)]
     a = a.sort_values(["_o", "site_id"], kind="stable")
     rows = []
     for r in a.to_dict("records"):
@@ -338,7 +225,7 @@ def _actions_table(plan: Any, names: Mapping[str, str]) -> str:
         reason = str(r.get("reason") or "")
         if not act and sid in origin:
             reason = f"new site of {origin[sid]}"
-        if act == "relocate":
+        if act and sid in origin.values():
             reason = reason or f"moves to {r.get('relocation_target')}"
         ad = str(r.get("adcode") or "")
         fb, fa = str(r.get("format_before") or ""), str(r.get("format_after") or "")
@@ -399,7 +286,7 @@ def _limit(x: Any, fmt: str = "{:,.0f}") -> str:
     return "no limit" if v is None else fmt.format(v)
 
 
-def _scenario_html(kpis: Mapping[str, Any], names: Mapping[str, str]) -> str:
+def _scenario_html(kpis: Kpis, names: Mapping[str, str]) -> str:
     sc = kpis.get("scenario") or {}
 
     def g(*path: str) -> Any:
@@ -508,9 +395,7 @@ svg.chart .lbl { font-size: 11px; }
 table.actions td:nth-child(n+7):nth-child(-n+10) { text-align: right; white-space: nowrap; }
 table.actions th { cursor: pointer; } table.actions th.sorted-asc::after { content: " ▲"; }
 table.actions th.sorted-desc::after { content: " ▼"; }
-.act { font-weight: bold; } .act-open { color: #009e73; } .act-close { color: #d55e00; }
-.act-upgrade { color: #0072b2; } .act-convert { color: #a64d86; } .act-relocate,
-.act-target { color: #b07400; } .act-keep { color: #777; font-weight: normal; }
+.act { font-weight: bold; }
 .controls { margin: 8px 0; } .controls label { margin-right: 16px; }
 iframe.map { width: 100%; height: 640px; border: 1px solid #ccc; }
 @media print { iframe.map, .controls, nav { display: none; } thead th { position: static; } }
@@ -564,6 +449,39 @@ _JS = """
 """
 
 
+def _contrast_on_white(hex_color: str) -> float:
+    """WCAG contrast ratio of a colour against white."""
+    rgb = [int(hex_color[k:k + 2], 16) / 255.0 for k in (1, 3, 5)]
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    lum = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    return 1.05 / (lum + 0.05)
+
+
+def _text_color(hex_color: str) -> str:
+    """A marker colour darkened until bold text in it reads on white (contrast 3:1)."""
+    rgb = [int(hex_color[k:k + 2], 16) for k in (1, 3, 5)]
+    color = hex_color
+    while _contrast_on_white(color) < 3.0:
+        rgb = [int(c * 0.9) for c in rgb]
+        color = "#" + "".join(f"{c:02x}" for c in rgb)
+    return color
+
+
+def _action_css() -> str:
+    """Colour of each action's name in the actions table: its marker's, from the registry.
+
+    A move's new site (``act-target``) takes the colour of the move's second marker;
+    actions that change nothing are not bold.
+    """
+    rules = []
+    for a in actions.ACTIONS:
+        weight = "" if a.changes_network else " font-weight: normal;"
+        rules.append(f".act-{a.name} {{ color: {_text_color(a.markers[0].color)};{weight} }}")
+        if len(a.markers) > 1:
+            rules.append(f".act-target {{ color: {_text_color(a.markers[-1].color)}; }}")
+    return "\n".join(rules) + "\n"
+
+
 def _safe_href(href: str) -> str:
     parts = urlsplit(href)
     if parts.scheme and parts.scheme.lower() not in ("http", "https", "file"):
@@ -574,7 +492,7 @@ def _safe_href(href: str) -> str:
     return href
 
 
-def _cards(kpis: Mapping[str, Any], tw: float | None) -> str:
+def _cards(kpis: Kpis, tw: float | None) -> str:
     ob = (kpis.get("before") or {}).get("overall") or {}
     oa = (kpis.get("after") or {}).get("overall") or {}
     rows = {r.label: r for r in pr.kpi_rows(ob, oa, target_wait_min=tw)}
@@ -587,29 +505,19 @@ def _cards(kpis: Mapping[str, Any], tw: float | None) -> str:
     return f'<div class="cards">{"".join(out)}</div>'
 
 
-def plan_report_html(plan: Any, *, map_href: str | None = None,
-                     study: Any | None = None) -> str:
-    """The report as one HTML string (see :func:`plan_report`)."""
-    kpis: dict[str, Any] = dict(plan.kpis)
-    names = pr.district_names(study)
-    tw = pr.target_wait(kpis)
-    scope = pr.scope_text(kpis, names)
-    year = kpis.get("year", "")
+def _lede(kpis: Kpis, scope: str, tw: float | None) -> str:
     counts = kpis.get("actions") or {}
-    title = f"Branch network plan: {scope}, demand of {year}"
-    verbs = [f"{counts[a]} {w}" for a, w in (
-        ("open", "openings"), ("close", "closures"), ("relocate", "relocations"),
-        ("upgrade", "upgrades"), ("convert", "conversions")) if counts.get(a)]
+    changed = [a for a in actions.by_priority() if a.changes_network]
+    kept = [a for a in actions.by_priority() if not a.changes_network]
+    verbs = [f"{counts[a.name]} {a.name}" for a in changed if counts.get(a.name)]
     ob = (kpis.get("before") or {}).get("overall") or {}
     oa = (kpis.get("after") or {}).get("overall") or {}
     costs = kpis.get("costs") or {}
-    solver = kpis.get("solver") or {}
-    gap = pr.finite(solver.get("gap"))
-    lede = (
-        f"For {scope}, the plan changes {sum(int(counts.get(a, 0)) for a in counts if a != 'keep')}"
+    return (
+        f"For {scope}, the plan changes {sum(int(counts.get(a.name, 0)) for a in changed)}"
         f" of {ob.get('outlets', '?')} outlets ({', '.join(verbs) or 'no changes'}) and keeps "
-        f"{counts.get('keep', 0)}. The mean expected wait at peak goes from "
-        f"{pr.fmt_kpi(ob.get('mean_wait_min'), 'min')} to "
+        f"{sum(int(counts.get(a.name, 0)) for a in kept)}. The mean expected wait at peak goes "
+        f"from {pr.fmt_kpi(ob.get('mean_wait_min'), 'min')} to "
         f"{pr.fmt_kpi(oa.get('mean_wait_min'), 'min')}"
         + (f" (target {tw:g} min)" if tw is not None else "")
         + f"; the mean travel distance from {pr.km(ob.get('mean_dist_m'))} to "
@@ -617,24 +525,73 @@ def plan_report_html(plan: Any, *, map_href: str | None = None,
         f" CNY; operating cost {pr.million(costs.get('opex_before_cny_per_year'))} → "
         f"{pr.million(costs.get('opex_after_cny_per_year'))} CNY a year."
     )
-    solver_text = (f"Solver {solver.get('solver', '?')}: {solver.get('status', '?')}"
-                   + (f", optimality gap {100 * gap:.2f} %" if gap is not None else "")
-                   + ". All figures are modelled from the scenario's assumptions and the "
-                     "study's layers; they are not observations.")
-    overall = _kpi_table(pr.kpi_rows(ob, oa, target_wait_min=tw) + pr.cost_rows(costs))
+
+
+def _solver_text(kpis: Kpis) -> str:
+    solver = kpis.get("solver") or {}
+    gap = pr.finite(solver.get("gap"))
+    return (f"Solver {solver.get('solver', '?')}: {solver.get('status', '?')}"
+            + (f", optimality gap {100 * gap:.2f} %" if gap is not None else "")
+            + ". All figures are modelled from the scenario's assumptions and the "
+              "study's layers; they are not observations.")
+
+
+def _map_section(map_href: str | None) -> str:
+    if not map_href:
+        return ""
+    href = esc(_safe_href(map_href))
+    return (f'<h2 id="map">Map</h2><p><a href="{href}">Open the map on its own page</a> '
+            "(outlets by action, zones by population, inflow, distance and catchment; "
+            "before / after).</p>"
+            f'<iframe class="map" src="{href}" title="Map of the plan" loading="lazy">'
+            "</iframe>")
+
+
+def _figures_section(kpis: Kpis, names: Mapping[str, str],
+                     tw: float | None) -> str:
     from netplan.study.geometry import RING_ZONES
 
+    ob = (kpis.get("before") or {}).get("overall") or {}
+    oa = (kpis.get("after") or {}).get("overall") or {}
+    overall = _kpi_table(pr.kpi_rows(ob, oa, target_wait_min=tw)
+                         + pr.cost_rows(kpis.get("costs") or {}))
     ring_labels = {z: pr.ring_zone_label(z) for z in RING_ZONES}
     ring_table = _group_table(kpis, "ring_zones", ring_labels, tw=tw, first="ring zone",
                               order=RING_ZONES)
-    map_html = ""
-    if map_href:
-        href = esc(_safe_href(map_href))
-        map_html = (f'<h2 id="map">Map</h2><p><a href="{href}">Open the map on its own page</a> '
-                    "(outlets by action, zones by population, inflow, distance and catchment; "
-                    "before / after).</p>"
-                    f'<iframe class="map" src="{href}" title="Map of the plan" loading="lazy">'
-                    "</iframe>")
+    return (
+        f'<h2 id="kpis">Figures before → after</h2><h3>Overall</h3>{overall}'
+        f"<h3>Per district</h3>{_group_table(kpis, 'districts', names, tw=tw, first='district')}"
+        f"<h3>Per ring zone</h3>{ring_table}"
+        '<p class="note">Green: better after the plan, red: worse. Distances are travel '
+        "distances (straight line × detour factor); waits are Erlang C expectations at the "
+        "peak hour.</p>"
+    )
+
+
+def plan_report_html(plan: Plan, *, map_href: str | None = None,
+                     study: Study | None = None) -> str:
+    """The report as one HTML string (see :func:`plan_report`).
+
+    Parameters
+    ----------
+    plan : Plan
+        The plan.
+    map_href : str, optional
+        Link to the plan's map (see :func:`plan_report`).
+    study : Study, optional
+        Gives the districts' names.
+
+    Returns
+    -------
+    str
+        The HTML document (same plan, same bytes).
+    """
+    kpis = plan.kpis
+    names = pr.district_names(study)
+    tw = pr.target_wait(kpis)
+    scope = pr.scope_text(kpis, names)
+    title = f"Branch network plan: {scope}, demand of {kpis.get('year', '')}"
+    map_html = _map_section(map_href)
     nav = ['<a href="#summary">Summary</a>', '<a href="#scenario">Scenario</a>',
            '<a href="#kpis">Figures</a>', '<a href="#charts">Charts</a>']
     if map_html:
@@ -643,16 +600,10 @@ def plan_report_html(plan: Any, *, map_href: str | None = None,
     version = (plan.run or {}).get("netplan", "")
     body = (
         f"<main><h1>{esc(title)}</h1><nav>{''.join(nav)}</nav>"
-        f'<h2 id="summary">Summary</h2><p class="lede">{esc(lede)}</p>{_cards(kpis, tw)}'
-        f'<p class="note">{esc(solver_text)}</p>'
+        f'<h2 id="summary">Summary</h2><p class="lede">{esc(_lede(kpis, scope, tw))}</p>'
+        f'{_cards(kpis, tw)}<p class="note">{esc(_solver_text(kpis))}</p>'
         f'<h2 id="scenario">The scenario in words</h2>{_scenario_html(kpis, names)}'
-        f'<h2 id="kpis">Figures before → after</h2><h3>Overall</h3>{overall}'
-        f"<h3>Per district</h3>{_group_table(kpis, 'districts', names, tw=tw, first='district')}"
-        f"<h3>Per ring zone</h3>"
-        f"{ring_table}"
-        '<p class="note">Green: better after the plan, red: worse. Distances are travel '
-        "distances (straight line × detour factor); waits are Erlang C expectations at the "
-        "peak hour.</p>"
+        f"{_figures_section(kpis, names, tw)}"
         f'<h2 id="charts">Charts</h2><div class="charts">{_wait_chart(plan, tw or 11.0)}'
         f"{_ring_chart(kpis)}{_district_chart(kpis, names)}</div>"
         f"{map_html}"
@@ -662,22 +613,18 @@ def plan_report_html(plan: Any, *, map_href: str | None = None,
         f"{_actions_table(plan, names)}"
         f'<p class="note">Made by netplan {esc(version)}.</p></main>'
     )
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n{body}\n"
-        f"<script>{_JS}</script>\n</body>\n</html>\n"
-    )
+    return document(title=title, css=_CSS + _action_css(), body_html=body, script=_JS)
 
 
-def plan_report(plan: Any, *, out: Path, map_href: str | None = None,
-                study: Any | None = None) -> Path:
+def plan_report(plan: Plan, *, out: Path, map_href: str | None = None,
+                study: Study | None = None, force: bool = False,
+                inputs: Sequence[Path] = ()) -> Path:
     """Write the committee report of a plan: one standalone HTML page.
 
     Parameters
     ----------
-    plan
-        A :class:`netplan.plan.Plan`.
+    plan : Plan
+        The plan.
     out
         The HTML file to write (folders are created).
     map_href
@@ -685,6 +632,10 @@ def plan_report(plan: Any, *, out: Path, map_href: str | None = None,
         linked and embedded in an iframe. ``None``: no map section.
     study
         Optional; gives the districts' names (otherwise their adcodes are shown).
+    force
+        Replace an existing ``out`` (see :func:`netplan._io.check_new_file`).
+    inputs
+        Files the run read (the plan's, the study's): ``out`` may not be one of them.
 
     Returns
     -------
@@ -692,10 +643,6 @@ def plan_report(plan: Any, *, out: Path, map_href: str | None = None,
         ``out``.
     """
     text = plan_report_html(plan, map_href=map_href, study=study)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out)
+    out = atomic_write_text(out, text, force=force, inputs=inputs)
     log.info("report written to %s (%.2f MB)", out, len(text.encode("utf-8")) / 1e6)
     return out

@@ -10,7 +10,11 @@ import html
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from netplan.planning.contract import Kpis
+    from netplan.study.layers import Study
 
 DASH = "–"
 
@@ -23,17 +27,6 @@ RING_ZONE_LABELS: Mapping[str, str] = {
     "5_6": "5th–6th ring",
     "outside_6": "outside the 6th ring",
 }
-
-#: What each planned action means, in a few words (legend and report).
-ACTION_TEXT: Mapping[str, str] = {
-    "keep": "keep as is",
-    "open": "open a new outlet",
-    "close": "close",
-    "upgrade": "upgrade to a larger format",
-    "convert": "convert to another format",
-    "relocate": "relocate to a nearby site",
-}
-
 
 def esc(x: Any) -> str:
     """HTML-escape any value as text (``None`` and NaN become an en dash)."""
@@ -88,7 +81,7 @@ def ring_zone_label(rz: Any) -> str:
     return RING_ZONE_LABELS.get(s, s or DASH)
 
 
-def district_names(study: Any | None) -> dict[str, str]:
+def district_names(study: Study | None) -> dict[str, str]:
     """``{adcode: "朝阳区 Chaoyang"}`` (Chinese name, pinyin) of a study (empty without one)."""
     if study is None:
         return {}
@@ -101,7 +94,7 @@ def district_names(study: Any | None) -> dict[str, str]:
     }
 
 
-def scope_text(kpis: Mapping[str, Any], names: Mapping[str, str]) -> str:
+def scope_text(kpis: Kpis, names: Mapping[str, str]) -> str:
     """``the whole city`` or the district's name (plain text, not escaped)."""
     scope = str(kpis.get("scope", "city"))
     if scope == "city":
@@ -205,13 +198,33 @@ def cost_rows(costs: Mapping[str, Any]) -> list[KpiRow]:
     return rows
 
 
-def scenario_name(kpis: Mapping[str, Any]) -> str:
+def action_counts_text(kpis: Kpis) -> str:
+    """``"1 open, 2 close, 4 keep"``: the plan's actions counted, most important first.
+
+    Parameters
+    ----------
+    kpis : Mapping
+        The plan's KPIs (``actions`` holds the count per action name).
+
+    Returns
+    -------
+    str
+        Plain text; empty when no action is counted.
+    """
+    from netplan.planning import actions
+
+    counts = kpis.get("actions") or {}
+    return ", ".join(f"{counts[a.name]} {a.name}" for a in actions.by_priority()
+                     if counts.get(a.name))
+
+
+def scenario_name(kpis: Kpis) -> str:
     """The scenario's name from a plan's KPIs (plain text)."""
     sc = kpis.get("scenario") or {}
     return str(sc.get("name", "")) if isinstance(sc, Mapping) else ""
 
 
-def target_wait(kpis: Mapping[str, Any]) -> float | None:
+def target_wait(kpis: Kpis) -> float | None:
     """The waiting-time target of a plan's scenario."""
     sc = kpis.get("scenario") or {}
     try:

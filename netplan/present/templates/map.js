@@ -343,8 +343,43 @@
     });
   };
 
-  window.netplanMap = function (map, groups, data) {
-    var app = new NetplanMap(map, groups, data);
+  // The frame: the Leaflet map, one feature group per zone measure (base layers) and per
+  // overlay, the optional tile layer, the layer list. Layer titles are escaped in Python.
+  function buildFrame(data) {
+    var frame = data.frame;
+    var map = L.map("netplan-map", {
+      center: [0, 0], zoom: 1, zoomControl: true, preferCanvas: false, zoomSnap: 0.25
+    });
+    L.control.scale().addTo(map);
+    var groups = {}, base = {}, over = {};
+    function add(list, into) {
+      list.forEach(function (l) {  // [key, title (escaped HTML), shown at start]
+        var g = L.featureGroup();
+        groups[l[0]] = g;
+        into[l[1]] = g;
+        if (l[2]) { g.addTo(map); }
+      });
+    }
+    add(frame.base, base);
+    add(frame.overlays, over);
+    if (frame.tiles) {
+      var t = frame.tiles;
+      var tiles = L.tileLayer(t.url, {
+        minZoom: 0, maxZoom: 18, maxNativeZoom: 18, attribution: t.attribution,
+        subdomains: t.subdomains
+      });
+      tiles.addTo(map);
+      over[t.title] = tiles;
+    }
+    L.control.layers(base, over, { position: "topright", collapsed: false, autoZIndex: true })
+      .addTo(map);
+    map.fitBounds(frame.bounds);
+    return { map: map, groups: groups };
+  }
+
+  window.netplanMap = function (data) {
+    var frame = buildFrame(data);
+    var app = new NetplanMap(frame.map, frame.groups, data);
     window.netplan = app;
     return app;
   };
