@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -63,6 +63,36 @@ DataOpt = Annotated[
     Path | None, typer.Option("--data", help="GeoPackage with the layers (default: embedded).")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="Replace the output file if it exists.")
+]
+
+
+def check_out(path: Path, *, force: bool, inputs: Sequence[Path] = (),
+              option: str = "--out") -> None:
+    """Refuse, as a usage error (exit 2), an output file that exists or is an input.
+
+    Checked before any work; the writer checks again (see :func:`netplan._io.check_new_file`).
+    """
+    from netplan._io import check_new_file
+
+    try:
+        check_new_file(path, force=force, inputs=inputs)
+    except NetplanError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
+
+
+def _inputs(data: Path | None, *others: Path | None) -> list[Path]:
+    """The files a command reads: its study (``--data`` or the embedded one) and others."""
+    files = [p for p in others if p is not None]
+    if data is not None:
+        return [data, *files]
+    from netplan._paths import default_gpkg
+
+    try:
+        return [default_gpkg(), *files]
+    except NetplanError:
+        return files
 
 
 def print_json(obj: Any) -> None:
@@ -87,9 +117,13 @@ def diagnose(
     map_file: Annotated[
         Path | None, typer.Option("--map", help="Also write a diagnosis map (HTML) here.")
     ] = None,
+    force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Measure the current network: load, expected wait, travel, coverage, unserved demand."""
+    inputs = _inputs(data, scenario)
+    if map_file is not None:
+        check_out(map_file, force=force, inputs=inputs, option="--map")
     from netplan.model.scenario import load_scenario
     from netplan.planning.diagnose import diagnose as run_diagnose
     from netplan.study.layers import load_study, resolve_district
@@ -101,7 +135,7 @@ def diagnose(
     if map_file is not None:
         from netplan.present.maps import diagnosis_map
 
-        diagnosis_map(study, result, out=map_file, adcode=adcode)
+        diagnosis_map(study, result, out=map_file, adcode=adcode, force=force, inputs=inputs)
     if as_json:
         print_json(result.to_dict(adcode=adcode))
         return
@@ -110,8 +144,9 @@ def diagnose(
     render_diagnosis(out, result, study, adcode=adcode)
 
 
+# long: one typed parameter per command-line option, then one library call
 @app.command()
-def plan(
+def plan(  # noqa: PLR0913 - one parameter per command-line option
     district: Annotated[
         str | None,
         typer.Option("--district", "-d",
@@ -163,24 +198,22 @@ def plan(
         raise typer.BadParameter(
             f"unknown solver {solver!r}; use highs or cbc", param_hint="--solver"
         )
-    if time_limit is not None and not time_limit > 0:
-        raise typer.BadParameter(
-            f"{time_limit:g} s: give a positive number of seconds (omit --time-limit to use "
-            'the scenario\'s time_limit_s; set time_limit_s = "none" there for no limit)',
-            param_hint="--time-limit",
-        )
-    if gap is not None and not 0 <= gap < 1:
-        raise typer.BadParameter(
-            f"{gap:g}: give a relative gap in [0, 1), e.g. 0.01 for 1%", param_hint="--gap"
-        )
-    from netplan.planning.plan import check_target
+    _check_solver_options(gap=gap, time_limit=time_limit)
+    from netplan._io import claim_folder
+    from netplan.present.folder import write_plan_folder
 
     sc = load_scenario(scenario)
     study = load_study(data)
     if district is not None and district.strip().lower() == "all":
-        _plan_all(study, sc, year=year, solver=solver, time_limit=time_limit, gap=gap,
-                  out_dir=out_dir, lock=lock, forbid=forbid, workers=workers,
-                  scheduler=scheduler, as_json=as_json)
+        from netplan.planning.dask_runner import plan_all
+
+        def run_all(progress: Any) -> Any:
+            return plan_all(study, sc, workers=workers, scheduler=scheduler, year=year,
+                            solver=solver, time_limit_s=time_limit, mip_gap=gap,
+                            locked=frozenset(lock or ()), forbidden=frozenset(forbid or ()),
+                            progress=progress)
+
+        _plan_all(study, run_all, out_dir=out_dir, as_json=as_json)
         return
     if workers is not None or scheduler is not None:
         raise typer.BadParameter("--workers/--scheduler need --district all",
@@ -188,47 +221,48 @@ def plan(
     adcode = resolve_district(district, study.districts) if district else None
     scope = "city" if adcode is None else adcode
     target = out_dir if out_dir is not None else Path("out") / f"plan-{scope}"
-    check_target(target)  # refuse a file or a folder of other files before solving
-    if adcode is not None:  # one district gets its share of the city limits, as in "all"
-        from netplan.planning.city import district_scenario, split_limits
-
-        sc = district_scenario(sc, split_limits(study, sc, year=year)[adcode])
-    with status_progress(err, enabled=not as_json) as progress:
+    # refuse a file or a folder of other files before solving; lock out other runs
+    with claim_folder(target), status_progress(err, enabled=not as_json) as progress:
         result = make_plan(
-            study, sc, year=year, adcode=adcode, solver=solver, time_limit_s=time_limit,
+            study, sc, district=adcode, year=year, solver=solver, time_limit_s=time_limit,
             mip_gap=gap, locked=frozenset(lock or ()), forbidden=frozenset(forbid or ()),
             progress=progress,
         )
-        progress("writing the plan folder")
-        # the map and report go into the temporary folder: all files appear at once or none
-        result.write(
-            target, extras=lambda folder: _write_plan_extras(study, result, folder, progress)
-        )
+        write_plan_folder(result, study, target, progress=progress)
     if as_json:
         print_json(result.kpis)
     else:
         render_plan(out, result, study, folder=target)
 
 
-def _plan_all(study: Any, sc: Any, *, year: int | None, solver: str, time_limit: float | None,
-              gap: float | None, out_dir: Path | None, lock: list[str] | None,
-              forbid: list[str] | None, workers: int | None, scheduler: str | None,
+def _check_solver_options(*, gap: float | None, time_limit: float | None) -> None:
+    """--gap and --time-limit by the optimiser's own rules, before any data are loaded."""
+    from netplan._errors import SettingError
+    from netplan.optimize import check_settings
+
+    try:
+        check_settings(mip_gap=0.0 if gap is None else gap, time_limit_s=time_limit)
+    except SettingError as e:
+        if e.setting == "time_limit_s":
+            raise typer.BadParameter(
+                f"{e} (omit --time-limit to use the scenario's time_limit_s; set "
+                'time_limit_s = "none" there for no limit)', param_hint="--time-limit") from None
+        raise typer.BadParameter(str(e), param_hint="--gap") from None
+
+
+def _plan_all(study: Any, run_all: Callable[[Any], Any], *, out_dir: Path | None,
               as_json: bool) -> None:
-    """`plan --district all`: every district on Dask, merged into one city folder."""
-    from netplan.planning.city import plan_all
-    from netplan.planning.plan import check_target
+    """`plan --district all`: every district on Dask (``run_all(progress)``), one city folder."""
+    from netplan._io import claim_folder
+    from netplan.present.folder import write_plan_folder
     from netplan.present.terminal import render_plan
 
     target = out_dir if out_dir is not None else Path("out") / "plan-all"
-    check_target(target)  # refuse a file or a folder of other files before solving
-    with _district_progress(err, enabled=not as_json) as progress:
-        city = plan_all(study, sc, workers=workers, scheduler=scheduler, year=year,
-                        solver=solver, time_limit_s=time_limit, mip_gap=gap,
-                        locked=frozenset(lock or ()), forbidden=frozenset(forbid or ()),
-                        progress=progress)
-    # merged plan at the top, districts/<adcode>/ below; map and report in the same rename
-    city.write(target, extras=lambda folder: _write_plan_extras(
-        study, city.plan, folder, lambda _msg: None))
+    # refuse a file or a folder of other files before solving; lock out other runs
+    with claim_folder(target), _district_progress(err, enabled=not as_json) as progress:
+        city = run_all(progress)
+        # merged plan at the top, districts/<adcode>/ below; map and report in one rename
+        write_plan_folder(city, study, target)
     if as_json:
         print_json(city.kpis)
         return
@@ -262,15 +296,6 @@ def _district_progress(console: Console, *, enabled: bool) -> Iterator[Callable[
                 bar.console.log(escape(ev.message), highlight=False)
 
         yield update
-
-
-def _write_plan_extras(study: Any, result: Any, folder: Path, progress: Any) -> None:
-    """The committee map and report next to a plan's files."""
-    from netplan.present import maps, report
-
-    progress("drawing the map and the report")
-    maps.plan_map(result, study=study, out=folder / "map.html")
-    report.plan_report(result, out=folder / "report.html", map_href="map.html", study=study)
 
 
 @app.command()
@@ -415,7 +440,7 @@ def queue(
 
 
 @queue_log_app.command("generate")
-def queue_log_generate(
+def queue_log_generate(  # noqa: PLR0913 - one parameter per command-line option
     out_file: Annotated[Path, typer.Option("--out", "-o", help="Output .parquet or .csv file.")],
     years: Annotated[int, typer.Option("--years", help="Length of the log in years.")] = 3,
     outlets: Annotated[
@@ -434,24 +459,28 @@ def queue_log_generate(
     scenario: Annotated[
         Path | None, typer.Option("--scenario", help="Scenario TOML (service times, smart share).")
     ] = None,
+    force: ForceOpt = False,
 ) -> None:
     """Write a realistic synthetic hourly queue log (deterministic for a seed)."""
-    from netplan.model import queuelog
+    from netplan._paths import default_gpkg
+    from netplan.model import queuelog, queuelog_gen
     from netplan.model.scenario import load_scenario
 
+    reads_layers = data is not None or embedded
+    inputs = _inputs(data, scenario) if reads_layers else [p for p in (scenario,) if p]
+    check_out(out_file, force=force, inputs=inputs)
     sc = load_scenario(scenario)
-    if data is not None or embedded:
-        from netplan._paths import default_gpkg
-        from netplan.study.layers import read_layer
+    if reads_layers:
+        from netplan.study.readers import read_layer
 
         branches = read_layer(data if data is not None else default_gpkg(), "branches")
-        table = queuelog.outlets_from_branches(branches, seed=seed, scenario=sc)
+        table = queuelog_gen.outlets_from_branches(branches, seed=seed, scenario=sc)
         if outlets is not None:
             table = table.head(outlets)
     else:
-        table = queuelog.synthetic_outlets(outlets or 40, seed=seed, scenario=sc)
-    log_df = queuelog.generate_log(table, years=years, start=start, seed=seed, scenario=sc)
-    path = queuelog.write_queue_log(log_df, out_file)
+        table = queuelog_gen.synthetic_outlets(outlets or 40, seed=seed, scenario=sc)
+    log_df = queuelog_gen.generate_log(table, years=years, start=start, seed=seed, scenario=sc)
+    path = queuelog.write_queue_log(log_df, out_file, force=force, inputs=inputs)
     err.print(f"{len(log_df):,} rows, {len(table)} outlets, {years} year(s)", highlight=False)
     typer.echo(str(path))
 
@@ -543,6 +572,15 @@ def solve_instance_cmd(
     out.print(table)
 
 
+def _plan_inputs(plan_dir: Path) -> list[Path]:
+    """The files of a plan folder that a map or report reads (never written over)."""
+    from netplan._io import PLAN_FOLDER
+
+    names = (PLAN_FOLDER.gpkg, PLAN_FOLDER.actions, PLAN_FOLDER.kpis, PLAN_FOLDER.run,
+             PLAN_FOLDER.manifest)
+    return [plan_dir / name for name in names]
+
+
 def _study_or_none(data: Path | None) -> Any:
     """The study for a map or report; without --data, the embedded one if it is there."""
     from netplan._errors import DataNotFoundError
@@ -574,6 +612,7 @@ def map_cmd(
         str, typer.Option("--tiles", help="Background: none (offline), osm, cartodb, gaode "
                                           "(GCJ-02, data shifted to match).")
     ] = "cartodb",
+    force: ForceOpt = False,
 ) -> None:
     """Draw the committee map of a plan: one HTML file that opens from disk, offline."""
     from netplan.planning.plan import read_plan
@@ -582,9 +621,12 @@ def map_cmd(
     if tiles.lower() not in TILE_CHOICES:
         raise typer.BadParameter(f"unknown tiles {tiles!r}; use one of "
                                  f"{', '.join(TILE_CHOICES)}", param_hint="--tiles")
-    result = read_plan(plan_dir)
     target = out_file if out_file is not None else Path("maps") / f"{plan_dir.resolve().name}.html"
-    plan_map(result, study=_study_or_none(data), out=target, tiles=tiles.lower())
+    inputs = _inputs(data, *_plan_inputs(plan_dir))
+    check_out(target, force=force, inputs=inputs)
+    result = read_plan(plan_dir)
+    plan_map(result, study=_study_or_none(data), out=target, tiles=tiles.lower(), force=force,
+             inputs=inputs)
     typer.echo(str(target))
 
 
@@ -599,19 +641,24 @@ def report_cmd(
         typer.Option("--data", help="GeoPackage of the study, for district names "
                                     "(default: embedded)."),
     ] = None,
+    force: ForceOpt = False,
 ) -> None:
     """Write the committee report of a plan (one HTML page; links the plan's map.html)."""
     import os
 
+    from netplan._io import PLAN_FOLDER
     from netplan.planning.plan import read_plan
     from netplan.present.report import plan_report
 
+    target = out_file if out_file is not None else plan_dir / PLAN_FOLDER.report
+    map_file = plan_dir / PLAN_FOLDER.map
+    inputs = _inputs(data, *_plan_inputs(plan_dir), map_file)
+    check_out(target, force=force, inputs=inputs)
     result = read_plan(plan_dir)
-    target = out_file if out_file is not None else plan_dir / "report.html"
-    map_file = plan_dir / "map.html"
     href = (Path(os.path.relpath(map_file.resolve(), target.resolve().parent)).as_posix()
             if map_file.is_file() else None)
-    plan_report(result, out=target, map_href=href, study=_study_or_none(data))
+    plan_report(result, out=target, map_href=href, study=_study_or_none(data), force=force,
+                inputs=inputs)
     typer.echo(str(target))
 
 
@@ -621,18 +668,32 @@ def synth_cmd(
     sites: Annotated[int, typer.Option("--sites", help="Outlets + candidate sites (>= 2).")],
     districts: Annotated[int, typer.Option("--districts", help="Number of districts.")],
     out_file: Annotated[Path, typer.Option("--out", "-o", help="GeoPackage to write (.gpkg).")],
+    scenario_out: Annotated[
+        Path | None,
+        typer.Option("--scenario-out", help="Scenario TOML to write (default: the --out "
+                                            "file with the suffix .toml)."),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the two output files if they exist.")
+    ] = False,
 ) -> None:
-    """Write a synthetic study (GeoPackage + matching scenario TOML next to it).
+    """Write a synthetic study: a GeoPackage and its matching scenario TOML.
 
     Use it as `netplan plan --data FILE.gpkg --scenario FILE.toml`.
     """
+    from netplan._io import atomic_write_text
     from netplan.model.synthetic import make_study, synthetic_scenario_toml, write_study
 
+    toml = scenario_out if scenario_out is not None else out_file.with_suffix(".toml")
+    if toml.absolute() == out_file.absolute():
+        raise typer.BadParameter(f"{toml} is also the --out file; give another file",
+                                 param_hint="--scenario-out")
+    check_out(out_file, force=force)
+    check_out(toml, force=force, option="--scenario-out")
     study = make_study(zones, sites, districts, seed=seed)
-    path = write_study(study, out_file)
-    toml = path.with_suffix(".toml")
-    toml.write_text(synthetic_scenario_toml(study), encoding="utf-8")
+    path = write_study(study, out_file, force=force)
+    atomic_write_text(toml, synthetic_scenario_toml(study), force=force)
     err.print(f"{escape(study.source)}; scenario: {escape(str(toml))}", highlight=False,
               soft_wrap=True)
     typer.echo(str(path))

@@ -45,7 +45,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netplan._errors import NetplanError
-from netplan.study.layers import SCHEMAS, read_layer
+from netplan.study.readers import read_layer
+from netplan.study.schemas import SCHEMAS
 
 # --- building bad inputs -------------------------------------------------------------------
 
@@ -283,7 +284,9 @@ CASES: list[Case] = [
          ("Documents exists and is not a plan folder (it holds budget.xlsx, sub)",
           "choose a new or empty folder")),
     Case("--out is a plan folder with a file of the user's", plan_folder_with_notes, 1,
-         ("old-plan exists and is not a plan folder (it holds notes.txt)",)),
+         # no manifest: netplan never recognises a plan folder by its file names
+         ("old-plan exists and is not a plan folder (it holds kpis.json, map.html, "
+          "notes.txt, plan.gpkg)", "listed in its .netplan-plan.json")),
 ]
 
 

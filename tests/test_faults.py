@@ -1,15 +1,18 @@
 """Faults: interrupted writes, killed processes, solvers that fail or run out of time.
 
 The guarantee under test: a plan folder appears whole (plan.gpkg, actions.csv, kpis.json,
-run.json, map.html, report.html) or not at all; an interrupted or killed run leaves the
-previous complete folder (or none) and, once the next run has passed, no temporary
-folder; a solver that stops early gives the best plan found with its status and gap, or
+run.json, map.html, report.html and the manifest) or not at all; an interrupted or killed
+run leaves the previous complete folder (or none) and, once the next run has passed, no
+temporary folder; a solver that stops early gives the best plan found with its status and gap, or
 a clear error, never a traceback.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,10 +35,13 @@ from conftest_reliability import (
 from netplan import optimize
 from netplan._errors import SolverError
 from netplan.model.scenario import load_scenario
+from netplan.optimize import solving
 from netplan.planning.plan import Plan, make_plan, read_plan, write_plan
+from netplan.present.folder import write_plan_folder
 from netplan.study.layers import Study, load_study
 
-PLAN_FILES = ["actions.csv", "kpis.json", "map.html", "plan.gpkg", "report.html", "run.json"]
+PLAN_FILES = [".netplan-plan.json", "actions.csv", "kpis.json", "map.html", "plan.gpkg",
+              "report.html", "run.json"]
 
 
 @pytest.fixture(scope="module")
@@ -82,10 +88,9 @@ def test_interrupt_while_writing_leaves_no_folder(
 
 
 def test_interrupt_while_writing_keeps_the_previous_folder(
-    tiny_plan: Plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_plan: Plan, study: Study, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    out = write_plan(tiny_plan, tmp_path / "plan", extras=lambda d: (d / "map.html").write_text(
-        "previous map\n", encoding="utf-8"))
+    out = write_plan_folder(tiny_plan, study, tmp_path / "plan")
     before = snapshot(tmp_path)
     interrupt_after(2, monkeypatch)
     with pytest.raises(Boom):
@@ -94,19 +99,28 @@ def test_interrupt_while_writing_keeps_the_previous_folder(
     assert temp_leftovers(tmp_path) == []
 
 
-def test_failure_in_an_extra_file_keeps_the_previous_folder(
-    tiny_plan: Plan, tmp_path: Path
+@pytest.mark.parametrize("previous", [False, True], ids=["no previous plan", "previous plan"])
+def test_failure_in_the_map_keeps_the_previous_folder(
+    previous: bool, tiny_plan: Plan, study: Study, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    out = write_plan(tiny_plan, tmp_path / "plan")
+    """The map or report failing half-way: the previous complete folder, or none."""
+    from netplan.present import maps
+
+    out = tmp_path / "plan"
+    if previous:
+        write_plan_folder(tiny_plan, study, out)
     before = snapshot(tmp_path)
 
-    def map_fails(folder: Path) -> None:
-        (folder / "map.html").write_text("half a ma", encoding="utf-8")
-        raise OSError(28, "No space left on device", str(folder / "map.html"))
+    def map_fails(*_: Any, out: Path, **__: Any) -> None:
+        out.write_text("half a ma", encoding="utf-8")
+        raise OSError(28, "No space left on device", str(out))
 
+    monkeypatch.setattr(maps, "plan_map", map_fails)
     with pytest.raises(OSError, match="No space left"):
-        write_plan(tiny_plan, out, extras=map_fails)
+        write_plan_folder(tiny_plan, study, out)
     assert snapshot(tmp_path) == before
+    assert temp_leftovers(tmp_path) == []
 
 
 @pytest.mark.parametrize("previous", [False, True], ids=["no previous plan", "previous plan"])
@@ -170,8 +184,8 @@ DRIVER = textwrap.dedent("""
         import netplan.planning.problem
         netplan.planning.problem.solve_model = hang
     else:  # every file is in the temporary folder; hang just before the rename
-        import netplan.planning.plan
-        netplan.planning.plan.replace_dir = hang
+        import netplan._io
+        netplan._io.replace_dir = hang
     from netplan.cli import main
     sys.argv = ["netplan", *sys.argv[3:]]
     main()
@@ -207,7 +221,10 @@ def test_kill_9_while_solving_leaves_nothing(tmp_path: Path) -> None:
             write_scenario(tmp_path / "tiny.toml"), "--year", "2020", "--out", "plan"]
     before = snapshot(tmp_path)
     kill_when("solving", args, tmp_path)
-    assert snapshot(tmp_path) == before
+    # only the empty output lock file (its lock died with the process), which the next
+    # run takes over and removes
+    empty = hashlib.sha256(b"").hexdigest()
+    assert snapshot(tmp_path) == {**before, ".plan.netplan-lock": empty}
 
 
 def test_kill_9_while_writing_then_the_next_run_cleans_up(
@@ -220,29 +237,35 @@ def test_kill_9_while_writing_then_the_next_run_cleans_up(
     write_plan(tiny_plan, tmp_path / "plan")  # a previous, complete plan
     previous = snapshot(tmp_path / "plan")
     pid = kill_when("writing", args, tmp_path)
-    # the previous plan is untouched; the killed run's complete temporary folder is left
+    # the previous plan is untouched; the killed run's complete temporary folder is left,
+    # and so is its output lock file (the lock itself died with the process)
     assert snapshot(tmp_path / "plan") == previous
     stale = [p.name for p in tmp_path.iterdir() if p.name.startswith(".plan.")]
-    assert len(stale) == 1 and stale[0].startswith(f".plan.{pid}-") and stale[0].endswith(".tmp")
+    assert ".plan.netplan-lock" in stale
+    stale = [n for n in stale if n.endswith(".tmp")]
+    assert len(stale) == 1 and stale[0].startswith(f".plan.{pid}-")
     assert sorted(os.listdir(tmp_path / stale[0])) == PLAN_FILES
-    # a temporary folder of a live process (this one) must survive the clean-up
+    # a temporary folder whose lock a live process holds must survive the clean-up
     live = tmp_path / f".plan.{os.getpid()}-live.tmp"
     live.mkdir()
-    res = run_cli(args, cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
+    with open(live / ".netplan-lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        res = run_cli(args, cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
     assert res.code == 0, res.err
     assert not (tmp_path / stale[0]).exists()
     assert live.is_dir()
     assert sorted(os.listdir(tmp_path / "plan")) == PLAN_FILES
-    live.rmdir()
+    shutil.rmtree(live)
     assert temp_leftovers(tmp_path) == []
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
 # --- solvers that fail or run out of time ------------------------------------------------------
 
 
 def fake_highs(status: str, *, keep_solution: bool, bound_factor: float = 1.0) -> Any:
-    """A stand-in for optimize._solve_highs: solve for real, then report ``status``."""
-    real = optimize._solve_highs
+    """A stand-in for solve()'s _solve_highs: solve for real, then report ``status``."""
+    real = solving._solve_highs
 
     def solve(mdl: Any, p: Any, **kwargs: Any) -> Any:
         raw = real(mdl, p, **kwargs)
@@ -256,7 +279,7 @@ def fake_highs(status: str, *, keep_solution: bool, bound_factor: float = 1.0) -
 def test_time_limit_with_an_incumbent_gives_the_plan_and_its_gap(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(optimize, "_solve_highs",
+    monkeypatch.setattr(solving, "_solve_highs",
                         fake_highs("time_limit", keep_solution=True, bound_factor=0.9))
     args = ["plan", "--data", write_study(tmp_path / "study.gpkg"), "--scenario",
             write_scenario(tmp_path / "tiny.toml"), "--year", "2020", "--out", "plan",
@@ -282,7 +305,7 @@ def test_solver_without_a_solution_is_a_clear_error(
     status: str, fragments: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr(optimize, "_solve_highs", fake_highs(status, keep_solution=False))
+    monkeypatch.setattr(solving, "_solve_highs", fake_highs(status, keep_solution=False))
     args = ["plan", "--data", write_study(tmp_path / "study.gpkg"), "--scenario",
             write_scenario(tmp_path / "tiny.toml"), "--year", "2020", "--out", "plan",
             "--time-limit", "5"]
