@@ -11,7 +11,8 @@ The public API is importable from here; each name is imported on first use (PEP 
 
     study = netplan.load_study()             # the embedded Beijing dataset
     scenario = netplan.load_scenario()       # the default 2035 scenario
-    plan = netplan.make_plan(study, scenario)
+    plan = netplan.make_plan(study, scenario, district="东城")
+    netplan.write_plan_folder(plan, study, "out/plan-110101")
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from netplan.planning.dask_runner import plan_all
     from netplan.planning.diagnose import diagnose
     from netplan.planning.plan import Plan, make_plan
+    from netplan.present.folder import write_plan_folder
     from netplan.study.layers import Study, load_study
 
 try:
@@ -50,6 +52,7 @@ _API: dict[str, str] = {
     "make_plan": "netplan.planning.plan",
     "Plan": "netplan.planning.plan",
     "plan_all": "netplan.planning.dask_runner",
+    "write_plan_folder": "netplan.present.folder",
     "FacilityProblem": "netplan.optimize",
     "solve": "netplan.optimize",
     "p_median": "netplan.optimize",
@@ -74,6 +77,7 @@ __all__ = [
     "plan_all",
     "solve",
     "uncapacitated_facility_location",
+    "write_plan_folder",
 ]
 
 

@@ -15,19 +15,23 @@ folder, or none.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from netplan._io import PLAN_FOLDER, staged_folder
 from netplan.planning.city import CityPlan, write_city_files
 from netplan.planning.plan import Plan, write_plan_files
 
+if TYPE_CHECKING:
+    from netplan.study.layers import Study
+
 
 def write_plan_folder(
     plan: Plan | CityPlan,
-    study: Any | None,
-    out: Path,
+    study: Study | None,
+    out: str | os.PathLike[str],
     *,
     progress: Callable[[str], None] | None = None,
 ) -> Path:
