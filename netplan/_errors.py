@@ -7,6 +7,7 @@ with ``--debug``). Anything else escaping is a bug.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 
@@ -36,8 +37,8 @@ class LayerError(NetplanError, ValueError):
         self.layer = layer
         self.problems = list(problems)
         self.source = source
-        where = f" ({source})" if source else ""
-        lines = "\n".join(f"  - {p}" for p in self.problems)
+        where = f" ({printable(source)})" if source else ""
+        lines = "\n".join(f"  - {printable(p)}" for p in self.problems)
         n = len(self.problems)
         super().__init__(
             f"layer '{layer}'{where} has {n} problem{'s' if n != 1 else ''}:\n{lines}"
@@ -70,3 +71,86 @@ class SettingError(NetplanError, ValueError):
     def __init__(self, setting: str, message: str) -> None:
         self.setting = setting
         super().__init__(message)
+
+
+MAX_EXAMPLES = 10
+"""How many examples (rows, keys, files ...) a message shows before a count of the rest."""
+
+
+def examples(
+    items: Sequence[str], *, total: int | None = None, limit: int = MAX_EXAMPLES,
+    sep: str = ", ", unit: str = "",
+) -> str:
+    """``a, b, c and 2,999,990 more``: at most ``limit`` items, then a count of the rest.
+
+    Every message that lists offending rows, keys or files goes through here, so that no
+    input can make a message unboundedly long.
+
+    Parameters
+    ----------
+    items
+        The items (only the first ``limit`` are read).
+    total
+        How many there are in all, when ``items`` holds only the first ones.
+    limit
+        Most items shown.
+    sep
+        Between two items.
+    unit
+        Word counted in the tail (``"row"`` gives ``and 3 more rows``), default none.
+
+    Returns
+    -------
+    str
+        The items shown and the count of the rest.
+    """
+    n = len(items) if total is None else total
+    shown = [str(x) for x in items[:limit]]
+    rest = n - len(shown)
+    if rest <= 0:
+        return sep.join(shown)
+    word = f" {unit}{'s' if rest != 1 else ''}" if unit else ""
+    return sep.join(shown) + f" and {rest:,} more{word}"
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""Characters a terminal acts on (escape sequences, bidirectional overrides)."""
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters made visible (``\\x1b``), for messages and terminals.
+
+    Parameters
+    ----------
+    text
+        User text (a key, a column name, a value).
+
+    Returns
+    -------
+    str
+        The text, each control character written as ``\\xNN`` or ``\\uNNNN``.
+    """
+    def show(m: re.Match[str]) -> str:
+        code = ord(m.group(0))
+        return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+    return _CONTROL.sub(show, text)
+
+
+def quoted(value: object, *, limit: int = 60) -> str:
+    """``value``'s repr for a message (control characters escaped), cut when long.
+
+    Parameters
+    ----------
+    value
+        Any value quoted from the input.
+    limit
+        Longest repr shown whole.
+
+    Returns
+    -------
+    str
+        The repr, or its first ``limit`` characters and the full length.
+    """
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"

@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from netplan._errors import NetplanError
+from netplan._errors import NetplanError, examples
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +64,6 @@ MANIFEST_FORMAT = "netplan-plan-folder/1"
 
 _TMP_LOCK = ".netplan-lock"
 """The lock file inside a temporary folder, held while the folder is written."""
-
-_MAX_SHOWN = 10
-"""How many unexpected files a refusal names (then a count of the rest)."""
 
 _HELD: dict[Path, int] = {}
 """Output locks this process holds (path -> depth), so that the locks are reentrant."""
@@ -345,11 +342,6 @@ def unexpected_files(folder: Path) -> list[str]:
     return sorted(found)
 
 
-def _shown(names: list[str]) -> str:
-    more = len(names) - _MAX_SHOWN
-    return ", ".join(names[:_MAX_SHOWN]) + (f" and {more} more" if more > 0 else "")
-
-
 def check_folder_target(out: str | os.PathLike[str]) -> Path:
     """The absolute ``out`` if a plan folder may be written there, else NetplanError.
 
@@ -377,7 +369,7 @@ def check_folder_target(out: str | os.PathLike[str]) -> Path:
         foreign = unexpected_files(target)
         if foreign:
             raise NetplanError(
-                f"{out} exists and is not a plan folder (it holds {_shown(foreign)}); "
+                f"{out} exists and is not a plan folder (it holds {examples(foreign)}); "
                 f"netplan replaces only a folder it wrote whole (listed in its "
                 f"{PLAN_FOLDER.manifest}) and never deletes a file it did not write; "
                 "choose a new or empty folder for --out"

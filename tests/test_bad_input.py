@@ -251,12 +251,16 @@ CASES: list[Case] = [
     Case("scenario district not in the study", bad_scenario('[districts."西城区"]\n'
                                                             'policy = "consolidate"\n'), 1,
          ("[districts.西城区] names no district", "fix or remove that table")),
+    Case("two policies for one district", bad_scenario('[districts.Chaoyang]\npolicy = "expand"\n'
+                                                      '[districts.110105]\npolicy = "renovate"\n'),
+         1, ("[districts.Chaoyang] and [districts.110105] (both 110105)",
+             "keep one table per district")),
     Case("target wait <= 0", bad_scenario("[districts]\n[service]\ntarget_wait_min = 0\n"), 1,
-         ("service.target_wait_min must be > 0",)),
+         ("service.target_wait_min must be in [0.1, 1440]",)),
     Case("negative rate", bad_scenario("[districts]\n[service]\ncounter_service_min = -2\n"),
-         1, ("service.counter_service_min must be > 0", "-2")),
+         1, ("service.counter_service_min must be in [0.1, 1440]", "-2")),
     Case("a format with 0 counters", bad_scenario("[districts]\n[formats.light]\ncounters = 0\n"),
-         1, ("formats.light.counters must be >= 1", "got 0")),
+         1, ("formats.light.counters must be in [1, 1000]", "got 0")),
     Case("infeasible (district min_outlets above its sites)",
          bad_scenario('[districts."东城区"]\nmin_outlets = 50\n'), 1,
          ("constraint family 'group_sites'", "district 110101 needs at least 50",
@@ -287,6 +291,27 @@ CASES: list[Case] = [
          # no manifest: netplan never recognises a plan folder by its file names
          ("old-plan exists and is not a plan folder (it holds kpis.json, map.html, "
           "notes.txt, plan.gpkg)", "listed in its .netplan-plan.json")),
+    # overflow-safe numeric ranges: each a clear message naming the key and its range
+    Case("a waiting-time target of 1e-300 minutes",
+         bad_scenario("[districts]\n[service]\ntarget_wait_min = 1e-300\n"), 1,
+         ("service.target_wait_min must be in [0.1, 1440], got 1e-300",)),
+    Case("a district max_open of 1e23", bad_scenario('[districts."东城区"]\nmax_open = 1e23\n'),
+         1, ("districts.东城区.max_open must be in [0, 1000000]",)),
+    Case("an opex of 1e308", bad_scenario("[districts]\n[formats.full]\n"
+                                          "opex_cny_per_year = 1e308\n"), 1,
+         ("formats.full.opex_cny_per_year must be in [0, 1e+12], got 1e+308",)),
+    # validation gaps
+    Case("population of 1e18", bad_study(set_cell("zones", "pop_2020", 0, 10**18)), 1,
+         ("layer 'zones'", "column 'pop_2020': expected integer in 0..2000000000, found "
+          "values above 2000000000 in 1 row: row 1 (zone_id 'z1') = 1000000000000000000",)),
+    Case("an empty zones layer", bad_study(lambda layers: layers.update(
+        zones=layers["zones"].iloc[:0])), 1,
+         ("layer 'zones'", "expected at least one feature, found none (an empty layer)")),
+    Case("a candidate id that is also a branch id",
+         bad_study(set_cell("candidates", "candidate_id", 0, tiny_layers()["branches"]
+                            ["branch_id"].iloc[0])), 1,
+         ("column 'candidate_id': expected ids that no branch uses", "also in branch_id of "
+          "the branches layer", "rename those candidates")),
 ]
 
 

@@ -220,7 +220,7 @@ def test_missing_geopackage_layer_lists_the_layers(
     tiny["branches"].to_file(path, layer="a", driver="GPKG")
     tiny["branches"].to_file(path, layer="b", driver="GPKG")
     with pytest.raises(NetplanError,
-                       match=r"has no layer 'branches'; its layers are a, b; .*--layer"):
+                       match=r"has no layer 'branches'; its layers are 'a', 'b'; .*--layer"):
         read_layer(path, "branches")
 
 
@@ -245,7 +245,7 @@ def test_population_as_text_names_column_type_value_and_row(
     with pytest.raises(LayerError) as exc:
         read_layer(path, "zones")
     assert problems_of(exc) == (
-        "column 'pop_2020': expected integer ≥ 0, found text in 1 row: "
+        "column 'pop_2020': expected integer in 0..2000000000, found text in 1 row: "
         "row 3 (zone_id 'z3') = 'many'"
     )
 
@@ -312,9 +312,10 @@ def test_negative_and_missing_population(tmp_path: Path, tiny: dict[str, gpd.Geo
     with pytest.raises(LayerError) as exc:
         read_layer(path, "zones")
     assert exc.value.problems == [
-        "column 'pop_2010': expected integer ≥ 0, found missing values (empty or NaN) in 1 row: "
+        "column 'pop_2010': expected integer in 0..2000000000, found missing values (empty or "
+        "NaN) in 1 row: "
         "row 7 (zone_id 'z7')",
-        "column 'pop_2010': expected integer ≥ 0, found values below 0 in 1 row: "
+        "column 'pop_2010': expected integer in 0..2000000000, found values below 0 in 1 row: "
         "row 1 (zone_id 'z1') = -5",
     ]
 
@@ -326,9 +327,9 @@ def test_fractional_counters(tmp_path: Path, tiny: dict[str, gpd.GeoDataFrame]) 
     with pytest.raises(LayerError) as exc:
         read_layer(write_layer(branches, tmp_path / "b.gpkg", layer="branches"), "branches")
     assert exc.value.problems == [
-        "column 'counters': expected integer ≥ 1, found fractions in 1 row: "
+        "column 'counters': expected integer in 1..1000, found fractions in 1 row: "
         "row 1 (branch_id 'b1') = 2.5",
-        "column 'terminals': expected integer ≥ 1, found values below 1 in 1 row: "
+        "column 'terminals': expected integer in 1..1000, found values below 1 in 1 row: "
         "row 2 (branch_id 'b2') = 0",
     ]
 
@@ -500,7 +501,8 @@ def test_load_study_reports_problems_of_every_layer(
     with pytest.raises(LayerError, match="layer 'study'") as exc:
         load_study(path)
     text = problems_of(exc)
-    assert "zones: column 'pop_2020': expected integer ≥ 0, found values below 0" in text
+    assert "zones: column 'pop_2020': expected integer in 0..2000000000, found values below " \
+        "0" in text
     assert "branches: study area: expected every feature inside the study area" in text
     assert "row 1 (branch_id 'b1') at (118.000000, 41.000000)" in text
 
@@ -570,8 +572,8 @@ def test_cli_validate_ok_and_problems(tmp_path: Path, tiny: dict[str, gpd.GeoDat
     assert result.exit_code == 1
     assert f"OK {good}: 8 features" in result.output
     assert "FAIL" in result.output and "(branches): 2 problems" in result.output
-    assert "column 'counters': expected integer ≥ 1, found text in 1 row: row 1 (branch_id " \
-        "'B1') = 'x'" in result.output
+    assert "column 'counters': expected integer in 1..1000, found text in 1 row: row 1 " \
+        "(branch_id 'B1') = 'x'" in result.output
     assert "expected unique ids, found 1 duplicated id: 'B1' (rows 1, 2)" in result.output
 
 

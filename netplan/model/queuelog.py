@@ -24,9 +24,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from netplan._errors import DataNotFoundError, LayerError
+from netplan._errors import DataNotFoundError, LayerError, examples
 from netplan._io import atomic_path
 from netplan._types import FloatArray
+from netplan.study.inputs import check_file_size, source_path
 
 __all__ = [
     "LOG_COLUMNS",
@@ -71,7 +72,7 @@ def validate_queue_log(df: pd.DataFrame, *, source: str | None = None) -> pd.Dat
     if missing:
         problems.append(
             f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-            f"(found: {', '.join(map(str, df.columns))}); a queue log needs "
+            f"(found: {examples(list(map(str, df.columns)))}); a queue log needs "
             f"{', '.join(LOG_COLUMNS)}"
         )
         raise LayerError("queue_log", problems, source)
@@ -142,22 +143,27 @@ def read_queue_log(path: str | Path) -> pd.DataFrame:
     ------
     DataNotFoundError
         The file does not exist.
+    NetplanError
+        The path is a URL (queue logs are read from local files only), or the file is
+        larger than ``max_file_bytes`` of :func:`netplan.study.inputs.input_limits`.
     LayerError
         The file cannot be read, or fails :func:`validate_queue_log`.
     """
     p = Path(path)
-    if not p.is_file():
+    local = source_path(p, what="queue log", allow_remote=False)  # never fetched from a URL
+    if not Path(local).is_file():
         raise DataNotFoundError(f"queue log {p} does not exist; pass a CSV or Parquet file")
+    check_file_size(p, what="queue log", size=Path(local).stat().st_size)
     name = p.name.lower()
     try:
         if name.endswith((".parquet", ".pq")):
             # ids as dictionary -> categorical: millions of rows share a few hundred strings
             try:
-                df = pd.read_parquet(p, read_dictionary=["outlet_id"])
+                df = pd.read_parquet(local, read_dictionary=["outlet_id"])
             except (KeyError, ValueError):
-                df = pd.read_parquet(p)
+                df = pd.read_parquet(local)
         elif name.endswith((".csv", ".csv.gz", ".txt")):
-            df = pd.read_csv(p, dtype={"outlet_id": "category"})
+            df = pd.read_csv(local, dtype={"outlet_id": "category"})
         else:
             raise LayerError(
                 "queue_log",
@@ -167,7 +173,8 @@ def read_queue_log(path: str | Path) -> pd.DataFrame:
     except LayerError:
         raise
     except Exception as exc:  # pyarrow / parser errors: report as a layer problem
-        raise LayerError("queue_log", [f"cannot read the file: {exc}"], str(p)) from None
+        reason = " ".join(str(exc).split())[:300]
+        raise LayerError("queue_log", [f"cannot read the file: {reason}"], str(p)) from None
     return validate_queue_log(df, source=str(p))
 
 

@@ -38,7 +38,7 @@ from netplan._errors import NetplanError
 from netplan.model.scenario import Scenario
 from netplan.planning import problem as planner
 from netplan.planning.contract import DistrictLimitsInfo
-from netplan.study.layers import Study, resolve_district
+from netplan.study.layers import Study, policy_adcodes
 
 __all__ = [
     "DistrictLimits",
@@ -175,8 +175,9 @@ def _policy_caps(study: Study, scenario: Scenario, adcodes: list[str]
     """Per-district max_open / max_close of the scenario's district policies."""
     open_cap: dict[str, int | None] = dict.fromkeys(adcodes)
     close_cap: dict[str, int | None] = dict.fromkeys(adcodes)
+    codes = policy_adcodes(scenario.districts, study.districts)
     for key, pol in scenario.districts.items():
-        ad = resolve_district(str(key), study.districts)
+        ad = codes[str(key)]
         implied = planner.POLICY_DEFAULTS.get(pol.policy, {})
         mo = pol.max_open if pol.max_open is not None else implied.get("max_open")
         mc = pol.max_close if pol.max_close is not None else implied.get("max_close")

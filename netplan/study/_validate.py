@@ -17,6 +17,8 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
+from netplan._errors import MAX_EXAMPLES, examples, quoted
+
 _MAX_ROWS_SHOWN = 5
 _ADCODE = re.compile(r"^\s*(\d{6})(?:\.0*)?\s*$")
 
@@ -43,16 +45,13 @@ class RowNamer:
 
         ``values`` are shown quoted when text, unless ``verbatim``.
         """
-        pos = [int(p) for p in positions]
         shown = []
-        for i, p in enumerate(pos[:_MAX_ROWS_SHOWN]):
-            text = self.one(p)
+        for i, p in enumerate(positions[:_MAX_ROWS_SHOWN]):
+            text = self.one(int(p))
             if values is not None:
-                text += joiner + (str(values[i]) if verbatim else _show(values[i]))
+                text += joiner + (_cut(str(values[i])) if verbatim else _show(values[i]))
             shown.append(text)
-        more = len(pos) - len(shown)
-        tail = f" and {more} more row{'s' if more != 1 else ''}" if more > 0 else ""
-        return ", ".join(shown) + tail
+        return examples(shown, total=len(positions), unit="row")
 
 
 def _is_missing(value: Any) -> bool:
@@ -64,9 +63,15 @@ def _is_missing(value: Any) -> bool:
         return False
 
 
+def _cut(text: str) -> str:
+    """Text quoted verbatim from the data, cut like :func:`~netplan._errors.quoted` does."""
+    return text if len(text) <= 60 else quoted(text)
+
+
 def _show(value: Any) -> str:
+    """A value for a message: text quoted with control characters escaped, long text cut."""
     if isinstance(value, str):
-        return repr(value)
+        return quoted(value)
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(float(value))
     return str(value)
@@ -287,21 +292,27 @@ def coerce_adcode(
 
 
 def duplicate_ids(ids: pd.Series, column: str) -> list[str]:
-    """A problem naming every duplicated id (with its rows), if any."""
-    valid = ids[~ids.isna()]
-    dup = valid[valid.duplicated(keep=False)]
-    if dup.empty:
+    """A problem naming the duplicated ids (the first ten, with their rows), if any."""
+    dup = np.asarray(ids.duplicated(keep=False).to_numpy(dtype=bool) & ~_is_na(ids))
+    if not dup.any():
         return []
+    pos = np.flatnonzero(dup)
+    codes, uniques = pd.factorize(ids.iloc[pos], sort=False)
+    order = sorted(range(len(uniques)), key=lambda k: str(uniques[k]))
     groups = []
-    positions = pd.Series(np.arange(1, len(ids) + 1), index=ids.index)
-    for value in sorted(set(dup.tolist()), key=str):
-        rows = positions[(ids == value).to_numpy(dtype=bool)].tolist()
-        groups.append(f"{_show(value)} (rows {', '.join(map(str, rows))})")
-    n = len(groups)
-    shown = "; ".join(groups[:10]) + (f"; and {n - 10} more" if n > 10 else "")
+    for k in order[:MAX_EXAMPLES]:
+        rows = pos[codes == k] + 1
+        shown = examples([str(r) for r in rows[:_MAX_ROWS_SHOWN]], total=len(rows))
+        groups.append(f"{_show(uniques[k])} (rows {shown})")
+    n = len(uniques)
     return [
-        f"column '{column}': expected unique ids, found {plural(n, 'duplicated id')}: {shown}"
+        f"column '{column}': expected unique ids, found {plural(n, 'duplicated id')}: "
+        f"{examples(groups, total=n, sep='; ')}"
     ]
+
+
+def _is_na(series: pd.Series) -> npt.NDArray[np.bool_]:
+    return np.asarray(series.isna().to_numpy(dtype=bool))
 
 
 def geometry_problems(

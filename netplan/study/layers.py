@@ -26,7 +26,14 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from netplan._errors import DataNotFoundError, LayerError, NetplanError
+from netplan._errors import (
+    MAX_EXAMPLES,
+    DataNotFoundError,
+    LayerError,
+    NetplanError,
+    examples,
+    quoted,
+)
 from netplan._io import atomic_path, check_new_file
 from netplan.study.readers import FORMATS, _coords, _format_of, gpkg_layers, read_layer
 from netplan.study.schemas import KINDS, SCHEMAS, STUDY_KINDS, WGS84, schema
@@ -278,9 +285,24 @@ class _StudyReader:
         )
         if not derive_zones:
             self.read("ring_zones", None)
+        self.check_shared_ids()
         if self.errors:
             raise _combine(self.errors, str(self.gpkg))
         return self.layers, self.sources, derive_zones
+
+    def check_shared_ids(self) -> None:
+        """An id used by a branch and a candidate site is a problem (a plan names sites by id)."""
+        if "branches" not in self.layers or "candidates" not in self.layers:
+            return
+        branch_ids = set(self.layers["branches"]["branch_id"])
+        shared = sorted(branch_ids & set(self.layers["candidates"]["candidate_id"]))
+        if shared:
+            self.errors.append(LayerError("candidates", [
+                f"column 'candidate_id': expected ids that no branch uses (a plan names every "
+                f"site by its id), found {len(shared):,} id{'s' if len(shared) != 1 else ''} "
+                f"also in branch_id of the branches layer ({self.sources['branches']}): "
+                f"{examples([repr(x)[:60] for x in shared[:MAX_EXAMPLES]], total=len(shared))}; "
+                "rename those candidates (or branches)"], self.sources["candidates"]))
 
     def read(self, kind: str, area: shapely.Geometry | None) -> None:
         """Read one layer (from its override file, else the GeoPackage); keep its problems."""
@@ -297,7 +319,7 @@ class _StudyReader:
             if kind not in self.over and kind not in self.in_gpkg:
                 self.errors.append(LayerError(kind, [
                     f"layer missing from {self.gpkg}: no layer '{kind}' (its layers: "
-                    f"{', '.join(sorted(self.in_gpkg)) or 'none'}); add the layer under that "
+                    f"{examples(sorted(self.in_gpkg)) or 'none'}); add the layer under that "
                     f"name (a study needs {_NEEDED}; ring_zones is derived when absent)"],
                     str(self.gpkg)))
             else:
@@ -371,14 +393,60 @@ def resolve_district(name: str, gdf_districts: pd.DataFrame) -> str:
                 table.setdefault(_norm(n), set()).add(code)
     if key and key in table and len(table[key]) == 1:
         return next(iter(table[key]))
-    valid = "; ".join(
+    valid = examples([
         f"{r['adcode']} {r.get('name_zh', '')} ({r.get('name_en') or r.get('name_pinyin') or ''})"
-        for r in gdf_districts.sort_values("adcode").to_dict("records")
-    )
+        for r in gdf_districts.sort_values("adcode").head(MAX_EXAMPLES).to_dict("records")
+    ], total=len(gdf_districts), sep="; ", unit="district")
     what = "is ambiguous" if key in table else "matches no district"
     raise NetplanError(
-        f"district {name!r} {what}; give an adcode, a Chinese, pinyin or English name: {valid}"
+        f"district {quoted(name)} {what}; give an adcode, a Chinese, pinyin or English name: "
+        f"{valid}"
     )
+
+
+def policy_adcodes(keys: Iterable[str], gdf_districts: pd.DataFrame) -> dict[str, str]:
+    """The adcode of each district-policy key; two keys naming one district are refused.
+
+    ``[districts.Chaoyang]`` and ``[districts.110105]`` name the same district; merging
+    them silently would apply one and drop the other, so both keys are named instead.
+
+    Parameters
+    ----------
+    keys
+        The keys of the scenario's ``[districts.<key>]`` tables.
+    gdf_districts
+        The study's districts (``adcode`` and the name columns).
+
+    Returns
+    -------
+    dict
+        Key → adcode, in the order of ``keys``.
+
+    Raises
+    ------
+    NetplanError
+        A key names no district, or several keys name the same district.
+    """
+    out: dict[str, str] = {}
+    for key in map(str, keys):
+        try:
+            out[key] = resolve_district(key, gdf_districts)
+        except NetplanError as exc:
+            raise NetplanError(f"[districts.{key}] names no district of the study ({exc}); "
+                               "fix or remove that table") from None
+    by_code: dict[str, list[str]] = {}
+    for key, code in out.items():
+        by_code.setdefault(code, []).append(key)
+    clashes = [
+        f"{' and '.join(f'[districts.{k}]' for k in ks)} (both {code})"
+        for code, ks in sorted(by_code.items()) if len(ks) > 1
+    ]
+    if clashes:
+        raise NetplanError(
+            f"district policies name the same district twice: {examples(clashes, sep='; ')}; "
+            "keep one table per district (by adcode or by name, not both)"
+        )
+    return out
 
 
 # --- validating files (the `netplan layers validate` command) ----------------------------
@@ -429,7 +497,7 @@ def infer_kind(name: str) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
-def validate_files(
+def validate_files(  # noqa: PLR0913 - public entry point, options keyword-only
     paths: Iterable[str | os.PathLike[str]],
     *,
     kind: str | None = None,
@@ -439,12 +507,15 @@ def validate_files(
     lon_col: str = "lon",
     lat_col: str = "lat",
     within: str | os.PathLike[str] | None = None,
+    encoding: str | None = None,
 ) -> list[LayerReport]:
     """Validate files; one :class:`LayerReport` per layer checked, problems collected.
 
     The kind comes from ``kind``, else from the GeoPackage layer name or the file name.
     A GeoPackage without ``layer`` and ``kind`` has every layer named like a kind
-    checked. ``within`` is a districts file whose union is the study area.
+    checked. ``within`` is a districts file whose union is the study area. ``encoding``
+    is the text encoding of files that do not say theirs (see
+    :func:`~netplan.study.readers.read_layer`).
     """
     if kind is not None:
         schema(kind)
@@ -488,7 +559,7 @@ def validate_files(
                 continue
             try:
                 gdf = read_layer(p, knd, layer=lyr, coords=coords, crs=crs, lon_col=lon_col,
-                                 lat_col=lat_col, study_area=area)
+                                 lat_col=lat_col, study_area=area, encoding=encoding)
                 reports.append(LayerReport(str(p), lyr, knd, len(gdf)))
             except LayerError as exc:
                 reports.append(LayerReport(str(p), lyr, knd, None, tuple(exc.problems)))

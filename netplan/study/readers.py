@@ -21,9 +21,10 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from netplan._errors import DataNotFoundError, LayerError, NetplanError
+from netplan._errors import DataNotFoundError, LayerError, NetplanError, examples, quoted
 from netplan.study import _validate as v
 from netplan.study.coords import check_coords, geometry_to_wgs84
+from netplan.study.inputs import check_file_size, check_rows, is_remote, source_path
 from netplan.study.schemas import RINGS, WGS84, Column, LayerSchema, schema
 
 __all__ = ["FORMATS", "gpkg_layers", "read_layer", "validate_layer"]
@@ -59,15 +60,31 @@ def _format_of(path: Path) -> str:
     return fmt
 
 
-def gpkg_layers(path: str | os.PathLike[str]) -> list[str]:
-    """Names of the layers in a GeoPackage (or any multi-layer file)."""
+def gpkg_layers(
+    path: str | os.PathLike[str], *, allow_remote: bool | None = None
+) -> list[str]:
+    """Names of the layers in a GeoPackage (or any multi-layer file).
+
+    Parameters
+    ----------
+    path
+        The file (see :func:`~netplan.study.inputs.source_path` for URLs).
+    allow_remote
+        Allow a URL; ``None``: as :func:`~netplan.study.inputs.input_limits` says.
+
+    Returns
+    -------
+    list of str
+        The layer names, in file order.
+    """
     import pyogrio
 
     p = Path(path)
-    if not p.is_file():
+    src = source_path(path, what="GeoPackage", allow_remote=allow_remote)
+    if not is_remote(src) and not Path(src).is_file():
         raise DataNotFoundError(f"file not found: {p}")
     try:
-        return [str(name) for name in pyogrio.list_layers(p)[:, 0]]
+        return [str(name) for name in pyogrio.list_layers(src)[:, 0]]
     except Exception as exc:
         raise NetplanError(
             f"cannot read {p} as GeoPackage ({_reason(exc)}); the file is corrupt or not a "
@@ -83,69 +100,177 @@ def _reason(exc: BaseException) -> str:
 
 
 def _read_raw(
-    path: Path, fmt: str, kind: str, layer: str | None
+    src: str, shown: Path, fmt: str, kind: str, layer: str | None, encoding: str | None
 ) -> tuple[pd.DataFrame, str | None]:
-    """Read the file as it is; returns the frame and the layer name read (GeoPackage)."""
+    """Read the file as it is; returns the frame and the layer name read (GeoPackage).
+
+    ``src`` is what the readers open (see :func:`source_path`), ``shown`` the path as the
+    user gave it (for messages). The row count is checked before the rows are read.
+    """
     import pyogrio
 
     if fmt == "CSV":
-        # UTF-8 (with or without BOM) first, then GB18030 (a superset of GBK, common in China)
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                return pd.read_csv(path, dtype=object, encoding=encoding), None
-            except UnicodeDecodeError:
-                continue
-            except Exception as exc:
-                raise NetplanError(
-                    f"cannot read {path} as CSV ({_reason(exc)}); netplan reads {_ACCEPTED}"
-                ) from exc
-        raise NetplanError(
-            f"cannot read {path} as CSV: it is neither UTF-8 nor GB18030 text; save it as UTF-8"
-        )
+        return _read_csv(src, shown, kind, encoding), None
     if fmt == "GeoParquet":
-        try:
-            return gpd.read_parquet(path), None
-        except ValueError as exc:  # plain Parquet without geometry metadata
-            if "geo" not in str(exc).lower():
-                raise NetplanError(
-                    f"cannot read {path} as GeoParquet ({_reason(exc)}); netplan reads {_ACCEPTED}"
-                ) from exc
-            try:
-                return pd.read_parquet(path), None
-            except Exception as exc2:
-                raise NetplanError(
-                    f"cannot read {path} as Parquet ({_reason(exc2)}); netplan reads {_ACCEPTED}"
-                ) from exc2
-        except Exception as exc:
-            raise NetplanError(
-                f"cannot read {path} as GeoParquet ({_reason(exc)}); netplan reads {_ACCEPTED}"
-            ) from exc
-    read_as = None  # GeoJSON, Shapefile: one layer per file
-    if fmt == "GeoPackage":
-        names = gpkg_layers(path)
-        read_as = layer or kind
-        if read_as not in names:
-            if layer is None and len(names) == 1:
-                logger.info("%s: no layer %r, reading its only layer %r", path, kind, names[0])
-                read_as = names[0]
-            else:
-                raise NetplanError(
-                    f"{path} has no layer '{read_as}'; its layers are "
-                    f"{', '.join(names) or '(none)'}; pass the layer name with --layer NAME "
-                    "(or layer=NAME)"
-                )
+        return _read_parquet(src, shown, kind), None
+    read_as = _gpkg_layer(src, shown, kind, layer) if fmt == "GeoPackage" else None
     try:
-        gdf = gpd.read_file(path, layer=read_as, engine="pyogrio")
+        n = int(pyogrio.read_info(src, layer=read_as)["features"])
+        if n >= 0:
+            check_rows(n, what=f"{kind} layer", where=str(shown))
+        gdf = gpd.read_file(src, layer=read_as, engine="pyogrio", encoding=encoding)
+    except NetplanError:
+        raise
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
         raise NetplanError(
-            f"cannot read {path} as {fmt} ({_reason(exc)}); the file may be corrupt or not "
+            f"cannot read {shown} as {fmt} ({_reason(exc)}); the file may be corrupt or not "
             f"a {fmt} file; netplan reads {_ACCEPTED}"
         ) from exc
     except Exception as exc:
         raise NetplanError(
-            f"cannot read {path} as {fmt} ({_reason(exc)}); netplan reads {_ACCEPTED}"
+            f"cannot read {shown} as {fmt} ({_reason(exc)}); netplan reads {_ACCEPTED}"
         ) from exc
+    if fmt == "Shapefile" and encoding is None:
+        _check_dbf_encoding(src, shown, gdf)
     return gdf, read_as
+
+
+def _gpkg_layer(src: str, shown: Path, kind: str, layer: str | None) -> str:
+    """The layer of a GeoPackage to read: ``layer``, else ``kind``, else its only layer."""
+    names = gpkg_layers(src, allow_remote=True)  # src is already checked
+    read_as = layer or kind
+    if read_as not in names:
+        if layer is None and len(names) == 1:
+            logger.info("%s: no layer %r, reading its only layer %r", shown, kind, names[0])
+            return names[0]
+        raise NetplanError(
+            f"{shown} has no layer {quoted(read_as)}; its layers are "
+            f"{examples([quoted(n) for n in names[:10]], total=len(names)) or '(none)'}; pass "
+            "the layer name with --layer NAME "
+            "(or layer=NAME)"
+        )
+    return read_as
+
+
+def _read_csv(src: str, shown: Path, kind: str, encoding: str | None) -> pd.DataFrame:
+    """A CSV file as text columns; UTF-8 (with or without BOM), then GB18030 (GBK)."""
+    if not is_remote(src):
+        with open(src, "rb") as fh:  # an upper bound of the rows, without parsing
+            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+        check_rows(max(lines - 1, 0), what=f"{kind} layer", where=str(shown))
+    for enc in (encoding,) if encoding else ("utf-8-sig", "gb18030"):
+        try:
+            return pd.read_csv(src, dtype=object, encoding=enc)
+        except UnicodeDecodeError:
+            continue
+        except LookupError:
+            raise NetplanError(
+                f"cannot read {shown}: unknown encoding {encoding!r} (--encoding); use e.g. "
+                "utf-8, gbk or gb18030"
+            ) from None
+        except Exception as exc:
+            raise NetplanError(
+                f"cannot read {shown} as CSV ({_reason(exc)}); netplan reads {_ACCEPTED}"
+            ) from exc
+    what = f"{encoding} text" if encoding else "UTF-8 nor GB18030 text"
+    raise NetplanError(
+        f"cannot read {shown} as CSV: it is {'not ' if encoding else 'neither '}{what}; save "
+        "it as UTF-8 (or pass its encoding with --encoding)"
+    )
+
+
+def _read_parquet(src: str, shown: Path, kind: str) -> pd.DataFrame:
+    """A GeoParquet (or plain Parquet) file; rows and uncompressed size checked first."""
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(src).metadata
+        check_rows(int(meta.num_rows), what=f"{kind} layer", where=str(shown))
+        if not is_remote(src):
+            check_file_size(shown, what=f"{kind} layer (uncompressed)", size=sum(
+                int(meta.row_group(i).total_byte_size) for i in range(meta.num_row_groups)
+            ))
+            check_file_size(shown, what=f"{kind} layer (decoded)", size=_decoded_bytes(src))
+        gdf: pd.DataFrame = gpd.read_parquet(src)
+        return gdf
+    except NetplanError:
+        raise
+    except ValueError as exc:  # plain Parquet without geometry metadata
+        if "geo" not in str(exc).lower():
+            raise NetplanError(
+                f"cannot read {shown} as GeoParquet ({_reason(exc)}); netplan reads {_ACCEPTED}"
+            ) from exc
+        try:
+            return pd.read_parquet(src)
+        except Exception as exc2:
+            raise NetplanError(
+                f"cannot read {shown} as Parquet ({_reason(exc2)}); netplan reads {_ACCEPTED}"
+            ) from exc2
+    except Exception as exc:
+        raise NetplanError(
+            f"cannot read {shown} as GeoParquet ({_reason(exc)}); netplan reads {_ACCEPTED}"
+        ) from exc
+
+
+def _decoded_bytes(src: str) -> int:
+    """Bytes of the text and binary columns of a Parquet file once decoded, read cheaply.
+
+    A repeated value is stored once in a Parquet dictionary: a file of a few kilobytes can
+    decode to gigabytes (one large polygon on every row). The columns are read as
+    dictionaries (one copy of each value plus an index per row) and the lengths summed.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    names = [f.name for f in pq.ParquetFile(src).schema_arrow
+             if pa.types.is_binary(f.type) or pa.types.is_string(f.type)
+             or pa.types.is_large_binary(f.type) or pa.types.is_large_string(f.type)]
+    if not names:
+        return 0
+    pf = pq.ParquetFile(src, read_dictionary=names)
+    total = 0
+    for i in range(pf.num_row_groups):
+        for column in pf.read_row_group(i, columns=names).columns:
+            for chunk in column.chunks:
+                if not isinstance(chunk, pa.DictionaryArray):
+                    total += int(chunk.nbytes)
+                    continue
+                lengths = pc.binary_length(chunk.dictionary).fill_null(0).to_numpy(
+                    zero_copy_only=False)
+                if len(lengths):
+                    idx = chunk.indices.fill_null(0).to_numpy(zero_copy_only=False)
+                    total += int(lengths[idx].sum())
+    return total
+
+
+def _check_dbf_encoding(src: str, shown: Path, gdf: pd.DataFrame) -> None:
+    """Refuse non-ASCII text of a Shapefile that does not say its encoding (no .cpg).
+
+    GDAL then reads the bytes as ISO-8859-1, which turns GBK or UTF-8 text into mojibake.
+    """
+    base = Path(src)
+    if any(base.with_suffix(s).exists() for s in (".cpg", ".CPG")):
+        return
+    for col in gdf.columns:
+        if not pd.api.types.is_string_dtype(gdf[col].dtype):
+            continue
+        text = next((x for x in gdf[col] if isinstance(x, str) and not x.isascii()), None)
+        if text is None:
+            continue
+        guesses = []
+        for enc in ("gbk", "utf-8"):
+            try:
+                guesses.append(f"as {enc.upper()} it reads {text.encode('latin-1').decode(enc)!r}")
+            except (UnicodeError, LookupError):
+                continue
+        guess = f" ({'; '.join(guesses)})" if guesses else ""
+        raise NetplanError(
+            f"cannot read {shown}: column '{col}' holds non-ASCII text and the Shapefile does "
+            f"not say its encoding (no {base.with_suffix('.cpg').name}), so it would read as "
+            f"mojibake {text!r}{guess}; add a {base.with_suffix('.cpg').name} file holding the "
+            "encoding (GBK or UTF-8) next to the .shp, or pass --encoding gbk (encoding='gbk')"
+        )
 
 
 def _points_from_columns(
@@ -158,7 +283,7 @@ def _points_from_columns(
         problems.append(
             f"columns: expected longitude/latitude columns '{lon_col}' and '{lat_col}', "
             f"missing {', '.join(repr(c) for c in missing_cols)}; found columns "
-            f"{', '.join(map(str, df.columns))}; name them with --lon-col/--lat-col "
+            f"{examples(list(map(str, df.columns)))}; name them with --lon-col/--lat-col "
             "(lon_col=/lat_col=)"
         )
         return np.full(len(df), None, dtype=object), problems
@@ -176,7 +301,7 @@ def _points_from_columns(
     return geoms, problems
 
 
-def read_layer(
+def read_layer(  # noqa: PLR0913 - public entry point, options keyword-only
     path: str | os.PathLike[str],
     kind: str,
     *,
@@ -186,6 +311,8 @@ def read_layer(
     lat_col: str = "lat",
     crs: str | None = None,
     study_area: shapely.Geometry | None = None,
+    encoding: str | None = None,
+    allow_remote: bool | None = None,
 ) -> gpd.GeoDataFrame:
     """Read one layer, validate it and return it in WGS84 (EPSG:4326).
 
@@ -210,6 +337,10 @@ def read_layer(
     study_area
         A WGS84 polygon; features outside it (points not covered by it, polygons and
         lines not touching it) are problems.
+    encoding
+        Text encoding (``"gbk"`` ...) of a file that does not say (Shapefile without .cpg, CSV).
+    allow_remote
+        Read a URL; ``None``: as :func:`~netplan.study.inputs.input_limits` says (no).
 
     Returns
     -------
@@ -223,7 +354,9 @@ def read_layer(
     DataNotFoundError
         The file does not exist.
     NetplanError
-        The file cannot be read (corrupt, wrong format, unknown extension, missing layer).
+        The file cannot be read (corrupt, wrong format, unknown extension, missing layer,
+        unknown text encoding), is a URL not allowed, or is above the caps of
+        :func:`~netplan.study.inputs.input_limits` (file size, rows).
     LayerError
         The layer has problems; ``problems`` lists all of them (missing or mistyped
         columns, missing/duplicate ids, invalid/empty/wrong-type geometries, missing CRS,
@@ -232,11 +365,12 @@ def read_layer(
     """
     sch = schema(kind)
     p = Path(path)
-    if not p.exists():
-        raise DataNotFoundError(f"{kind} layer file not found: {p}")
+    src = source_path(path, what=f"{kind} layer", allow_remote=allow_remote)
+    if not is_remote(src):
+        _check_size(Path(src), p, kind)
     coords = _coords(coords)
     fmt = _format_of(p)
-    raw, layer_read = _read_raw(p, fmt, kind, layer)
+    raw, layer_read = _read_raw(src, p, fmt, kind, layer, encoding)
     source = f"{p}" + (f", layer '{layer_read}'" if layer_read and layer_read != kind else "")
     gdf, problems = _validate_frame(
         raw, sch, fmt=fmt, coords=coords, lon_col=lon_col, lat_col=lat_col, crs=crs,
@@ -247,6 +381,19 @@ def read_layer(
     assert gdf is not None
     logger.debug("read %s (%d features) from %s", kind, len(gdf), source)
     return gdf
+
+
+def _check_size(src: Path, shown: Path, kind: str) -> None:
+    """Refuse a missing layer file, or one above the size cap (a Shapefile with its .dbf)."""
+    if not src.exists():
+        raise DataNotFoundError(f"{kind} layer file not found: {shown}")
+    if not src.is_file():
+        return  # a folder: the reader says what is wrong
+    size = src.stat().st_size
+    if src.suffix.lower() == ".shp":
+        dbf = [src.with_suffix(s) for s in (".dbf", ".DBF") if src.with_suffix(s).is_file()]
+        size += dbf[0].stat().st_size if dbf else 0
+    check_file_size(shown, what=f"{kind} layer", size=size)
 
 
 # --- validating ------------------------------------------------------------------------
@@ -401,7 +548,7 @@ def _columns(
             if col.required or col is sch.id:
                 problems.append(
                     f"column '{col.name}': expected {_dtype_word(col)} column, found no such "
-                    f"column (columns present: {', '.join(map(str, df.columns)) or 'none'})"
+                    f"column (columns present: {examples(list(map(str, df.columns))) or 'none'})"
                 )
             elif col.default is not None:
                 out[col.name] = col.default
@@ -519,11 +666,20 @@ def _coerce(
     )
 
 
+_NOT_EMPTY: Final = frozenset({"districts", "zones"})
+"""Kinds a study cannot do without (no districts: no study area; no zones: no demand)."""
+
+
 def _kind_checks(
     sch: LayerSchema, out: pd.DataFrame, geoms: np.ndarray, usable: np.ndarray,
     rows: v.RowNamer,
 ) -> list[str]:
     problems: list[str] = []
+    if sch.kind in _NOT_EMPTY and len(out) == 0:
+        problems.append(
+            f"rows: expected at least one feature, found none (an empty layer); a study "
+            f"needs its {sch.kind}: check that you exported the right layer"
+        )
     if sch.kind == "zones" and {"pop_2010", "pop_2020"} <= set(out.columns):
         inflow = out["pop_2020"] - out["pop_2010"]
         if "inflow" in out.columns:

@@ -14,7 +14,10 @@ import numpy as np
 
 from netplan._errors import NetplanError
 
-__all__ = ["KINDS", "RINGS", "SCHEMAS", "STUDY_KINDS", "WGS84", "Column", "LayerSchema", "schema"]
+__all__ = [
+    "KINDS", "MAX_POPULATION", "MAX_SERVERS", "RINGS", "SCHEMAS", "STUDY_KINDS", "WGS84",
+    "Column", "LayerSchema", "schema",
+]
 
 WGS84: Final = "EPSG:4326"
 """The CRS layers are read into and written in (longitude/latitude)."""
@@ -63,6 +66,11 @@ class LayerSchema:
 
 _POLY: Final = ("Polygon", "MultiPolygon")
 
+MAX_POPULATION: Final = 2_000_000_000
+"""Largest population of one district or zone (more than China's): a sanity bound."""
+MAX_SERVERS: Final = 1_000
+"""Most counters (or terminals) of one outlet: a sanity bound."""
+
 SCHEMAS: Final[dict[str, LayerSchema]] = {
     s.kind: s
     for s in (
@@ -74,8 +82,8 @@ SCHEMAS: Final[dict[str, LayerSchema]] = {
                 Column("name_pinyin", "str", required=False, default=""),
                 Column("name_en", "str", required=False, default=""),
                 Column("zone", "str", required=False, default=""),
-                Column("pop_2010", "int", min_value=0),
-                Column("pop_2020", "int", min_value=0),
+                Column("pop_2010", "int", min_value=0, max_value=MAX_POPULATION),
+                Column("pop_2020", "int", min_value=0, max_value=MAX_POPULATION),
             ),
             _POLY,
         ),
@@ -98,8 +106,8 @@ SCHEMAS: Final[dict[str, LayerSchema]] = {
             Column("zone_id", "str"),
             (
                 Column("adcode", "adcode", required=False),  # derived by load_study
-                Column("pop_2010", "int", min_value=0),
-                Column("pop_2020", "int", min_value=0),
+                Column("pop_2010", "int", min_value=0, max_value=MAX_POPULATION),
+                Column("pop_2020", "int", min_value=0, max_value=MAX_POPULATION),
                 Column("inflow", "int", required=False),  # derived: pop_2020 - pop_2010
             ),
             _POLY,
@@ -110,8 +118,8 @@ SCHEMAS: Final[dict[str, LayerSchema]] = {
             (
                 Column("name", "str", required=False, default=""),
                 Column("format", "str"),
-                Column("counters", "int", min_value=1),
-                Column("terminals", "int", min_value=1),
+                Column("counters", "int", min_value=1, max_value=MAX_SERVERS),
+                Column("terminals", "int", min_value=1, max_value=MAX_SERVERS),
                 Column("source", "str", required=False, default="user"),
             ),
             ("Point",),
