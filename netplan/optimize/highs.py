@@ -3,7 +3,8 @@
 Everything here talks to ``highspy`` (imported lazily: importing netplan does not load the
 solver). :func:`_solve_highs` runs one solve; when it runs with a time limit, a
 :class:`_SearchSwitch` may stop HiGHS early so that the neighbourhood search
-(:mod:`netplan.optimize.search`) can improve HiGHS's plan in the time left.
+(:mod:`netplan.optimize.search`) can improve HiGHS's plan in the time left. Every run goes
+through :func:`_run`, which Ctrl-C stops within moments.
 """
 
 from __future__ import annotations
@@ -56,6 +57,86 @@ def _new_highs() -> Any:
             os.close(saved)
             os.close(devnull)
         return h
+
+
+_INTERRUPT_EVENTS: Final = ("cbSimplexInterrupt", "cbIpmInterrupt", "cbMipInterrupt")
+"""HiGHS's callbacks that may stop a run: simplex, interior point, branch and bound."""
+_STOP_WAIT_S: Final = 1.0
+"""After Ctrl-C, how long to wait for HiGHS to stop before leaving it to stop on its own."""
+_STOPPING: list[threading.Event] = []
+"""Runs that Ctrl-C asked to stop and that had not stopped when :func:`_run` returned."""
+
+
+def _run(h: Any) -> None:
+    """``h.run()``, which Ctrl-C ends within moments with a KeyboardInterrupt.
+
+    HiGHS runs in a thread of its own while this (main) thread waits, so that Ctrl-C
+    raises KeyboardInterrupt here at once (run on the main thread, HiGHS would see it only
+    in a callback, as a solve error). Ctrl-C raises a flag that HiGHS's interrupt callbacks
+    read; HiGHS stops at its next check. The root node of a large model checks rarely, so
+    after :data:`_STOP_WAIT_S` the KeyboardInterrupt goes on and HiGHS stops on its own
+    (:func:`solver_stopping`). Without Ctrl-C the run is the same as ``h.run()``. Off the
+    main thread (a Dask task), where no KeyboardInterrupt arrives, a plain ``h.run()``.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        h.run()
+        return
+    stop, done = threading.Event(), threading.Event()
+
+    def interrupt(e: Any) -> None:
+        if stop.is_set():
+            e.data_in.user_interrupt = True
+
+    events = [getattr(h, name) for name in _INTERRUPT_EVENTS]
+    for ev in events:
+        ev.subscribe(interrupt)
+    failed: list[BaseException] = []
+    # waited for with an Event: Thread.join interrupted by Ctrl-C marks a running thread
+    # as stopped (Python 3.11)
+    threading.Thread(target=_run_in_thread, args=(h, done, failed),
+                     name="netplan-highs").start()
+    try:
+        done.wait()
+    except BaseException:  # Ctrl-C (or any other asynchronous exception) while HiGHS runs
+        stop.set()
+        try:
+            done.wait(_STOP_WAIT_S)
+        finally:
+            if not done.is_set():
+                _STOPPING.append(done)
+        raise
+    for ev in events:
+        ev.unsubscribe(interrupt)
+    if failed:
+        raise failed[0]
+
+
+def _run_in_thread(h: Any, done: threading.Event, failed: list[BaseException]) -> None:
+    import highspy
+
+    try:
+        h.run()
+    except BaseException as exc:  # handed to the waiting thread
+        failed.append(exc)
+    finally:
+        # this thread's scheduler: its workers must not outlive it
+        highspy.Highs.resetThreadScheduler(True)
+        done.set()
+
+
+def solver_stopping() -> bool:
+    """Whether a HiGHS run that Ctrl-C interrupted is still stopping in its thread.
+
+    Python waits for that thread when it exits; a command line that must end at once
+    leaves with ``os._exit`` instead (no output of the run is pending by then).
+
+    Returns
+    -------
+    bool
+        True while such a run is still going.
+    """
+    _STOPPING[:] = [done for done in _STOPPING if not done.is_set()]
+    return bool(_STOPPING)
 
 
 def _pass_model(h: Any, mdl: _Model, *, cost: FloatArray | None = None,
@@ -326,7 +407,7 @@ def _solve_highs(
         switch = _SearchSwitch(time_limit_s, mip_gap, warm_obj)
         h.cbMipInterrupt.subscribe(switch)
     t0 = time.perf_counter()
-    h.run()
+    _run(h)
     secs = time.perf_counter() - t0
     ms = h.getModelStatus()
     info = h.getInfo()

@@ -15,7 +15,7 @@ from netplan._errors import InfeasibleError
 from netplan._types import FloatArray
 from netplan.optimize._base import _SEED
 from netplan.optimize.build import FAMILIES, _Model, _SideRow
-from netplan.optimize.highs import _new_highs, _pass_model
+from netplan.optimize.highs import _new_highs, _pass_model, _run
 from netplan.optimize.problem import FacilityProblem
 
 _Bounds = tuple[FloatArray, FloatArray, FloatArray, FloatArray]
@@ -48,7 +48,7 @@ class _Feas:
         self._set(row_lo, row_hi, col_lo, col_hi)
         self.h.changeColsCost(self.mdl.n_cols, np.arange(self.mdl.n_cols, dtype=np.int32),
                               np.zeros(self.mdl.n_cols))
-        self.h.run()
+        _run(self.h)
         ms = self.h.getModelStatus()
         S = highspy.HighsModelStatus
         if ms == S.kOptimal:
@@ -65,7 +65,7 @@ class _Feas:
         self._set(row_lo, row_hi, col_lo, col_hi)
         self.h.changeColsCost(self.mdl.n_cols, np.arange(self.mdl.n_cols, dtype=np.int32),
                               sense * obj)
-        self.h.run()
+        _run(self.h)
         if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
         return float(sense * self.h.getInfo().objective_function_value)

@@ -9,10 +9,13 @@ plan's true cost.
 from __future__ import annotations
 
 import math
+import tempfile
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import replace
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -20,8 +23,18 @@ from netplan._errors import SolverError
 from netplan._types import FloatArray
 from netplan.optimize._base import _SEED, Progress
 from netplan.optimize.build import _Model
-from netplan.optimize.highs import _check_point, _new_highs, _pass_model, _Raw, _warm_vector
+from netplan.optimize.highs import (
+    _check_point,
+    _new_highs,
+    _pass_model,
+    _Raw,
+    _run,
+    _warm_vector,
+)
 from netplan.optimize.problem import FacilityProblem, _entry_zones
+
+_END_WAIT_S: Final = 1.0
+"""How long a solver process may take to end after SIGTERM before it is killed."""
 
 
 def _col_names(mdl: _Model, p: FacilityProblem) -> list[str]:
@@ -126,7 +139,8 @@ def _solve_pulp(
         progress(f"PuLP: solving with {sol.name}")
     t1 = time.perf_counter()
     try:
-        prob.solve(sol)
+        with _own_files(sol), _ending_children():
+            prob.solve(sol)
     except pulp.PulpSolverError as exc:
         raise SolverError(f"the PuLP solver {sol.name} failed: {exc}") from None
     secs = time.perf_counter() - t1
@@ -141,6 +155,45 @@ def _solve_pulp(
     bound, timed_out = _pulp_bound(mdl, prob, sol, time_limit_s=time_limit_s, secs=secs)
     st = _pulp_status(prob, v, timed_out=timed_out)
     return _Raw(st, v, bound, secs, pulp.LpStatus.get(prob.status, str(prob.status))), build
+
+
+@contextmanager
+def _own_files(sol: Any) -> Iterator[None]:
+    """A command-line solver's files in a temporary folder of its own, removed after.
+
+    PuLP leaves them in the system's temporary folder when the solve is interrupted.
+    """
+    if not hasattr(sol, "tmpDir"):  # a solver PuLP drives in-process
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="netplan-pulp-") as tmp:
+        sol.tmpDir = tmp
+        yield
+
+
+@contextmanager
+def _ending_children() -> Iterator[None]:
+    """Ctrl-C during the block also ends the solver processes the block started (CBC ...).
+
+    PuLP waits for a command-line solver without ending it on KeyboardInterrupt; it would
+    run on, orphaned, until its time limit.
+    """
+    import psutil
+
+    me = psutil.Process()
+    before = {c.pid for c in me.children()}
+    try:
+        yield
+    except BaseException:
+        started = [c for c in me.children() if c.pid not in before]
+        for c in started:
+            with suppress(psutil.NoSuchProcess):
+                c.terminate()
+        _, alive = psutil.wait_procs(started, timeout=_END_WAIT_S)
+        for c in alive:
+            with suppress(psutil.NoSuchProcess):
+                c.kill()
+        raise
 
 
 def _pulp_bound(mdl: _Model, prob: Any, sol: Any, *, time_limit_s: float | None,
@@ -197,7 +250,7 @@ def _polish(mdl: _Model, v: FloatArray) -> FloatArray:
     lo[mdl.integer] = fixed
     hi[mdl.integer] = fixed
     _pass_model(h, replace(mdl, col_lo=lo, col_hi=hi), integer=False)
-    h.run()
+    _run(h)
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return v
     w = np.asarray(h.getSolution().col_value, dtype=np.float64)

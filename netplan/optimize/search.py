@@ -27,6 +27,7 @@ from netplan.optimize.highs import (
     _pass_model,
     _proven_bound,
     _Raw,
+    _run,
     _set_common,
 )
 from netplan.optimize.problem import FacilityProblem, _entry_zones
@@ -202,7 +203,7 @@ def _search_rounds(
                         mip_gap=_SEARCH_SUB_GAP, threads=threads)
             _pass_model(h, sub)
             h.setSolution(mdl.n_cols, idx, inc.v)
-            h.run()
+            _run(h)
             if int(h.getInfo().primal_solution_status) != 2:
                 continue
             w, ow = _snap(mdl, h.getSolution().col_value)
@@ -224,7 +225,7 @@ def _resume_highs(mdl: _Model, inc: _Incumbent, *, time_limit_s: float, mip_gap:
     _set_common(h, msg=False, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads)
     _pass_model(h, mdl)
     h.setSolution(mdl.n_cols, np.arange(mdl.n_cols, dtype=np.int32), inc.v)
-    h.run()
+    _run(h)
     info = h.getInfo()
     again = float(info.mip_dual_bound)
     if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:

@@ -19,9 +19,13 @@ import dataclasses
 import logging
 import math
 import os
+import re
+import signal
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -38,7 +42,8 @@ from netplan.planning.limits import DistrictLimits, check_adcode, district_scena
 from netplan.planning.plan import Plan, make_plan
 from netplan.study.layers import Study
 
-__all__ = ["Progress", "ProgressEvent", "RunningTask", "compare_city", "plan_all"]
+__all__ = ["Progress", "ProgressEvent", "RunningTask", "check_scheduler", "compare_city",
+           "plan_all"]
 
 log = logging.getLogger(__name__)
 
@@ -176,46 +181,220 @@ def _site_districts(study: Study, ids: frozenset[str]) -> dict[str, str]:
     return site_ad
 
 
+_SCHEDULER_ADDRESS = re.compile(
+    r"^(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)"
+    r":(?P<port>[0-9]{1,5})$|^inproc://\S+$")
+"""A Dask address: scheme://host:port (scheme optional: tcp), or an in-process one."""
+
+
+def check_scheduler(address: str) -> None:
+    """Refuse a Dask scheduler address that cannot be one, before anything is loaded.
+
+    Parameters
+    ----------
+    address
+        ``tcp://host:port`` (the scheme may be left out), ``tls://``, ``ws://``,
+        ``wss://`` or ``ucx://`` with a host and a port, or an ``inproc://`` address.
+
+    Raises
+    ------
+    NetplanError
+        Naming the address and the expected form.
+    """
+    m = _SCHEDULER_ADDRESS.match(address.strip())
+    port = m.group("port") if m else None
+    if m is None or (port is not None and not 0 < int(port) < 65536):
+        raise NetplanError(
+            f"{address!r} is not a Dask scheduler address; give tcp://host:port (e.g. "
+            "tcp://10.0.0.5:8786, the address `dask scheduler` prints), tls://host:port or "
+            "another Dask scheme (ws, wss, ucx) with a host and a port from 1 to 65535")
+
+
+_CONNECT_S = 10.0
+"""How long a scheduler given by address may take to answer Dask's handshake."""
+_CLOSE_S = 2.0
+"""How long closing the client, and then the cluster, may take after Ctrl-C."""
+
+
 @contextmanager
 def _dask_client(scheduler: str | None, workers: int | None, n_tasks: int) -> Iterator[Any]:
-    """A client of the scheduler at ``scheduler``, or of a new local cluster; closed after."""
+    """A client of the scheduler at ``scheduler``, or of a new local cluster; closed after.
+
+    When the block ends with an exception (Ctrl-C above all), the work is dropped and the
+    client and cluster are closed within moments and quietly (:func:`_close_quietly`).
+    """
     import distributed
 
     dd: Any = distributed  # untyped third-party API
     cluster: Any = None
-    if scheduler:
-        try:
-            client = dd.Client(scheduler, timeout="30s")
-        except (OSError, TimeoutError) as exc:
-            raise NetplanError(
-                f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); check the address "
-                "(tcp://host:8786) and that `dask scheduler` runs there, or drop --scheduler "
-                "to use a local cluster") from None
-    else:
-        n = workers if workers is not None else (os.cpu_count() or 1)
-        n = max(1, min(int(n), max(n_tasks, 1)))
-        import dask
-
-        # the scheduler hands a worker its next district when it is free, largest first
-        # (saturation 1.0: no task waits on a busy worker while another one idles)
-        with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
-            cluster = dd.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                      dashboard_address=None, host="127.0.0.1",
-                                      silence_logs=logging.ERROR)
-        client = dd.Client(cluster)
+    client: Any = None
     try:
         if scheduler:
+            client = _connect(scheduler)
             try:
                 client.wait_for_workers(1, timeout=60)
             except TimeoutError:
                 raise NetplanError(f"the Dask scheduler at {scheduler} has no workers after "
                                    "60 s; start workers (`dask worker {scheduler}`) or run "
                                    "without --scheduler") from None
+        else:
+            n = workers if workers is not None else (os.cpu_count() or 1)
+            n = max(1, min(int(n), max(n_tasks, 1)))
+            import dask
+
+            # the scheduler hands a worker its next district when it is free, largest
+            # first (saturation 1.0: no task waits on a busy worker while another idles)
+            with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}), \
+                    _sigint_deferred():
+                cluster = dd.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                          dashboard_address=None, host="127.0.0.1",
+                                          silence_logs=logging.ERROR)
+            client = dd.Client(cluster)
         yield client
+    except BaseException:
+        _close_quietly(client, cluster)
+        raise
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+def _connect(scheduler: str) -> Any:
+    """A client of the Dask scheduler at ``scheduler``; NetplanError if it does not answer.
+
+    A closed port, a host that does not answer and a server that is not a Dask scheduler
+    all fail within :data:`_CONNECT_S` seconds, with the address in the message.
+    """
+    import distributed
+
+    dd: Any = distributed  # untyped third-party API
+    how = ("check the address (tcp://host:8786) and that `dask scheduler` runs there, or "
+           "drop --scheduler to use a local cluster")
+    _check_answers(scheduler, how)
+    try:
+        with _quiet_dask():  # the failed handshake's own log lines say nothing more
+            return dd.Client(scheduler, timeout=f"{_CONNECT_S:g}s")
+    except (OSError, TimeoutError) as exc:
+        raise NetplanError(f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); "
+                           f"{how}") from None
+    except Exception:  # e.g. not a Dask server: its answer cannot be read
+        raise NetplanError(f"the server at {scheduler!r} did not answer as a Dask scheduler "
+                           f"(its answer is not Dask's handshake); {how}") from None
+
+
+def _check_answers(scheduler: str, how: str) -> None:
+    """Fail fast when nothing listens at a network address, or (tcp) nothing answers.
+
+    Dask's own connect retries a closed port until its timeout and may wait without end
+    for a server that accepts and says nothing. A scheduler speaks first on a plain TCP
+    connection (its handshake), so one byte within :data:`_CONNECT_S` seconds is asked
+    for there; TLS and websockets are only connected to, UCX and in-process addresses
+    left to Dask.
+    """
+    m = _SCHEDULER_ADDRESS.match(scheduler.strip())
+    scheme, _, rest = scheduler.strip().rpartition("://")
+    if m is None or m.group("port") is None or scheme == "ucx":  # not plain TCP/IP
+        return
+    host = rest.rsplit(":", 1)[0].strip("[]")
+    deadline = time.monotonic() + _CONNECT_S
+    try:
+        sock = socket.create_connection((host, int(m.group("port"))), timeout=_CONNECT_S)
+    except OSError as exc:
+        raise NetplanError(f"cannot reach the Dask scheduler at {scheduler!r} "
+                           f"({exc.strerror or exc}); {how}") from None
+    with sock:
+        if scheme not in ("", "tcp"):
+            return
+        try:
+            sock.settimeout(max(0.1, deadline - time.monotonic()))
+            answered = bool(sock.recv(1))
+        except OSError:  # TimeoutError included
+            answered = False
+    if not answered:
+        raise NetplanError(f"the server at {scheduler!r} accepted the connection but did not "
+                           f"answer Dask's handshake within {_CONNECT_S:g} s; it is not a "
+                           f"Dask scheduler or is stuck; {how}")
+
+
+@contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Ctrl-C held back during the block (a local cluster's start), raised after it.
+
+    SIGINT is blocked in this thread for the block, and the cluster's threads started
+    meanwhile, and the worker processes they start, inherit the block for their life: a
+    Ctrl-C in the terminal, which every process of the foreground group receives, reaches
+    only this process, which shuts the workers down (instead of each worker dying with its
+    own traceback). Main thread only; elsewhere the block runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    from multiprocessing import resource_tracker
+
+    # started later from a cluster thread, the tracker would unblock SIGINT in that thread
+    resource_tracker.ensure_running()
+    noted: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: noted.append(signum))
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
     finally:
-        client.close()
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+    if noted:
+        raise KeyboardInterrupt
+
+
+@contextmanager
+def _quiet_dask() -> Iterator[None]:
+    """The loggers of Dask and its network layer silent for the block."""
+    loggers = [logging.getLogger(name) for name in ("distributed", "tornado", "asyncio")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def _close_quietly(client: Any, cluster: Any) -> None:
+    """Close ``client`` and ``cluster`` within moments, whatever they are doing.
+
+    A local cluster's workers are ended first (a worker busy with a district would
+    delay the cluster's close, and Python's exit after it); their shutdown messages are
+    not shown.
+    """
+    with _quiet_dask():
         if cluster is not None:
-            cluster.close()
+            _end_workers(cluster)
+        for part in (client, cluster):
+            if part is None:
+                continue
+            try:
+                part.close(timeout=_CLOSE_S)
+            except Exception:  # a timeout or a closed loop: the process is ending anyway
+                log.debug("closing %s failed", type(part).__name__, exc_info=True)
+
+
+def _end_workers(cluster: Any) -> None:
+    """Terminate the worker processes of a local cluster (killed if they linger)."""
+    import psutil
+
+    procs = []
+    for nanny in list(cluster.workers.values()):
+        pid = getattr(getattr(getattr(nanny, "process", None), "process", None), "pid", None)
+        if pid is not None:
+            with suppress(psutil.NoSuchProcess):
+                procs.append(psutil.Process(pid))
+    for proc in procs:
+        with suppress(psutil.NoSuchProcess):
+            proc.terminate()
+    _, alive = psutil.wait_procs(procs, timeout=_CLOSE_S / 2)
+    for proc in alive:
+        with suppress(psutil.NoSuchProcess):
+            proc.kill()
 
 
 def _executing_keys(dask_worker: Any) -> list[str]:
@@ -244,6 +423,13 @@ class _Pool:
                                      f"{time.time_ns()}", **kwargs)
         self.inflight[fut] = adcode
         self.ac.add(fut)
+
+    def cancel(self) -> None:
+        """Cancel the tasks still in flight (on Ctrl-C); never raises."""
+        try:
+            self.client.cancel(list(self.inflight), force=True)
+        except Exception:  # a dying cluster may refuse; closing it ends the tasks anyway
+            log.debug("cancelling the district tasks failed", exc_info=True)
 
     def running(self) -> tuple[RunningTask, ...]:
         """Tasks executing on a worker, slowest first (every task is submitted at once)."""
@@ -333,7 +519,11 @@ def _run_on_dask(study: Study, tasks: list[_Task], opts: _Options, *, scheduler:
                         threads=opts.threads)
         report("districts", 0, 0, pool.running(),
                message=f"{len(tasks)} districts on {n_threads} worker thread(s)")
-        runs = pool.gather()
+        try:
+            runs = pool.gather()
+        except BaseException:
+            pool.cancel()
+            raise
         t_tasks = time.perf_counter()
         workers_info = {str(k): int(v) for k, v in client.nthreads().items()}
     return runs, workers_info, t_cluster - t0, t_tasks - t_cluster
@@ -407,6 +597,8 @@ def plan_all(  # noqa: PLR0913 - the public entry point: one keyword per plannin
     does).
     """
     t0 = time.perf_counter()
+    if scheduler:
+        check_scheduler(scheduler)
     year = scenario.horizon_year if year is None else year
     names = _district_names(study)
     todo, skipped = _districts_to_run(study, names, adcodes)
