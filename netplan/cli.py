@@ -8,18 +8,19 @@ commands so that ``netplan --help`` is instant.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from netplan import __version__
-from netplan._errors import NetplanError
+from netplan._errors import NetplanError, printable
 
 app = typer.Typer(
     name="netplan",
@@ -51,8 +52,23 @@ def _root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    allow_url: Annotated[bool, typer.Option(
+        "--allow-url", help="Let GDAL read layer files from URLs (https://, s3://, /vsicurl/); "
+        "default: local files only.")] = False,
+    max_file_mb: Annotated[int | None, typer.Option(
+        "--max-file-mb", min=1, help="Largest layer file read, MB (default 2048).")] = None,
+    max_rows: Annotated[int | None, typer.Option(
+        "--max-rows", min=1, help="Most features in one layer (default 5000000).")] = None,
+    max_scenario_kb: Annotated[int | None, typer.Option(
+        "--max-scenario-kb", min=1, help="Largest scenario TOML, KB (default 1024).")] = None,
 ) -> None:
     _STATE["debug"] = debug
+    from netplan.study.inputs import InputLimits, set_input_limits
+
+    given = {"max_file_bytes": max_file_mb and max_file_mb * 1024**2, "max_rows": max_rows,
+             "max_scenario_bytes": max_scenario_kb and max_scenario_kb * 1024}
+    set_input_limits(InputLimits(allow_remote=allow_url,
+                                 **{k: v for k, v in given.items() if v is not None}))
 
 
 # Options shared by several commands, declared once.
@@ -199,6 +215,13 @@ def plan(  # noqa: PLR0913 - one parameter per command-line option
             f"unknown solver {solver!r}; use highs or cbc", param_hint="--solver"
         )
     _check_solver_options(gap=gap, time_limit=time_limit)
+    if scheduler is not None:  # by the Dask runner's own rule, before any data are loaded
+        from netplan.planning.dask_runner import check_scheduler
+
+        try:
+            check_scheduler(scheduler)
+        except NetplanError as e:
+            raise typer.BadParameter(str(e), param_hint="--scheduler") from None
     from netplan._io import claim_folder
     from netplan.present.folder import write_plan_folder
 
@@ -329,7 +352,7 @@ def summary(
 
 
 @layers_app.command("validate")
-def layers_validate(
+def layers_validate(  # noqa: PLR0913 - one parameter per command-line option
     files: Annotated[list[Path], typer.Argument(help="Layer files to check.")],
     kind: Annotated[
         str | None,
@@ -354,18 +377,23 @@ def layers_validate(
         Path | None,
         typer.Option("--within", help="Districts file: features must lie inside their union."),
     ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option("--encoding", help="Text encoding of files that do not say (gbk, utf-8)."),
+    ] = None,
 ) -> None:
     """Check layer files; print every problem found, exit 1 if any file has one."""
+    from netplan.present.terminal import safe_text
     from netplan.study.layers import validate_files
 
     reports = validate_files(
         files, kind=kind, layer=layer, coords=coords, crs=crs, lon_col=lon_col,
-        lat_col=lat_col, within=within,
+        lat_col=lat_col, within=within, encoding=encoding,
     )
     for rep in reports:
-        label = escape(rep.label)
+        label = safe_text(rep.label)
         if rep.note:
-            out.print(f"SKIP {label}: {escape(rep.note)}", highlight=False, soft_wrap=True)
+            out.print(f"SKIP {label}: {safe_text(rep.note)}", highlight=False, soft_wrap=True)
         elif rep.ok:
             out.print(f"OK {label}: {rep.n_features} features", highlight=False, soft_wrap=True)
         else:
@@ -376,7 +404,7 @@ def layers_validate(
                 highlight=False, soft_wrap=True,
             )
             for problem in rep.problems:
-                out.print(f"  - {escape(problem)}", highlight=False, soft_wrap=True)
+                out.print(f"  - {safe_text(problem)}", highlight=False, soft_wrap=True)
     if not all(rep.ok for rep in reports):
         raise typer.Exit(1)
 
@@ -699,17 +727,66 @@ def synth_cmd(
     typer.echo(str(path))
 
 
-# --- end of commands ------------------------------------------------------------------
+@app.command("evaluate")
+def evaluate_cmd(
+    plan_dir: Annotated[Path, typer.Argument(help="Plan folder written by `netplan plan` "
+                                                  "(its actions.csv may be edited).")],
+    rule: Annotated[
+        str | None,
+        typer.Option("--rule", help="Customer behaviour: choice or nearest (default: the "
+                                    "plan's scenario)."),
+    ] = None,
+    data: DataOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-measure a plan's before and after networks under a customer behaviour rule."""
+    from netplan.model.behaviour import RULES
+
+    if rule is not None and rule not in RULES:
+        raise typer.BadParameter(f"unknown rule {rule!r}; use one of {', '.join(RULES)}",
+                                 param_hint="--rule")
+    from netplan.planning.evaluate_plan import evaluate_plan
+    from netplan.study.layers import load_study
+
+    result = evaluate_plan(plan_dir, load_study(data), rule=rule)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    from netplan.present.terminal import render_evaluation
+
+    render_evaluation(out, result)
+
+
+# --- end of commands: exit handling ---------------------------------------------------
+_EXIT_INTERRUPTED = 130  # after Ctrl-C: 128 + SIGINT, as shells report it
+
+
+def _interrupted() -> NoReturn:
+    """Ctrl-C: one line, exit code 130, no traceback (outputs are staged: nothing written)."""
+    err.print("interrupted, nothing written", highlight=False)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    highs = sys.modules.get("netplan.optimize.highs")
+    if highs is not None and highs.solver_stopping():  # do not wait for HiGHS to stop
+        os._exit(_EXIT_INTERRUPTED)
+    sys.exit(_EXIT_INTERRUPTED)
 
 
 def main() -> None:
     """Entry point of the ``netplan`` console script."""
     try:
         app()
+    except KeyboardInterrupt:  # Ctrl-C outside a command (typer handles it inside)
+        _interrupted()
+    except SystemExit as exc:
+        if exc.code == _EXIT_INTERRUPTED:  # typer's silent exit after Ctrl-C in a command
+            _interrupted()
+        raise
     except NetplanError as exc:
         if _STATE["debug"]:
             raise
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        text = "\n".join(map(printable, str(exc).split("\n")))  # no raw escape sequences
+        err.print(f"[bold red]error:[/] {escape(text)}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except OSError as exc:  # disk full, no permission, ... while reading or writing files
         if _STATE["debug"]:

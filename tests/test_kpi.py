@@ -86,3 +86,38 @@ def test_knn_rejects_bad_options(kw: dict[str, float], match: str) -> None:
 
     with pytest.raises(NetplanError, match=match):
         cost.knn_dist_m(np.zeros((1, 2)), np.zeros((1, 2)), **kw)  # type: ignore[arg-type]
+
+
+def _toy_measure(rule: str, demand: float = 1.0):  # type: ignore[no-untyped-def]
+    from netplan.model.behaviour import behaviour_of
+    from netplan.model.scenario import load_scenario
+    from netplan.planning.evaluate import Network, measure
+
+    sc = load_scenario()
+    net = Network(xy=np.array([[0.0, 0.0], [3000.0, 0.0], [9000.0, 0.0]]),
+                  counters=np.array([5, 5, 0]), terminals=np.array([4, 4, 0]))
+    zxy = np.array([[500.0, 0.0], [2000.0, 0.0]])
+    return sc, measure(zone_xy=zxy, zone_arrivals=np.array([demand, 2 * demand]), network=net,
+                       scenario=sc, behaviour=behaviour_of(sc, rule=rule))
+
+
+def test_travel_kpis_come_from_the_behaviour_flows() -> None:
+    # little demand: under "nearest" each zone goes to its nearest open site, whole
+    sc, m = _toy_measure("nearest")
+    a = m.assignment
+    assert a.zone.tolist() == [0, 1] and a.site.tolist() == [0, 1]
+    assert a.share.tolist() == pytest.approx([1.0, 1.0])
+    assert a.dist_m.tolist() == pytest.approx([500.0 * sc.detour_factor, 1000.0 * sc.detour_factor])
+    assert m.load.tolist() == pytest.approx([1.0, 2.0, 0.0])
+    assert np.isnan(m.wait[2]) and m.capacity[2] == 0.0  # the closed site takes nothing
+    # under "choice" customers spread over both open sites, so they travel further on average
+    _, c = _toy_measure("choice")
+    served = np.bincount(c.assignment.zone, weights=c.assignment.share, minlength=2)
+    assert served.tolist() == pytest.approx([1.0, 1.0])
+    assert set(c.assignment.site.tolist()) == {0, 1}
+    assert c.service["outlets"] == 2 and c.service["rule"] == "choice"
+    pop = np.array([100.0, 200.0])
+    far = kpi.network_kpis(**c.kpi_measures(pop, np.array([True, True, False])))
+    near = kpi.network_kpis(**m.kpi_measures(pop, np.array([True, True, False])))
+    assert far["mean_dist_m"] > near["mean_dist_m"]
+    assert far["unserved_arrivals_per_h"] == near["unserved_arrivals_per_h"] == 0.0

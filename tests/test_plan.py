@@ -42,10 +42,20 @@ def test_plan_invariants(study: Study) -> None:
     z = plan.zones_kpi.set_index("zone_id")
     total = shares.reindex(z.index, fill_value=0.0) + z["unserved_after"]
     assert np.allclose(total.to_numpy(), 1.0, atol=1e-4)
-    # every planned outlet meets the waiting target at its planned load
+    # the plan holds when no outlet is above its capacity under the customers' own choice,
+    # and the block lists exactly the outlets that are
     after = plan.kpis["after"]["overall"]
-    assert after["overloaded_outlets"] == 0
-    assert (plan.sites_after["wait_min"] <= sc.target_wait_min + 1e-6).all()
+    beh = plan.kpis["behaviour"]
+    assert beh["rule"] == "choice" and beh["after"]["rule"] == "choice"
+    over = set(plan.sites_after.loc[plan.sites_after["utilisation"] > 1 + 1e-6, "site_id"])
+    assert {o["site_id"] for o in beh["over_capacity"]} == over
+    assert len(over) == after["overloaded_outlets"] == beh["after"]["overloaded_outlets"]
+    assert beh["holds"] == (not over)
+    assert beh["nearest"]["after"]["rule"] == "nearest"
+    # travel and service figures come from the same flows
+    assert beh["after"]["outlets"] == after["outlets"]
+    assert beh["after"]["unserved_arrivals_per_h"] == pytest.approx(
+        after["unserved_arrivals_per_h"], abs=0.02)
     assert plan.kpis["solver"]["status"] == "optimal"
     assert sum(plan.counts.values()) == len(acts)
 
@@ -93,6 +103,15 @@ def test_district_plan_decides_only_its_own_sites(study: Study) -> None:
     assert set(plan.actions["adcode"]) == {"110101"}
     assert plan.kpis["scope"] == "110101"
     assert list(plan.kpis["after"]["districts"]) == ["110101"]
+    # the service figures count the district's own outlets only
+    assert plan.kpis["behaviour"]["after"]["outlets"] == plan.kpis["after"]["overall"]["outlets"]
+
+
+def test_nearest_rule_gives_no_side_by_side_block(study: Study) -> None:
+    plan = make_plan(study, busy(behaviour_rule="nearest"), year=2020)
+    beh = plan.kpis["behaviour"]
+    assert beh["rule"] == "nearest" and "nearest" not in beh
+    assert plan.kpis["scenario"]["behaviour"]["rule"] == "nearest"
 
 
 def test_cbc_through_pulp_gives_the_same_plan(study: Study) -> None:

@@ -151,29 +151,33 @@ def test_mappings_are_read_only() -> None:
         ("colour = 'red'\n", r"unknown key colour"),
         ("[travel]\nk_nearest = 8\nspeed = 3\n", r"unknown key travel\.speed"),
         ("[demand]\nvisits_per_customer_per_year = -2\n",
-         r"demand\.visits_per_customer_per_year must be > 0, got -2"),
+         r"demand\.visits_per_customer_per_year must be in \(0, 10000\], got -2"),
         ("[demand]\ncustomer_share = -0.1\n", r"demand\.customer_share must be in \(0, 1\]"),
-        ("[service]\ntarget_wait_min = 0\n", r"service\.target_wait_min must be > 0, got 0"),
-        ("[service]\ntarget_wait_min = -5\n", r"service\.target_wait_min must be > 0"),
+        ("[service]\ntarget_wait_min = 0\n",
+         r"service\.target_wait_min must be in \[0\.1, 1440\], got 0"),
+        ("[service]\ntarget_wait_min = -5\n",
+         r"service\.target_wait_min must be in \[0\.1, 1440\]"),
         ("[service]\ncounter_service_min = 'slow'\n",
          r"service\.counter_service_min must be a number"),
         ("[travel]\nk_nearest = 2.5\n", r"travel\.k_nearest must be an integer"),
-        ("[travel]\ndetour_factor = 0.8\n", r"travel\.detour_factor must be >= 1"),
-        ("[planning]\nmax_open = -1\n", r"planning\.max_open must be >= 0"),
+        ("[travel]\ndetour_factor = 0.8\n", r"travel\.detour_factor must be in \[1, 10\]"),
+        ("[planning]\nmax_open = -1\n", r"planning\.max_open must be in \[0, 1000000\]"),
         ("[planning]\nbudget_cny = true\n", r"planning\.budget_cny must be a number"),
         ("[planning]\nmip_gap = nan\n", r"planning\.mip_gap must be a finite number"),
         ("[years]\nbase = 2035\nhorizon = 2020\n", r"years\.horizon \(2020\) must be after"),
         ("[horizon]\ncentral_population = 3e7\n", r"central_population .* must not exceed"),
-        ("[formats.full]\ncounters = 0\n", r"formats\.full\.counters must be >= 1, got 0"),
+        ("[formats.full]\ncounters = 0\n",
+         r"formats\.full\.counters must be in \[1, 1000\], got 0"),
         ("[formats.light]\ncounters = 0\nterminals = 0\n",
-         r"formats\.light\.counters must be >= 1(.|\n)*formats\.light\.terminals must be >= 1"),
+         r"formats\.light\.counters must be in \[1, 1000\](.|\n)*formats\.light\.terminals "
+         r"must be in \[1, 1000\]"),
         ("[formats.kiosk]\nterminals = 2\n", r"formats\.kiosk is a new format and must also "
                                              r"give counters"),
         ("[formats.full]\nseats = 3\n", r"unknown key formats\.full\.seats"),
         ("[formats.full]\nopex_cny_per_year = -1\n",
-         r"formats\.full\.opex_cny_per_year must be >= 0"),
+         r"formats\.full\.opex_cny_per_year must be in \[0, 1e\+12\]"),
         ("[districts.x]\npolicy = 'grow'\n", r"districts\.x\.policy must be one of consolidate"),
-        ("[districts.x]\nmax_close = -3\n", r"districts\.x\.max_close must be >= 0"),
+        ("[districts.x]\nmax_close = -3\n", r"districts\.x\.max_close must be in \[0, 1000000\]"),
         ("[districts.x]\nmin_outlets = 5\nmax_outlets = 2\n", r"min_outlets \(5\) must not "
                                                               r"exceed max_outlets \(2\)"),
         ("[districts.x]\nquota = 2\n", r"unknown key districts\.x\.quota"),
@@ -206,7 +210,7 @@ def test_toml_syntax_error_gives_the_line(tmp_path: Path) -> None:
 
 
 def test_direct_construction_is_validated() -> None:
-    with pytest.raises(ScenarioError, match=r"formats\.full\.counters must be >= 1"):
+    with pytest.raises(ScenarioError, match=r"formats\.full\.counters must be in \[1, 1000\]"):
         Format("full", 0, 4, 1.0, 1.0, 1.0, 1.0, 1.0)
     with pytest.raises(ScenarioError, match=r"policy must be one of"):
         DistrictPolicy("grow")

@@ -25,7 +25,10 @@ Defaults (documented guesses from the literature, to be calibrated with queue lo
 travel at 15 km/h door to door in a Chinese city centre; a minute waiting weighs 1.5
 minutes travelling (waiting is valued 1.5-2x in-vehicle time in transport appraisal,
 Wardman 2004); a logit scale of 0.2 per generalised minute (a 5-minute advantage doubles
-the odds e-fold); a mean patience of 30 minutes.
+the odds e-fold); a mean patience of 140 minutes at the counters (customers with
+business that must be done in person rarely give up: it puts the 2020 network's counter
+wait at the pre-reform 14-15 minutes). The scenario's ``[behaviour]`` table sets them
+(:func:`behaviour_of`).
 """
 
 from __future__ import annotations
@@ -37,23 +40,31 @@ from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import NDArray
 
 from netplan._errors import NetplanError
 from netplan._types import FloatArray, IntArray
 from netplan.model.erlang_a import erlang_a_curve
 from netplan.model.kpi import assign_nearest_with_spill
+from netplan.model.scenario import BEHAVIOUR_RULES, Scenario
 
 __all__ = [
+    "PARAMETERS",
     "RULES",
     "Behaviour",
     "Evaluation",
     "Streams",
+    "behaviour_of",
     "evaluate",
     "logit_shares",
     "service_kpis",
 ]
 
-RULES: tuple[str, ...] = ("nearest", "choice")
+RULES: tuple[str, ...] = BEHAVIOUR_RULES
+
+#: The parameters a scenario's ``[behaviour]`` table sets (the rule apart).
+PARAMETERS: tuple[str, ...] = ("patience_min", "speed_kmh", "wait_weight", "scale_per_min",
+                               "spill_utilisation")
 
 
 @dataclass(frozen=True)
@@ -81,7 +92,7 @@ class Behaviour:
     """
 
     rule: Literal["nearest", "choice"] = "choice"
-    patience_min: float = 30.0
+    patience_min: float = 140.0
     speed_kmh: float = 15.0
     wait_weight: float = 1.5
     scale_per_min: float = 0.2
@@ -176,6 +187,26 @@ class Evaluation:
     terminal_over: FloatArray
     iterations: int
     residual: float
+
+
+def behaviour_of(scenario: Scenario, *, rule: str | None = None) -> Behaviour:
+    """The behaviour a scenario's ``[behaviour]`` table describes.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Its ``behaviour_rule`` and the parameters of :data:`PARAMETERS`.
+    rule : str, optional
+        Another rule than the scenario's (one of :data:`RULES`).
+
+    Returns
+    -------
+    Behaviour
+    """
+    chosen = scenario.behaviour_rule if rule is None else rule
+    if chosen not in RULES:
+        raise NetplanError(f"unknown behaviour rule {chosen!r}; use one of {', '.join(RULES)}")
+    return Behaviour(rule=chosen, **{k: getattr(scenario, k) for k in PARAMETERS})  # type: ignore[arg-type]
 
 
 # --- queue curves --------------------------------------------------------------------------
@@ -338,8 +369,8 @@ def evaluate(dist_m: sp.csr_array, streams: Streams, behaviour: Behaviour) -> Ev
     return Evaluation(behaviour.rule, flows, unserved, load, cw, tw, ca, ta, co, to, iters, res)
 
 
-def service_kpis(ev: Evaluation, streams: Streams, *, mask: FloatArray | None = None
-                 ) -> dict[str, float | int | str]:
+def service_kpis(ev: Evaluation, streams: Streams, *, mask: NDArray[np.bool_] | None = None,
+                 zone_mask: NDArray[np.bool_] | None = None) -> dict[str, float | int | str]:
     """The bank's service figures of an evaluation, customer-weighted.
 
     Parameters
@@ -350,6 +381,8 @@ def service_kpis(ev: Evaluation, streams: Streams, *, mask: FloatArray | None = 
         What it was evaluated with.
     mask : ndarray of bool, optional
         ``(n_outlets,)`` outlets to count (a district); default all.
+    zone_mask : ndarray of bool, optional
+        ``(n_zones,)`` zones whose unserved arrivals count; default all.
 
     Returns
     -------
@@ -359,10 +392,12 @@ def service_kpis(ev: Evaluation, streams: Streams, *, mask: FloatArray | None = 
         ``share_customers_wait_over_target`` (both queues, the Erlang A tail),
         ``counter_share_wait_over_target``, ``mean_wait_min`` (both queues blended: the old
         secondary figure), ``overloaded_outlets`` (load above the capacity at the target),
-        ``served_per_h``, ``abandoned_per_h`` and, over all zones,
+        ``served_per_h``, ``abandoned_per_h`` and, over the zones of ``zone_mask``,
         ``unserved_arrivals_per_h``.
     """
     m = np.ones(ev.load_per_h.size, dtype=bool) if mask is None else np.asarray(mask, bool)
+    zm = (np.ones(ev.unserved_per_h.size, dtype=bool) if zone_mask is None
+          else np.asarray(zone_mask, bool))
     s = streams.smart_share
     lc, lt = ev.load_per_h[m] * (1 - s), ev.load_per_h[m] * s
     tot_c, tot_t = float(lc.sum()), float(lt.sum())
@@ -388,5 +423,5 @@ def service_kpis(ev: Evaluation, streams: Streams, *, mask: FloatArray | None = 
         "overloaded_outlets": int((over & open_).sum()),
         "served_per_h": round(tot_c + tot_t - abandoned, 2),
         "abandoned_per_h": round(abandoned, 2),
-        "unserved_arrivals_per_h": round(float(ev.unserved_per_h.sum()), 2),
+        "unserved_arrivals_per_h": round(float(ev.unserved_per_h[zm].sum()), 2),
     }

@@ -18,6 +18,7 @@ documented default)::
     [planning]  budget_cny, max_open, max_close, max_upgrade, max_convert, min_share_outside_ring5,
                 amortisation_years, unserved_penalty_cny_per_visit, balance_weight,
                 balance_threshold, time_limit_s, mip_gap
+    [behaviour] rule, patience_min, speed_kmh, wait_weight, scale_per_min, spill_utilisation
     [formats.<name>]    counters, terminals, opex_cny_per_year, open_cny, convert_cny,
                         close_cny, relocate_cny, description
     [districts.<key>]   policy, min_outlets, max_outlets, max_open, max_close
@@ -53,10 +54,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypedDict
 
-from netplan._errors import DataNotFoundError, ScenarioError
+from netplan._errors import MAX_EXAMPLES, DataNotFoundError, ScenarioError, printable, quoted
 from netplan._paths import default_scenario
+from netplan.study.inputs import check_file_size, source_path
 
 __all__ = [
+    "BEHAVIOUR_RULES",
     "DEFAULTS",
     "DEFAULT_DISTRICTS",
     "DEFAULT_FORMATS",
@@ -105,50 +108,65 @@ class _Spec:
         return f"{self.section}.{self.key}" if self.section else self.key
 
 
+# Sane maxima of the numeric settings: far above any real network, far below overflow.
+_MAX_PEOPLE = 2e9  # more than China's population
+_MAX_MINUTES = 1_440.0  # a day
+_MAX_CNY = 1e13  # ten trillion yuan
+_MAX_COUNT = 1_000_000  # outlets opened, closed ... in one plan or district
+
 _SPECS: tuple[_Spec, ...] = (
     _Spec("years", "base", "base_year", "int", 2020, 1900, 2200),
     _Spec("years", "horizon", "horizon_year", "int", 2035, 1900, 2200),
     _Spec("horizon", "total_population", "horizon_total_population", "float", 23_000_000.0,
-          0, None, lo_open=True),
+          0, _MAX_PEOPLE, lo_open=True),
     _Spec("horizon", "central_population", "horizon_central_population", "float",
-          10_850_000.0, 0, None),
+          10_850_000.0, 0, _MAX_PEOPLE),
     _Spec("demand", "customer_share", "customer_share", "float", 0.22, 0, 1, lo_open=True),
     _Spec("demand", "visits_per_customer_per_year", "visits_per_customer_per_year", "float",
-          6.0, 0, None, lo_open=True),
+          6.0, 0, 10_000, lo_open=True),
     _Spec("demand", "business_days_per_year", "business_days_per_year", "float", 250.0,
           0, 366, lo_open=True),
     _Spec("demand", "peak_hour_share", "peak_hour_share", "float", 0.18, 0, 1, lo_open=True),
     _Spec("demand", "smart_share", "smart_share", "float", 0.6, 0, 1, hi_open=True),
-    _Spec("service", "counter_service_min", "counter_service_min", "float", 12.0, 0, None,
-          lo_open=True),
-    _Spec("service", "terminal_service_min", "terminal_service_min", "float", 4.0, 0, None,
-          lo_open=True),
-    _Spec("service", "target_wait_min", "target_wait_min", "float", 11.0, 0, None,
-          lo_open=True),
-    _Spec("travel", "max_dist_km", "max_dist_km", "float", 10.0, 0, None, lo_open=True),
-    _Spec("travel", "k_nearest", "k_nearest", "int", 8, 1, None),
-    _Spec("travel", "detour_factor", "detour_factor", "float", 1.3, 1, None),
-    _Spec("travel", "cost_cny_per_km", "travel_cost_cny_per_km", "float", 15.0, 0, None),
-    _Spec("travel", "relocation_radius_km", "relocation_radius_km", "float", 3.0, 0, None),
-    _Spec("planning", "budget_cny", "budget_cny", "float", 600_000_000.0, 0, None,
+    _Spec("service", "counter_service_min", "counter_service_min", "float", 12.0, 0.1,
+          _MAX_MINUTES),
+    _Spec("service", "terminal_service_min", "terminal_service_min", "float", 4.0, 0.1,
+          _MAX_MINUTES),
+    _Spec("service", "target_wait_min", "target_wait_min", "float", 11.0, 0.1, _MAX_MINUTES),
+    _Spec("service", "max_share_over_target", "max_share_over_target", "float", None, 0, 1,
+          lo_open=True, hi_open=True, optional=True),  # None: capacity at the mean wait
+    _Spec("travel", "max_dist_km", "max_dist_km", "float", 10.0, 0, 1_000, lo_open=True),
+    _Spec("travel", "k_nearest", "k_nearest", "int", 8, 1, 100),
+    _Spec("travel", "detour_factor", "detour_factor", "float", 1.3, 1, 10),
+    _Spec("travel", "cost_cny_per_km", "travel_cost_cny_per_km", "float", 15.0, 0, 1e6),
+    _Spec("travel", "relocation_radius_km", "relocation_radius_km", "float", 3.0, 0, 1_000),
+    _Spec("planning", "budget_cny", "budget_cny", "float", 600_000_000.0, 0, _MAX_CNY,
           optional=True),
-    _Spec("planning", "max_open", "max_open", "int", 60, 0, None, optional=True),
-    _Spec("planning", "max_close", "max_close", "int", 40, 0, None, optional=True),
-    _Spec("planning", "max_upgrade", "max_upgrade", "int", None, 0, None, optional=True),
-    _Spec("planning", "max_convert", "max_convert", "int", 40, 0, None, optional=True),
+    _Spec("planning", "max_open", "max_open", "int", 60, 0, _MAX_COUNT, optional=True),
+    _Spec("planning", "max_close", "max_close", "int", 40, 0, _MAX_COUNT, optional=True),
+    _Spec("planning", "max_upgrade", "max_upgrade", "int", None, 0, _MAX_COUNT, optional=True),
+    _Spec("planning", "max_convert", "max_convert", "int", 40, 0, _MAX_COUNT, optional=True),
     _Spec("planning", "min_share_outside_ring5", "min_share_outside_ring5", "float", 0.32,
           0, 1, optional=True),
-    _Spec("planning", "amortisation_years", "amortisation_years", "float", 10.0, 0, None,
-          lo_open=True),
+    _Spec("planning", "amortisation_years", "amortisation_years", "float", 10.0, 0.1, 1_000),
     _Spec("planning", "unserved_penalty_cny_per_visit", "unserved_penalty_cny_per_visit",
-          "float", 200.0, 0, None),
-    _Spec("planning", "balance_weight", "balance_weight", "float", 0.0, 0, None),
+          "float", 200.0, 0, 1e9),
+    _Spec("planning", "balance_weight", "balance_weight", "float", 0.0, 0, 1e9),
     _Spec("planning", "balance_threshold", "balance_threshold", "float", 0.85, 0, 1,
           lo_open=True),
-    _Spec("planning", "time_limit_s", "time_limit_s", "float", 120.0, 0, None, lo_open=True,
-          optional=True),
+    _Spec("planning", "time_limit_s", "time_limit_s", "float", 120.0, 0, 31_536_000,
+          lo_open=True, optional=True),
     _Spec("planning", "mip_gap", "mip_gap", "float", 0.01, 0, 1, hi_open=True),
+    _Spec("behaviour", "rule", "behaviour_rule", "str", "choice"),  # one of BEHAVIOUR_RULES
+    _Spec("behaviour", "patience_min", "patience_min", "float", 140.0, 0, 10_080, lo_open=True),
+    _Spec("behaviour", "speed_kmh", "speed_kmh", "float", 15.0, 0.5, 200),
+    _Spec("behaviour", "wait_weight", "wait_weight", "float", 1.5, 0, 20),
+    _Spec("behaviour", "scale_per_min", "scale_per_min", "float", 0.2, 0.001, 10),
+    _Spec("behaviour", "spill_utilisation", "spill_utilisation", "float", 0.95, 0.05, 1),
 )
+
+#: Customer behaviour rules of ``[behaviour] rule`` (see :mod:`netplan.model.behaviour`).
+BEHAVIOUR_RULES: tuple[str, ...] = ("choice", "nearest")
 
 _SECTIONS: dict[str, dict[str, _Spec]] = {}
 for _s in _SPECS:
@@ -157,15 +175,16 @@ for _s in _SPECS:
 #: Default of every scalar setting, by :class:`Scenario` attribute name.
 DEFAULTS: Mapping[str, Any] = MappingProxyType({s.field: s.default for s in _SPECS})
 
-# Format fields: key -> (kind, lo, lo_open); counters/terminals are ints >= 1, costs >= 0.
-_FORMAT_FIELDS: dict[str, tuple[str, float, bool]] = {
-    "counters": ("int", 1, False),
-    "terminals": ("int", 1, False),
-    "opex_cny_per_year": ("float", 0, False),
-    "open_cny": ("float", 0, False),
-    "convert_cny": ("float", 0, False),
-    "close_cny": ("float", 0, False),
-    "relocate_cny": ("float", 0, False),
+# Format fields: key -> (kind, lo, hi); counters/terminals are ints in [1, 1000], costs
+# in [0, 1e12] CNY.
+_FORMAT_FIELDS: dict[str, tuple[str, float, float]] = {
+    "counters": ("int", 1, 1_000),
+    "terminals": ("int", 1, 1_000),
+    "opex_cny_per_year": ("float", 0, 1e12),
+    "open_cny": ("float", 0, 1e12),
+    "convert_cny": ("float", 0, 1e12),
+    "close_cny": ("float", 0, 1e12),
+    "relocate_cny": ("float", 0, 1e12),
 }
 _POLICY_LIMITS: tuple[str, ...] = ("min_outlets", "max_outlets", "max_open", "max_close")
 
@@ -184,6 +203,8 @@ def _range_text(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool
 def _num(x: float | None) -> str:
     if x is None:
         return "?"
+    if abs(x) >= 1e7:
+        return f"{x:g}"
     return str(int(x)) if float(x).is_integer() else repr(x)
 
 
@@ -207,31 +228,31 @@ def _check_value(
         return None, None
     if kind == "str":
         if not isinstance(value, str):
-            return None, f"{path} must be a string, got {value!r}"
+            return None, f"{path} must be a string, got {quoted(value)}"
         return value, None
     hint = ' or "none" for no limit' if optional else ""
     if isinstance(value, bool) or not isinstance(value, int | float):
         what = "an integer" if kind == "int" else "a number"
-        return None, f"{path} must be {what}{hint}, got {value!r}"
+        return None, f"{path} must be {what}{hint}, got {quoted(value)}"
     if kind == "int":
         if isinstance(value, float):
             if not (math.isfinite(value) and value.is_integer()):
-                return None, f"{path} must be an integer{hint}, got {value!r}"
+                return None, f"{path} must be an integer{hint}, got {quoted(value)}"
             value = int(value)
     else:
         try:
             value = float(value)
         except OverflowError:
-            return None, f"{path} must be a finite number{hint}, got {value!r}"
+            return None, f"{path} must be a finite number{hint}, got {quoted(value)}"
         if not math.isfinite(value):
-            return None, f"{path} must be a finite number{hint}, got {value!r}"
+            return None, f"{path} must be a finite number{hint}, got {quoted(value)}"
     ok = True
     if lo is not None:
         ok = ok and (value > lo if lo_open else value >= lo)
     if hi is not None:
         ok = ok and (value < hi if hi_open else value <= hi)
     if not ok:
-        return None, f"{path} must be {_range_text(lo, hi, lo_open, hi_open)}, got {value!r}"
+        return None, f"{path} must be {_range_text(lo, hi, lo_open, hi_open)}, got {quoted(value)}"
     return value, None
 
 
@@ -282,15 +303,14 @@ class Format:
 def _format_problems(name: str, values: Mapping[str, Any]) -> list[str]:
     problems: list[str] = []
     if not isinstance(name, str) or not name.strip():
-        problems.append(f"formats: a format name must be a non-empty string, got {name!r}")
-    for key, (kind, lo, lo_open) in _FORMAT_FIELDS.items():
-        _, p = _check_value(f"formats.{name}.{key}", values.get(key), kind, lo=lo,
-                            lo_open=lo_open)
+        problems.append(f"formats: a format name must be a non-empty string, got {quoted(name)}")
+    for key, (kind, lo, hi) in _FORMAT_FIELDS.items():
+        _, p = _check_value(f"formats.{name}.{key}", values.get(key), kind, lo=lo, hi=hi)
         if p:
             problems.append(p)
     desc = values.get("description", "")
     if not isinstance(desc, str):
-        problems.append(f"formats.{name}.description must be a string, got {desc!r}")
+        problems.append(f"formats.{name}.description must be a string, got {quoted(desc)}")
     return problems
 
 
@@ -325,12 +345,12 @@ def _policy_problems(key: str, values: Mapping[str, Any]) -> list[str]:
     pol = values.get("policy", "free")
     if pol not in POLICIES:
         problems.append(
-            f"districts.{key}.policy must be one of {', '.join(POLICIES)}, got {pol!r}"
+            f"districts.{key}.policy must be one of {', '.join(POLICIES)}, got {quoted(pol)}"
         )
     checked: dict[str, Any] = {}
     for lim in _POLICY_LIMITS:
         v, p = _check_value(f"districts.{key}.{lim}", values.get(lim), "int", lo=0,
-                            optional=True)
+                            hi=_MAX_COUNT, optional=True)
         if p:
             problems.append(p)
         checked[lim] = v
@@ -343,10 +363,14 @@ def _policy_problems(key: str, values: Mapping[str, Any]) -> list[str]:
 
 
 def _join(problems: list[str], where: str) -> str:
+    """One message for every problem: the first ten, then a count of the rest."""
+    problems = [printable(p if len(p) <= 400 else f"{p[:400]}...") for p in problems]
     if len(problems) == 1:
         return f"{where}: {problems[0]}"
-    lines = "\n".join(f"  - {p}" for p in problems)
-    return f"{where} has {len(problems)} problems:\n{lines}"
+    lines = [f"  - {p}" for p in problems[:MAX_EXAMPLES]]
+    if len(problems) > MAX_EXAMPLES:
+        lines.append(f"  - and {len(problems) - MAX_EXAMPLES:,} more problems")
+    return f"{where} has {len(problems)} problems:\n" + "\n".join(lines)
 
 
 #: The default formats (equal to ``[formats.*]`` of the default TOML).
@@ -437,8 +461,15 @@ class Scenario:
     balance_threshold: float
     time_limit_s: float | None
     mip_gap: float
+    behaviour_rule: str
+    patience_min: float
+    speed_kmh: float
+    wait_weight: float
+    scale_per_min: float
+    spill_utilisation: float
     formats: Mapping[str, Format]
     districts: Mapping[str, DistrictPolicy]
+    max_share_over_target: float | None = None
     source: str = dataclasses.field(default="<defaults>", compare=False)
     source_sha256: str | None = dataclasses.field(default=None, compare=False)
 
@@ -461,6 +492,9 @@ class Scenario:
         problems += _cross_problems(self.base_year, self.horizon_year,
                                     self.horizon_total_population,
                                     self.horizon_central_population)
+        if isinstance(self.behaviour_rule, str) and self.behaviour_rule not in BEHAVIOUR_RULES:
+            problems.append(f"behaviour.rule must be one of {', '.join(BEHAVIOUR_RULES)}, "
+                            f"got {quoted(self.behaviour_rule)}")
         if not isinstance(self.formats, Mapping) or not all(
             isinstance(v, Format) for v in self.formats.values()
         ):
@@ -537,7 +571,7 @@ def _source_from_dict(val: object, problems: list[str]) -> tuple[str, str | None
             and (val["sha256"] is None or _is_sha256(val["sha256"]))):
         return val["file"], val["sha256"]
     problems.append("source must be a string or a table {file, sha256 (64 hex digits or "
-                    f"null)}}, got {val!r}")
+                    f"null)}}, got {quoted(val)}")
     return None
 
 
@@ -555,7 +589,7 @@ def _parse(
     for key, val in raw.items():
         if key in ("name", "description"):
             if not isinstance(val, str):
-                problems.append(f"{key} must be a string, got {val!r}")
+                problems.append(f"{key} must be a string, got {quoted(val)}")
             else:
                 values[key] = val
         elif key == "source" and allow_source:
@@ -566,7 +600,7 @@ def _parse(
             continue
         elif key in _SECTIONS and key:
             if not isinstance(val, Mapping):
-                problems.append(f"{key} must be a table ([{key}]), got {val!r}")
+                problems.append(f"{key} must be a table ([{key}]), got {quoted(val)}")
                 continue
             specs = _SECTIONS[key]
             for sub, sval in val.items():
@@ -612,13 +646,13 @@ _INVALID = _Invalid()
 def _parse_formats(raw: Any, problems: list[str]) -> dict[str, Format]:
     formats: dict[str, Format] = dict(DEFAULT_FORMATS)
     if not isinstance(raw, Mapping):
-        problems.append(f"formats must be tables [formats.<name>], got {raw!r}")
+        problems.append(f"formats must be tables [formats.<name>], got {quoted(raw)}")
         return formats
     known = [*_FORMAT_FIELDS, "description"]
     for name, table in raw.items():
         name = str(name)
         if not isinstance(table, Mapping):
-            problems.append(f"formats.{name} must be a table [formats.{name}], got {table!r}")
+            problems.append(f"formats.{name} must be a table [formats.{name}], got {quoted(table)}")
             continue
         base = dataclasses.asdict(formats[name]) if name in formats else {"description": ""}
         own: list[str] = []
@@ -644,14 +678,15 @@ def _parse_districts(raw: Any, problems: list[str]) -> dict[str, DistrictPolicy]
     if raw is None:
         return dict(DEFAULT_DISTRICTS)
     if not isinstance(raw, Mapping):
-        problems.append(f"districts must be tables [districts.<name>], got {raw!r}")
+        problems.append(f"districts must be tables [districts.<name>], got {quoted(raw)}")
         return {}
     known = ["policy", *_POLICY_LIMITS]
     out: dict[str, DistrictPolicy] = {}
     for key, table in raw.items():
         key = str(key)
         if not isinstance(table, Mapping):
-            problems.append(f"districts.{key} must be a table [districts.{key}], got {table!r}")
+            problems.append(
+                f"districts.{key} must be a table [districts.{key}], got {quoted(table)}")
             continue
         own = [_unknown(f"districts.{key}", str(k), known) for k in table if k not in known]
         own += _policy_problems(key, table)
@@ -680,7 +715,7 @@ def scenario_from_dict(
         Unknown keys, wrong types or out-of-range values, all listed with their key path.
     """
     if not isinstance(data, Mapping):
-        raise ScenarioError(f"scenario {source}: expected a table of settings, got {data!r}")
+        raise ScenarioError(f"scenario {source}: expected a table of settings, got {quoted(data)}")
     return _parse(data, default_name=default_name, source=source, allow_source=True)
 
 
@@ -702,17 +737,22 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     ------
     DataNotFoundError
         The file does not exist.
+    NetplanError
+        The path is a URL (scenarios are read from local files only), or the file is
+        larger than ``max_scenario_bytes`` of :func:`netplan.study.inputs.input_limits`.
     ScenarioError
         The file is not valid TOML (the message gives the line and column), or has unknown
         keys or out-of-range values (all listed, each with its key path).
     """
     p = default_scenario() if path is None else Path(path)
-    if not p.is_file():
+    local = Path(source_path(p, what="scenario", allow_remote=False))
+    if not local.is_file():
         raise DataNotFoundError(
             f"scenario file {p} does not exist; pass an existing TOML file, or omit the "
             "path to use the default beijing-2035.toml"
         )
-    data = p.read_bytes()
+    check_file_size(p, what="scenario", size=local.stat().st_size, cap="max_scenario_bytes")
+    data = local.read_bytes()
     try:
         # Universal newlines, as reading the file as text would give.
         text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")

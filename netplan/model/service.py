@@ -14,6 +14,11 @@ queue at the ``counters`` (mean service ``counter_service_min``), ``s lam`` at t
   (and likewise for the terminals); ``cap_terminal / s`` is ``inf`` when ``s = 0``.
   Requiring both streams (not just the average) keeps a format with few counters from
   looking big because its terminals are idle.
+* With ``[service] max_share_over_target`` set (a service level, Marianov–Serra style),
+  a stream's capacity is instead the largest arrival rate at which the share of its
+  customers who wait longer than the target, the Erlang C tail
+  ``P(W > T) = C(c, a) exp(-(c - a) T / S)``, stays at or under that share
+  (:func:`tail_capacity_per_h`); the outlet's capacity combines the streams as above.
 * Wait: the arrival-weighted mean of the two streams' mean waits,
   ``(1 - s) W_counter + s W_terminal`` (``inf`` as soon as a stream with arrivals saturates).
 * Utilisation: the larger of the two streams' utilisations (not capped; >= 1 = saturated).
@@ -40,6 +45,7 @@ __all__ = [
     "format_capacity_per_h",
     "stream_capacity_per_h",
     "stream_wait_min",
+    "tail_capacity_per_h",
     "utilisation",
     "wait_min",
 ]
@@ -47,8 +53,46 @@ __all__ = [
 
 
 @functools.lru_cache(maxsize=4096)
-def _stream_cap(servers: int, service_min: float, target_wait_min: float) -> float:
-    return queueing.capacity_per_h_at_target(servers, service_min, target_wait_min)
+def _stream_cap(servers: int, service_min: float, target_wait_min: float,
+                max_share: float | None) -> float:
+    if max_share is None:
+        return queueing.capacity_per_h_at_target(servers, service_min, target_wait_min)
+    return tail_capacity_per_h(servers, service_min, target_wait_min, max_share)
+
+
+def tail_capacity_per_h(servers: int, service_min: float, target_wait_min: float,
+                        max_share: float) -> float:
+    """Largest arrival rate (per hour) at which at most ``max_share`` wait over the target.
+
+    Solves ``C(c, a) exp(-(c - a) T / S) = max_share`` for the offered load ``a`` (the
+    left side rises from 0 at ``a = 0`` to 1 at ``a = c``) with Brent's method.
+
+    Parameters
+    ----------
+    servers : int
+        Number of servers (>= 1).
+    service_min : float
+        Mean service time in minutes (> 0).
+    target_wait_min : float
+        The waiting target ``T`` in minutes (>= 0).
+    max_share : float
+        The largest share of customers allowed to wait longer than ``T``, in (0, 1).
+
+    Returns
+    -------
+    float
+        Arrivals per hour.
+    """
+    from scipy.optimize import brentq
+
+    c = int(servers)
+
+    def excess(a: float) -> float:
+        tail = queueing.erlang_c(c, a) * np.exp(-(c - a) * target_wait_min / service_min)
+        return float(tail) - max_share
+
+    a = float(brentq(excess, 0.0, c * (1 - 1e-12), xtol=1e-12, rtol=1e-12, maxiter=500))
+    return a * 60.0 / service_min
 
 
 def _pairs(counters: Any, terminals: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
@@ -64,14 +108,18 @@ def stream_capacity_per_h(
     """Per-stream capacity ``(cap_counter, cap_terminal)`` in arrivals/h of *that* stream.
 
     Each is the largest arrival rate of the stream whose mean wait is within
-    ``scenario.target_wait_min``; computed once per unique pair and cached.
+    ``scenario.target_wait_min`` (or, with ``max_share_over_target``, whose share waiting
+    longer stays within it); computed once per unique pair and cached.
     """
     c, t = _pairs(counters, terminals)
     target = scenario.target_wait_min
     uc, ic = np.unique(c, return_inverse=True)
     ut, it = np.unique(t, return_inverse=True)
-    cap_c = np.array([_stream_cap(int(k), scenario.counter_service_min, target) for k in uc])
-    cap_t = np.array([_stream_cap(int(k), scenario.terminal_service_min, target) for k in ut])
+    share = scenario.max_share_over_target
+    cap_c = np.array([_stream_cap(int(k), scenario.counter_service_min, target, share)
+                      for k in uc])
+    cap_t = np.array([_stream_cap(int(k), scenario.terminal_service_min, target, share)
+                      for k in ut])
     return (
         np.asarray(cap_c[ic].reshape(c.shape), dtype=np.float64),
         np.asarray(cap_t[it].reshape(t.shape), dtype=np.float64),

@@ -17,6 +17,7 @@ __all__ = [
     "KPIS_KEYS",
     "KPI_SET_KEYS",
     "ActionCounts",
+    "BehaviourInfo",
     "Coordination",
     "CostKpis",
     "DistrictCoordination",
@@ -24,14 +25,18 @@ __all__ = [
     "DistrictRunInfo",
     "DistrictTiming",
     "FailedDistrict",
+    "HoldsInfo",
     "KpiSet",
     "Kpis",
     "LimitCheck",
     "MergeInfo",
+    "NearestInfo",
     "NetworkKpis",
+    "OverCapacity",
     "RepairStats",
     "RunInfo",
     "ScenarioEcho",
+    "ServiceKpis",
     "SkippedDistrict",
     "SolverKpis",
 ]
@@ -51,11 +56,12 @@ class ScenarioEcho(TypedDict):
     years: dict[str, int]
     horizon: dict[str, float]
     demand: dict[str, float]
-    service: dict[str, float]
+    service: dict[str, float]  # max_share_over_target: None when not set
     travel: dict[str, Number]
     planning: dict[str, Number | None]
     formats: dict[str, dict[str, Number | str]]
     districts: dict[str, dict[str, str | int | None]]
+    behaviour: NotRequired[dict[str, Number | str]]
     source: NotRequired[ScenarioSource]
 
 
@@ -112,6 +118,106 @@ class KpiSet(TypedDict):
     overall: NetworkKpis
     districts: dict[str, NetworkKpis]
     ring_zones: dict[str, NetworkKpis]
+
+
+class ServiceKpis(TypedDict):
+    """The bank's service figures of one network under one behaviour rule.
+
+    The keys of :func:`netplan.model.behaviour.service_kpis`: mean waits of the
+    customers who join each queue, the customer-weighted share who wait longer than the
+    target (the Erlang A tail, both queues), ``mean_wait_min`` both queues blended (the
+    secondary figure), outlets above their capacity at the target, and per peak hour the
+    customers served, giving up (``abandoned``) and finding no outlet (``unserved``).
+    """
+
+    rule: str
+    outlets: int
+    mean_wait_min: float
+    counter_mean_wait_min: float
+    terminal_mean_wait_min: float
+    share_customers_wait_over_target: float
+    counter_share_wait_over_target: float
+    overloaded_outlets: int
+    unserved_arrivals_per_h: float
+    served_per_h: float
+    abandoned_per_h: float
+
+
+class OverCapacity(TypedDict):
+    """An outlet above its capacity at the wait target after the plan."""
+
+    site_id: str
+    load_per_h: float
+    capacity_per_h: float
+    reason: str | None
+
+
+class NearestInfo(TypedDict):
+    """Before and after under the ``nearest`` rule, beside the scenario's ``choice``."""
+
+    before: ServiceKpis
+    after: ServiceKpis
+    change_pct: dict[str, float | None]
+
+
+class HoldsInfo(TypedDict):
+    """The loop that makes a plan hold under the rule (:mod:`netplan.planning.holds`).
+
+    Attributes
+    ----------
+    iterations
+        Solves made.
+    overloaded_per_iteration
+        Outlets above their capacity under the rule after each solve's plan.
+    kept_iteration
+        The solve whose plan this is (the fewest overloaded outlets, the later on a tie);
+        the solver's gap is the one proven for that solve's model.
+    stop
+        Why the loop stopped: ``holds``, ``iteration limit``, ``time limit`` or
+        ``stalled`` (a solve returned the same network).
+    """
+
+    iterations: int
+    overloaded_per_iteration: list[int]
+    kept_iteration: int
+    stop: str
+
+
+class BehaviourInfo(TypedDict):
+    """How customers were assumed to behave, and the service figures that follow.
+
+    Attributes
+    ----------
+    rule, parameters
+        The scenario's ``[behaviour]`` table.
+    before, after
+        :class:`ServiceKpis` of the two networks under that rule.
+    change_pct
+        Percentage change of ``counter_mean_wait_min`` and
+        ``share_customers_wait_over_target`` (``None`` from 0).
+    nearest
+        The same under ``nearest`` when the rule is ``choice``.
+    holds
+        No outlet above its capacity at the target after the plan, under the rule.
+    over_capacity
+        The outlets that are, each with the reason the plan could not relieve it.
+    loop
+        What the loop that makes plans hold did (absent when no loop ran, e.g. a merged
+        district-by-district plan).
+    note
+        What the solver's gap refers to.
+    """
+
+    rule: str
+    parameters: dict[str, float]
+    before: ServiceKpis
+    after: ServiceKpis
+    change_pct: dict[str, float | None]
+    nearest: NotRequired[NearestInfo]
+    holds: bool
+    over_capacity: list[OverCapacity]
+    loop: NotRequired[HoldsInfo]
+    note: str
 
 
 class FailedDistrict(TypedDict):
@@ -227,7 +333,11 @@ class Kpis(TypedDict):
     costs
         Costs before and after.
     before, after
-        KPIs of the current network (diagnosis rule) and of the planned one.
+        KPIs of the current network and of the planned one, both from the customers'
+        flows under the scenario's behaviour rule.
+    behaviour
+        The rule and the bank's service figures before and after (absent in plans
+        written before the behaviour model).
     failed_districts, skipped_districts, merge, coordination, districts_run
         Only in a city plan merged from district runs.
     """
@@ -240,6 +350,7 @@ class Kpis(TypedDict):
     costs: CostKpis
     before: KpiSet
     after: KpiSet
+    behaviour: NotRequired[BehaviourInfo]
     failed_districts: NotRequired[list[FailedDistrict]]
     skipped_districts: NotRequired[list[SkippedDistrict]]
     merge: NotRequired[MergeInfo]

@@ -1,19 +1,21 @@
 """Diagnosis of the current network: who goes where, how long they wait, who is left out.
 
-The assignment rule (documented in the README):
+Customers behave by the scenario's ``[behaviour]`` rule (:mod:`netplan.model.behaviour`,
+measured by :func:`netplan.planning.evaluate.measure`, as every plan's *before* and
+*after*):
 
-1. Each zone's peak-hour customers go to their **nearest** outlet within reach (the
-   scenario's ``max_dist_km`` travel distance, among its ``k_nearest`` outlets).
-2. An outlet takes customers until its busier queue (counters or terminals) reaches
-   :data:`SATURATION_UTILISATION` of its servers' throughput; beyond that customers give
-   up on it and **spill** to their next-nearest outlet within reach that still has room.
-   All zone → outlet pairs are taken in order of increasing distance, so nearer
-   customers are served first.
-3. What finds no room within reach is **unserved**.
+``choice`` (default)
+    Customers spread over the outlets within reach (the scenario's ``max_dist_km`` travel
+    distance, among its ``k_nearest`` outlets) by a logit of travel time plus weighted
+    expected wait, at the congestion equilibrium.
+``nearest``
+    Each zone's customers go to their nearest outlet within reach; an outlet takes them
+    until its busier queue is ``spill_utilisation`` busy, then they spill to the next.
 
-So outlets may run far above their capacity *at the waiting-time target* (that is what
-"overloaded" means: expected wait above the target), but never past saturation, where
-the M/M/c wait would be infinite. Each outlet's expected wait is Erlang C at its load.
+Each outlet is two Erlang A queues (counters, terminals): customers give up after a mean
+``patience_min``, so waits stay finite under overload. "Overloaded" means arrivals above
+the capacity at the waiting-time target. What finds no outlet within reach (or, under
+``nearest``, no room) is **unserved**.
 """
 
 from __future__ import annotations
@@ -25,21 +27,27 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from netplan.model import cost, demand, kpi, service
+from netplan.model import kpi, service
+from netplan.model.behaviour import behaviour_of
 from netplan.model.scenario import Scenario
-from netplan.planning.contract import KpiSet
+from netplan.planning.contract import KpiSet, ServiceKpis
+from netplan.planning.evaluate import (
+    Network,
+    measure,
+    service_figures,
+    study_zones,
+    zone_points,
+)
 from netplan.study.geometry import RING_ZONES
 from netplan.study.layers import Study
 
+__all__ = ["SATURATION_UTILISATION", "Diagnosis", "diagnose", "throughput_per_h",
+           "zone_points", "zone_table"]
+
 SATURATION_UTILISATION = 0.95
-"""Server utilisation at which an outlet stops taking more customers (they spill over)."""
-
-
-def zone_points(gdf: Any) -> NDArray[np.float64]:
-    """``(n, 2)`` metric coordinates of features' demand points (polygon centroids, points)."""
-    geom = gdf.geometry
-    pts = geom.centroid if not (geom.geom_type == "Point").all() else geom
-    return np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()]).astype(np.float64)
+"""Server utilisation at which an outlet stops taking more customers in the planner's own
+routing (:func:`netplan.planning.problem.before_assignment`, the merge's repair); the
+figures use the scenario's ``[behaviour] spill_utilisation``."""
 
 
 def throughput_per_h(
@@ -64,13 +72,19 @@ class Diagnosis:
     ----------
     year
         The population year the demand comes from.
+    rule
+        The behaviour rule the figures assume.
     kpis
         ``{"overall": {...}, "districts": {adcode: {...}}, "ring_zones": {...}}``.
+    service
+        The bank's service figures (:class:`~netplan.planning.contract.ServiceKpis`):
+        ``"overall"`` and one per district adcode (that district's outlets).
     outlets
         One row per outlet: id, name, format, adcode, ring_zone, counters, terminals,
         arrivals_per_h, capacity_per_h (at the waiting-time target), utilisation (arrivals
         / capacity at target; above 1 = overloaded), server_utilisation (busier queue),
-        wait_min (expected mean wait), overloaded.
+        wait_min (both queues blended), counter_wait_min, terminal_wait_min,
+        abandon_share (customers giving up), overloaded.
     zones
         One row per zone: zone_id, adcode, ring_zone, population, arrivals_per_h,
         nearest_m, dist_m (mean to serving outlets), unserved_share, serving (main outlet id).
@@ -79,7 +93,9 @@ class Diagnosis:
     year: int
     scenario_name: str
     target_wait_min: float
+    rule: str
     kpis: KpiSet
+    service: dict[str, ServiceKpis]
     outlets: pd.DataFrame
     zones: pd.DataFrame
 
@@ -97,6 +113,7 @@ class Diagnosis:
             "target_wait_min": self.target_wait_min,
             "district": adcode,
             **head,
+            "service": self.service["overall" if adcode is None else adcode],
             "districts": self.kpis["districts"] if adcode is None else {adcode: head},
             "ring_zones": self.kpis["ring_zones"],
             "outlets": [_outlet_record(r) for r in outlets.to_dict("records")],
@@ -121,11 +138,15 @@ def _outlet_record(r: dict[Any, Any]) -> dict[str, Any]:
         "utilisation": num(r["utilisation"], 3),
         "server_utilisation": num(r["server_utilisation"], 3),
         "wait_min": num(r["wait_min"]),
+        "counter_wait_min": num(r["counter_wait_min"]),
+        "terminal_wait_min": num(r["terminal_wait_min"]),
+        "abandon_share": num(r["abandon_share"], 4),
         "overloaded": bool(r["overloaded"]),
     }
 
 
-def diagnose(study: Study, scenario: Scenario, *, year: int | None = None) -> Diagnosis:
+def diagnose(study: Study, scenario: Scenario, *, year: int | None = None,
+             rule: str | None = None) -> Diagnosis:
     """Measure the current network of ``study`` under ``scenario`` (see module docstring).
 
     Parameters
@@ -133,74 +154,60 @@ def diagnose(study: Study, scenario: Scenario, *, year: int | None = None) -> Di
     study
         The layers, in the metric CRS, labelled with district and ring zone.
     scenario
-        Demand, service and travel parameters.
+        Demand, service, travel and behaviour parameters.
     year
         Population year (2010, the base year or the horizon year); default: the base year.
+    rule
+        Another behaviour rule than the scenario's (``nearest`` or ``choice``).
+
+    Returns
+    -------
+    Diagnosis
     """
     year = scenario.base_year if year is None else year
     zones, branches = study.zones, study.branches
-    pop = np.asarray(demand.zone_population(zones, scenario, year=year), dtype=np.float64)
-    arrivals = np.asarray(demand.arrivals_per_h(pop, scenario), dtype=np.float64)
-    zxy, bxy = zone_points(zones), zone_points(branches)
-    counters = branches["counters"].to_numpy(dtype=np.int64)
-    terminals = branches["terminals"].to_numpy(dtype=np.int64)
-    assignment = _current_assignment(zxy, bxy, arrivals, counters, terminals, scenario)
-    n_sites = len(branches)
-    load = assignment.site_load(arrivals, n_sites)
-    cap = np.asarray(service.capacity_per_h(counters, terminals, scenario=scenario), float)
-    wait = np.asarray(service.wait_min(load, counters, terminals, scenario=scenario), float)
-    nearest = cost.nearest_dist_m(zxy, bxy, detour_factor=scenario.detour_factor)
+    zxy, pop, arrivals = study_zones(study, scenario, year=year)
+    net = Network(xy=zone_points(branches),
+                  counters=branches["counters"].to_numpy(dtype=np.int64),
+                  terminals=branches["terminals"].to_numpy(dtype=np.int64))
+    m = measure(zone_xy=zxy, zone_arrivals=arrivals, network=net, scenario=scenario,
+                behaviour=behaviour_of(scenario, rule=rule))
+    site_ad = branches["adcode"].to_numpy(dtype=object)
+    zone_ad = zones["adcode"].to_numpy(dtype=object)
+    districts = sorted(study.districts["adcode"].astype(str))
     kpis = kpi.kpi_bundle(
-        zone_adcode=zones["adcode"].to_numpy(dtype=object),
+        zone_adcode=zone_ad,
         zone_ring=zones["ring_zone"].to_numpy(dtype=object),
-        site_adcode=branches["adcode"].to_numpy(dtype=object),
+        site_adcode=site_ad,
         site_ring=branches["ring_zone"].to_numpy(dtype=object),
-        district_order=sorted(study.districts["adcode"].astype(str)),
+        district_order=districts,
         ring_order=list(RING_ZONES),
-        zone_pop=pop,
-        zone_arrivals=arrivals,
-        zone_nearest_m=nearest,
-        assignment=assignment,
-        site_open=np.ones(n_sites, dtype=bool),
-        site_arrivals=load,
-        site_capacity=cap,
-        site_wait_min=wait,
-        target_wait_min=scenario.target_wait_min,
+        **m.kpi_measures(pop, net.is_open),
     )
+    service_by: dict[str, ServiceKpis] = {"overall": m.service}
+    for ad in districts:
+        service_by[ad] = service_figures(m.evaluation, m.streams, mask=site_ad == ad,
+                                         zone_mask=zone_ad == ad)
     ids = branches["branch_id"].astype(str).to_numpy()
     return Diagnosis(
         year=year,
         scenario_name=scenario.name,
         target_wait_min=scenario.target_wait_min,
+        rule=m.behaviour.rule,
         kpis=cast(KpiSet, kpis),
-        outlets=_outlet_table(branches, scenario, load=load, cap=cap, wait=wait),
-        zones=zone_table(zones, pop, arrivals, nearest, assignment, ids),
+        service=service_by,
+        outlets=_outlet_table(branches, scenario, m),
+        zones=zone_table(zones, pop, arrivals, m.nearest_m, m.assignment, ids),
     )
 
 
-def _current_assignment(zxy: NDArray[np.float64], bxy: NDArray[np.float64],
-                        arrivals: NDArray[np.float64], counters: NDArray[np.int64],
-                        terminals: NDArray[np.int64], scenario: Scenario) -> kpi.Assignment:
-    """Customers to their nearest outlet within reach, spilling over when it saturates."""
-    dist = cost.knn_dist_m(
-        zxy,
-        bxy,
-        k=scenario.k_nearest,
-        max_dist_m=scenario.max_dist_km * 1000.0,
-        detour_factor=scenario.detour_factor,
-    )
-    room = throughput_per_h(
-        counters, terminals, scenario=scenario, utilisation=SATURATION_UTILISATION
-    )
-    return kpi.assign_nearest_with_spill(dist, arrivals, room)
-
-
-def _outlet_table(branches: Any, scenario: Scenario, *, load: NDArray[np.float64],
-                  cap: NDArray[np.float64], wait: NDArray[np.float64]) -> pd.DataFrame:
+def _outlet_table(branches: Any, scenario: Scenario, m: Any) -> pd.DataFrame:
     """One row per outlet (see :class:`Diagnosis`)."""
     counters = branches["counters"].to_numpy(dtype=np.int64)
     terminals = branches["terminals"].to_numpy(dtype=np.int64)
+    load, cap, ev = m.load, m.capacity, m.evaluation
     rho = np.asarray(service.utilisation(load, counters, terminals, scenario=scenario), float)
+    s = scenario.smart_share
     return pd.DataFrame(
         {
             "id": branches["branch_id"].astype(str).to_numpy(),
@@ -214,7 +221,10 @@ def _outlet_table(branches: Any, scenario: Scenario, *, load: NDArray[np.float64
             "capacity_per_h": cap,
             "utilisation": np.divide(load, cap, out=np.full_like(load, np.inf), where=cap > 0),
             "server_utilisation": rho,
-            "wait_min": wait,
+            "wait_min": m.wait,
+            "counter_wait_min": ev.counter_wait_min,
+            "terminal_wait_min": ev.terminal_wait_min,
+            "abandon_share": (1 - s) * ev.counter_abandon + s * ev.terminal_abandon,
             "overloaded": load > cap * (1 + 1e-9),
         }
     )

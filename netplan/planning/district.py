@@ -27,7 +27,7 @@ from netplan.model.scenario import Scenario
 from netplan.planning import problem as planner
 from netplan.planning.contract import DistrictRunInfo, DistrictTiming
 from netplan.planning.limits import DistrictLimits, check_adcode
-from netplan.planning.plan import Plan, plan_from_solution
+from netplan.planning.plan import Plan, plan_from_solution, solve_holding
 from netplan.study.layers import Study
 
 __all__ = ["MODES", "DistrictRun", "check_mode", "jsonable", "run_district"]
@@ -172,10 +172,10 @@ def run_district(  # noqa: PLR0913 - a task's options, all keywords
             study, scenario, adcode, year=year)
         model = planner.build_model(run_study, scenario, year=run_year, adcode=adcode,
                                     locked=locked, forbidden=forbidden)
-        sol = planner.solve_model(model, solver=solver, time_limit_s=tl, mip_gap=gap,
-                                  threads=threads)
+        model, sol, loop = solve_holding(model, scenario, solver=solver, time_limit_s=tl,
+                                         mip_gap=gap, threads=threads)
         result = plan_from_solution(run_study, scenario, model, sol, year=run_year,
-                                    adcode=adcode)
+                                    adcode=adcode, loop=loop)
         if run_year != year:
             kpis = result.kpis.copy()
             kpis["year"] = year

@@ -17,11 +17,17 @@ text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``
 ``@``, a tab or a carriage return) are prefixed with an apostrophe; ``plan.gpkg`` and
 ``kpis.json`` keep every text as it is.
 
-*Before* is the current network under the diagnosis rule (customers go to their nearest
-outlet and spill over when it saturates, see :mod:`netplan.planning.diagnose`); *after* is the
-planned network with the plan's own assignment (each outlet sized to meet the waiting
-target at its planned load). Both use the same demand (the plan's year) and the same
-KPI definitions (:mod:`netplan.model.kpi`).
+*Before* is the current network and *after* the planned one, both measured the same
+way (:func:`netplan.planning.evaluate.measure`): customers choose their outlet by the
+scenario's ``[behaviour]`` rule, not by the optimiser's routing (which no bank can impose
+on its customers), and every outlet is two Erlang A queues. Both use the same demand (the
+plan's year) and the same KPI definitions (:mod:`netplan.model.kpi`); the ``behaviour``
+block of ``kpis.json`` adds the bank's service figures under the rule (and under
+``nearest`` beside ``choice``) and whether the plan holds: no outlet above its capacity at
+the waiting target. :func:`make_plan` solves until the plan holds or a limit stops it
+(:mod:`netplan.planning.holds`); the block says how many solves that took and lists every
+outlet still over capacity with the reason. The solver's gap stays the one it proved for
+the model of the solve whose plan is kept.
 """
 
 from __future__ import annotations
@@ -42,21 +48,27 @@ from numpy.typing import NDArray
 from netplan import __version__, optimize
 from netplan._errors import NetplanError
 from netplan._io import PLAN_FOLDER, staged_folder
-from netplan.model import cost, kpi, service
+from netplan.model import kpi
+from netplan.model.behaviour import Behaviour, behaviour_of
 from netplan.model.scenario import Scenario, scenario_to_dict
-from netplan.planning import actions
+from netplan.planning import actions, holds
 from netplan.planning import problem as planner
 from netplan.planning.contract import (
     KPI_SET_KEYS,
     KPIS_KEYS,
     ActionCounts,
+    BehaviourInfo,
     CostKpis,
+    HoldsInfo,
     Kpis,
     KpiSet,
+    OverCapacity,
     RunInfo,
     ScenarioEcho,
+    ServiceKpis,
     SolverKpis,
 )
+from netplan.planning.evaluate import Network, behaviour_block, measure
 from netplan.planning.limits import district_scenario, split_limits
 from netplan.study.geometry import METRIC_CRS
 from netplan.study.layers import Study, resolve_district
@@ -141,11 +153,55 @@ def make_plan(  # noqa: PLR0913 - the public entry point: one keyword per planni
             f"{len(model.options.site)} options, {model.dist_m.nnz} pairs"
         )
     threads = planner.DISTRICT_THREADS if adcode is not None else None
-    sol = planner.solve_model(model, solver=solver, time_limit_s=tl, mip_gap=gap,
-                              progress=progress, threads=threads)
+    model, sol, loop = solve_holding(model, scenario, solver=solver, time_limit_s=tl,
+                                     mip_gap=gap, threads=threads, progress=progress)
+    return plan_from_solution(study, scenario, model, sol, year=year, adcode=adcode,
+                              loop=loop)
+
+
+def solve_holding(
+    model: planner.Model,
+    scenario: Scenario,
+    *,
+    solver: str,
+    time_limit_s: float | None,
+    mip_gap: float | None,
+    threads: int | None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[planner.Model, optimize.Solution, holds.HoldsLoop]:
+    """Solve a built model until its plan holds under the rule (or a limit stops the loop).
+
+    The loop is :func:`netplan.planning.holds.solve_until_holds`. A single-district plan
+    and a district task of a district-by-district plan both solve through here, so they
+    give the same plan; pass the result to :func:`plan_from_solution`.
+
+    Parameters
+    ----------
+    model, scenario
+        As returned by / given to :func:`netplan.planning.problem.build_model`.
+    solver, time_limit_s, mip_gap, threads
+        As in :func:`netplan.planning.problem.solve_model`; the time limit covers every
+        solve of the loop.
+    progress
+        Called with short status lines.
+
+    Returns
+    -------
+    tuple
+        ``(model, solution, loop)``: the model of the kept solve (with its tightenings),
+        its solution and what the loop did.
+    """
+
+    def solve(m: planner.Model, limit: float | None) -> optimize.Solution:
+        return planner.solve_model(m, solver=solver, time_limit_s=limit, mip_gap=mip_gap,
+                                   progress=progress, threads=threads)
+
+    kept, sol, loop = holds.solve_until_holds(model, scenario, solve,
+                                              time_limit_s=time_limit_s, progress=progress)
     if progress:
-        progress(f"solved: {sol.status}, gap {sol.gap:.4%}")
-    return plan_from_solution(study, scenario, model, sol, year=year, adcode=adcode)
+        progress(f"solved: {sol.status}, gap {sol.gap:.4%} (solve {loop.kept_round} of "
+                 f"{len(loop.overloaded)})")
+    return kept, sol, loop
 
 
 # --- from a solution to a plan -----------------------------------------------------------
@@ -153,7 +209,7 @@ def make_plan(  # noqa: PLR0913 - the public entry point: one keyword per planni
 
 @dataclass(frozen=True)
 class _Network:
-    """One network (the current one or the planned one) and how it serves the zones."""
+    """One network (the current one or the planned one) and how customers use it."""
 
     is_open: NDArray[np.bool_]
     assignment: kpi.Assignment
@@ -161,6 +217,7 @@ class _Network:
     cap: NDArray[np.float64]
     wait: NDArray[np.float64]
     nearest_m: NDArray[np.float64]
+    service: ServiceKpis
 
 
 @dataclass(frozen=True)
@@ -178,26 +235,16 @@ class _Decisions:
     action: NDArray[Any]
 
 
-def _network(
-    model: planner.Model,
-    scenario: Scenario,
-    assignment: kpi.Assignment,
-    counters: NDArray[np.int64],
-    terminals: NDArray[np.int64],
-    is_open: NDArray[np.bool_],
-) -> _Network:
-    n = len(model.sites)
-    load = assignment.site_load(model.zone_arrivals, n)
-    c = np.maximum(counters, 1)
-    t = np.maximum(terminals, 1)
-    cap = np.where(is_open, service.capacity_per_h(c, t, scenario=scenario), 0.0)
-    wait = np.where(is_open, service.wait_min(load, c, t, scenario=scenario), np.nan)
-    nearest = cost.nearest_dist_m(
-        model.zone_xy, model.sites.xy[is_open], detour_factor=scenario.detour_factor
-    )
-    return _Network(is_open=is_open, assignment=assignment, load=load,
-                    cap=np.asarray(cap, np.float64), wait=np.asarray(wait, np.float64),
-                    nearest_m=np.asarray(nearest, np.float64))
+def _network(model: planner.Model, scenario: Scenario, counters: NDArray[np.int64],
+             terminals: NDArray[np.int64], behaviour: Behaviour,
+             zone_scope: NDArray[np.bool_]) -> _Network:
+    """The network with these servers (0: closed) measured under ``behaviour``."""
+    net = Network(xy=model.sites.xy, counters=counters, terminals=terminals)
+    m = measure(zone_xy=model.zone_xy, zone_arrivals=model.zone_arrivals, network=net,
+                scenario=scenario, behaviour=behaviour, site_mask=model.sites.decide,
+                zone_mask=zone_scope)
+    return _Network(is_open=net.is_open, assignment=m.assignment, load=m.load,
+                    cap=m.capacity, wait=m.wait, nearest_m=m.nearest_m, service=m.service)
 
 
 def _decisions(model: planner.Model, sol: optimize.Solution) -> _Decisions:
@@ -230,6 +277,7 @@ def plan_from_solution(
     *,
     year: int,
     adcode: str | None,
+    loop: holds.HoldsLoop | None = None,
 ) -> Plan:
     """Turn a solver solution into a :class:`Plan` (actions, KPIs, layers).
 
@@ -243,6 +291,8 @@ def plan_from_solution(
         Demand year (written to the KPIs).
     adcode
         The planned district (``None``: the city); the KPIs' scope.
+    loop
+        What :func:`netplan.planning.holds.solve_until_holds` did (``None``: solved once).
 
     Returns
     -------
@@ -250,19 +300,12 @@ def plan_from_solution(
     """
     s = model.sites
     dec = _decisions(model, sol)
-    after_asg = kpi.Assignment(
-        zone=np.asarray(sol.assign_zone, np.int64),
-        site=np.asarray(sol.assign_site, np.int64),
-        share=np.asarray(sol.assign_share, np.float64),
-        dist_m=_pair_dist(model, sol.assign_zone, sol.assign_site),
-        unserved_share=np.asarray(sol.unserved_share, np.float64),
-    )
-    before = _network(model, scenario, planner.before_assignment(model, scenario),
-                      s.counters, s.terminals, s.existing)
-    after = _network(model, scenario, after_asg, dec.counters, dec.terminals, dec.is_open)
     zones = study.zones.iloc[model.zone_index]
     z_ad = zones["adcode"].to_numpy(dtype=object)
     zone_scope = np.ones(len(z_ad), bool) if adcode is None else (z_ad == adcode)
+    beh = behaviour_of(scenario)
+    before = _network(model, scenario, s.counters, s.terminals, beh, zone_scope)
+    after = _network(model, scenario, dec.counters, dec.terminals, beh, zone_scope)
     # one row per decided outlet and per new opening; a move's target is in its origin's row
     in_scope = s.decide & (s.existing | (dec.is_open & (dec.origin == "")))
     kpis: Kpis = {
@@ -274,6 +317,7 @@ def plan_from_solution(
         "costs": _costs(model, scenario, dec, before, after),
         "before": _kpi_set(model, scenario, zones, before, zone_scope, adcode),
         "after": _kpi_set(model, scenario, zones, after, zone_scope, adcode),
+        "behaviour": _behaviour(model, scenario, sol, dec, (before, after), zone_scope, loop),
     }
     geo = gpd.GeoSeries(shapely.points(s.xy[:, 0], s.xy[:, 1]), crs=METRIC_CRS)
     reason = _reasons(model, scenario, dec, before, after,
@@ -286,7 +330,7 @@ def plan_from_solution(
         zones_kpi=_zones_layer(model, zones, before, after, zone_scope),
         run={
             "netplan": __version__,
-            "solve_seconds": round(float(sol.seconds), 3),
+            "solve_seconds": round(float(sol.seconds if loop is None else loop.seconds), 3),
             "build_seconds": round(float(sol.build_seconds), 3),
             # time in, and objective removed by, the neighbourhood search after HiGHS
             # (0: none)
@@ -294,6 +338,44 @@ def plan_from_solution(
             "search_gain": round(float(sol.search_gain), 2),
         },
     )
+
+
+SOLVER_NOTE = ("the solver's gap is proven for the model of the kept solve (loop."
+               "kept_iteration: the planning model with the tightenings of the solves before "
+               "it; the optimiser routes customers itself); the service figures are the plan "
+               "measured under the behaviour rule")
+"""What the ``behaviour`` block says about the solver's gap."""
+
+
+def _behaviour(model: planner.Model, scenario: Scenario, sol: optimize.Solution,
+               dec: _Decisions, nets: tuple[_Network, _Network],
+               zone_scope: NDArray[np.bool_], loop: holds.HoldsLoop | None) -> BehaviourInfo:
+    """The ``behaviour`` block: service figures under the rule (and ``nearest``), holds,
+    every outlet over capacity with the reason it is, and what the loop did."""
+    s = model.sites
+    before, after = nets
+    beh = behaviour_of(scenario)
+    nearest: tuple[ServiceKpis, ServiceKpis] | None = None
+    if beh.rule != "nearest":
+        near = behaviour_of(scenario, rule="nearest")
+        nearest = (
+            _network(model, scenario, s.counters, s.terminals, near, zone_scope).service,
+            _network(model, scenario, dec.counters, dec.terminals, near, zone_scope).service)
+    over = holds.overloaded(model, after.load, after.cap)
+    reasons = holds.remaining_reasons(model, scenario, sol, over, loop=loop)
+    listed: list[OverCapacity] = [
+        {"site_id": str(s.site_id[j]), "load_per_h": round(float(after.load[j]), 2),
+         "capacity_per_h": round(float(after.cap[j]), 2), "reason": why}
+        for j, why in zip(over, reasons, strict=True)
+    ]
+    block = behaviour_block(behaviour=beh, before=before.service, after=after.service,
+                            nearest=nearest, over_capacity=listed, note=SOLVER_NOTE)
+    if loop is not None:
+        info: HoldsInfo = {"iterations": len(loop.overloaded),
+                           "overloaded_per_iteration": list(loop.overloaded),
+                           "kept_iteration": loop.kept_round, "stop": loop.stop}
+        block["loop"] = info
+    return block
 
 
 def _solver_kpis(sol: optimize.Solution) -> SolverKpis:
@@ -351,7 +433,7 @@ def _costs(model: planner.Model, scenario: Scenario, dec: _Decisions, before: _N
     fmts = scenario.formats
     opex_b = float(sum(fmts[f].opex_cny_per_year for f in s.format[s.existing & scope]))
     opex_a = float(np.sum(o.opex[dec.chosen[dec.is_open & scope]]))
-    spend = _oneoff_spend(model, dec.chosen, dec.is_open, dec.relocated)
+    spend = holds.oneoff_spend(model, dec.chosen, dec.relocated)
     return {
         "opex_before_cny_per_year": round(opex_b),
         "opex_after_cny_per_year": round(opex_a),
@@ -464,16 +546,6 @@ def _zones_layer(model: planner.Model, zones: gpd.GeoDataFrame, before: _Network
     )
 
 
-def _pair_dist(model: planner.Model, zone: Any, site: Any) -> NDArray[np.float64]:
-    d = model.dist_m
-    z = np.asarray(zone, np.int64)
-    j = np.asarray(site, np.int64)
-    if z.size == 0:  # nothing assigned (scipy returns a sparse array for empty indices)
-        return np.empty(0, dtype=np.float64)
-    out: NDArray[np.float64] = np.asarray(d[z, j], dtype=np.float64).ravel()
-    return out
-
-
 def _share_outside(s: planner.Sites, open_mask: NDArray[np.bool_]) -> float | None:
     from netplan.study.geometry import OUTSIDE_RING5
 
@@ -483,20 +555,6 @@ def _share_outside(s: planner.Sites, open_mask: NDArray[np.bool_]) -> float | No
     return round(
         float(np.isin(s.ring_zone[open_mask].astype(str), sorted(OUTSIDE_RING5)).sum() / n), 4
     )
-
-
-def _oneoff_spend(
-    model: planner.Model,
-    chosen: NDArray[np.int64],
-    is_open: NDArray[np.bool_],
-    reloc: NDArray[np.bool_],
-) -> float:
-    p = model.problem
-    spend = float(np.sum(model.options.oneoff[chosen[is_open]]))
-    closed = model.sites.existing & ~is_open
-    spend += float(np.sum(np.asarray(p.site_close_oneoff)[closed]))
-    spend -= float(np.sum(np.asarray(p.reloc_saving_oneoff)[reloc]))
-    return spend
 
 
 def _travel_cost(model: planner.Model, scenario: Scenario, a: kpi.Assignment) -> float:
@@ -638,7 +696,9 @@ def _dumps(obj: Any) -> str:
 
 def read_plan(folder: Path) -> Plan:
     """Read a plan folder written by :func:`write_plan` (layers in the metric CRS)."""
-    folder = Path(folder)
+    from netplan.study.inputs import source_path
+
+    folder = Path(source_path(folder, what="plan folder", allow_remote=False))  # never a URL
     missing = [f for f in (PLAN_FOLDER.gpkg, PLAN_FOLDER.kpis) if not (folder / f).is_file()]
     if missing:
         raise NetplanError(

@@ -16,7 +16,10 @@ move, ``relocate_cny`` of the outlet's format instead of ``close_cny + open_cny`
 Costs are annual CNY: operating cost + one-off costs / ``amortisation_years`` + travel
 (annual visits × km × ``cost_cny_per_km``) + unserved visits × penalty. Capacity of an
 option is its peak-hour arrivals at the waiting-time target (Erlang C, see
-:mod:`netplan.model.service`), so every planned outlet meets the target at its planned load.
+:mod:`netplan.model.service`; with ``[service] max_share_over_target``, at that share of
+customers waiting longer than the target), so every planned outlet meets the target at its
+planned load. Customers need not follow the model's routing: :mod:`netplan.planning.holds`
+tightens the model until the plan holds under the scenario's behaviour rule.
 
 Scope: a whole-city plan decides every site. A single-district plan decides the
 district's own sites and keeps, as a **buffer**, the zones of neighbouring districts
@@ -41,7 +44,8 @@ from netplan.model import cost, demand, kpi, service
 from netplan.model.scenario import Scenario
 from netplan.planning.diagnose import SATURATION_UTILISATION, throughput_per_h, zone_points
 from netplan.study.geometry import OUTSIDE_RING5, RING_ZONES
-from netplan.study.layers import Study, resolve_district
+from netplan.study.inputs import check_model_size
+from netplan.study.layers import Study, policy_adcodes
 
 log = logging.getLogger(__name__)
 
@@ -313,15 +317,15 @@ def _group_limits(
         name: np.full(len(groups), -1, dtype=np.int64)
         for name in ("min_sites", "max_sites", "max_new", "max_closed")
     }
+    try:  # two keys naming one district are refused, not merged
+        codes = policy_adcodes(scenario.districts, study.districts)
+    except NetplanError as exc:
+        raise ScenarioError(
+            f"scenario {scenario.name}: {exc} (an empty [districts] table means no district "
+            "policies)"
+        ) from None
     for key, pol in scenario.districts.items():
-        try:
-            ad = resolve_district(str(key), study.districts)
-        except NetplanError as exc:
-            raise ScenarioError(
-                f"scenario {scenario.source}: [districts.{key}] names no district of the "
-                f"study ({exc}); fix or remove that table (an empty [districts] table means "
-                "no district policies)"
-            ) from None
+        ad = codes[str(key)]
         if ad not in idx:
             continue
         g = idx[ad]
@@ -379,6 +383,7 @@ def relocation_pairs(
             np.asarray(r_opt, np.int64))
 
 
+# long: half of it is the FacilityProblem call, one keyword per array of the formulation
 def build_model(
     study: Study,
     scenario: Scenario,
@@ -409,6 +414,8 @@ def build_model(
                                         buffer_m=buffer_m)
     if adcode is not None:  # something to decide, and customers (or a warning)
         _check_scope(study, sites, study.zones, adcode)
+    check_model_size(n_zones=len(zone_index), n_sites=len(sites),  # before building it
+                     k_nearest=scenario.k_nearest, n_formats=len(scenario.formats))
     arrivals = np.asarray(demand.arrivals_per_h(pop, scenario), dtype=np.float64)
     visits = np.asarray(demand.annual_visits(pop, scenario), dtype=np.float64)
     dist = _site_distances(zxy, sites, scenario, buffer_m=buffer_m)

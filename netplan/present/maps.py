@@ -283,11 +283,15 @@ def _diagnosis_panels(diagnosis: Diagnosis, *, scope: str, adcode: str | None,
         "an outlet or a zone for its figures. Every figure is modelled.</p></details></div>"
     )
     k = diagnosis.kpis["overall"] if adcode is None else diagnosis.kpis["districts"][adcode]
+    svc = diagnosis.service["overall" if adcode is None else adcode]
+    rows = (pr.kpi_rows(None, svc, target_wait_min=tw, specs=pr.SERVICE_SPECS)
+            + pr.kpi_rows(None, k, target_wait_min=tw, keys=pr.TRAVEL_KEYS))
     kpi_html = (
         f'<div id="netplan-kpi-panel" class="netplan-panel"><details open><summary>Key '
         f"figures of {esc(scope)}</summary>"
-        f"{kpi_table_html(pr.kpi_rows(None, k, target_wait_min=tw), two_sided=False)}"
-        '<p class="netplan-note">Modelled figures.</p></details></div>'
+        f"{kpi_table_html(rows, two_sided=False)}"
+        f'<p class="netplan-note">{esc(pr.behaviour_caption(diagnosis.rule))} '
+        "Modelled figures.</p></details></div>"
     )
     legend_html = (
         '<div id="netplan-legend" class="netplan-panel netplan-legend">'

@@ -440,13 +440,13 @@ def _title_panel(title: str, intro: str, *, gcj02: bool) -> str:
 
 
 def _kpi_panel(kpis: Kpis, scope: str, tw: float) -> str:
-    rows = pr.kpi_rows((kpis.get("before") or {}).get("overall"),
-                       (kpis.get("after") or {}).get("overall"), target_wait_min=tw)
+    rows, caption = pr.plan_kpi_rows(kpis, tw)
     rows += pr.cost_rows(kpis.get("costs") or {})
     return (
         '<div id="netplan-kpi-panel" class="netplan-panel"><details open><summary>'
         f"Key figures of {esc(scope)}, before → after</summary>{kpi_table_html(rows)}"
-        f'<p class="netplan-note">Actions: {esc(pr.action_counts_text(kpis)) or pr.DASH}. '
+        f'<p class="netplan-note">{esc(caption)} '
+        f"Actions: {esc(pr.action_counts_text(kpis)) or pr.DASH}. "
         "Green = better, red = worse. Modelled figures.</p></details></div>"
     )
 

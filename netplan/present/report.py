@@ -493,9 +493,7 @@ def _safe_href(href: str) -> str:
 
 
 def _cards(kpis: Kpis, tw: float | None) -> str:
-    ob = (kpis.get("before") or {}).get("overall") or {}
-    oa = (kpis.get("after") or {}).get("overall") or {}
-    rows = {r.label: r for r in pr.kpi_rows(ob, oa, target_wait_min=tw)}
+    rows = {r.label: r for r in pr.plan_kpi_rows(kpis, tw)[0]}
     out = []
     for label in list(rows)[:4] + [r for r in rows if r.startswith("Residents ≤ 1")]:
         r = rows[label]
@@ -513,12 +511,19 @@ def _lede(kpis: Kpis, scope: str, tw: float | None) -> str:
     ob = (kpis.get("before") or {}).get("overall") or {}
     oa = (kpis.get("after") or {}).get("overall") or {}
     costs = kpis.get("costs") or {}
+    beh = kpis.get("behaviour")
+    wait_key, what = "mean_wait_min", "mean expected wait"
+    wb: Mapping[str, Any] = ob
+    wa: Mapping[str, Any] = oa
+    if isinstance(beh, Mapping):
+        wait_key, what = "counter_mean_wait_min", "counter mean wait"
+        wb, wa = beh.get("before") or {}, beh.get("after") or {}
     return (
         f"For {scope}, the plan changes {sum(int(counts.get(a.name, 0)) for a in changed)}"
         f" of {ob.get('outlets', '?')} outlets ({', '.join(verbs) or 'no changes'}) and keeps "
-        f"{sum(int(counts.get(a.name, 0)) for a in kept)}. The mean expected wait at peak goes "
-        f"from {pr.fmt_kpi(ob.get('mean_wait_min'), 'min')} to "
-        f"{pr.fmt_kpi(oa.get('mean_wait_min'), 'min')}"
+        f"{sum(int(counts.get(a.name, 0)) for a in kept)}. The {what} at peak goes "
+        f"from {pr.fmt_kpi(wb.get(wait_key), 'min')} to "
+        f"{pr.fmt_kpi(wa.get(wait_key), 'min')}"
         + (f" (target {tw:g} min)" if tw is not None else "")
         + f"; the mean travel distance from {pr.km(ob.get('mean_dist_m'))} to "
         f"{pr.km(oa.get('mean_dist_m'))}. One-off spend {pr.million(costs.get('oneoff_spend_cny'))}"
@@ -551,20 +556,19 @@ def _figures_section(kpis: Kpis, names: Mapping[str, str],
                      tw: float | None) -> str:
     from netplan.study.geometry import RING_ZONES
 
-    ob = (kpis.get("before") or {}).get("overall") or {}
-    oa = (kpis.get("after") or {}).get("overall") or {}
-    overall = _kpi_table(pr.kpi_rows(ob, oa, target_wait_min=tw)
-                         + pr.cost_rows(kpis.get("costs") or {}))
+    rows, caption = pr.plan_kpi_rows(kpis, tw)
+    overall = _kpi_table(rows + pr.cost_rows(kpis.get("costs") or {}))
     ring_labels = {z: pr.ring_zone_label(z) for z in RING_ZONES}
     ring_table = _group_table(kpis, "ring_zones", ring_labels, tw=tw, first="ring zone",
                               order=RING_ZONES)
     return (
-        f'<h2 id="kpis">Figures before → after</h2><h3>Overall</h3>{overall}'
+        f'<h2 id="kpis">Figures before → after</h2><h3>Overall</h3>'
+        f'<p class="note">{esc(caption)}</p>{overall}'
         f"<h3>Per district</h3>{_group_table(kpis, 'districts', names, tw=tw, first='district')}"
         f"<h3>Per ring zone</h3>{ring_table}"
         '<p class="note">Green: better after the plan, red: worse. Distances are travel '
-        "distances (straight line × detour factor); waits are Erlang C expectations at the "
-        "peak hour.</p>"
+        "distances (straight line × detour factor); waits are Erlang A expectations at the "
+        "peak hour (customers give up after their patience).</p>"
     )
 
 

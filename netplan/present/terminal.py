@@ -8,7 +8,6 @@ sequence that would recolour the terminal or set its title, a bell) are shown as
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -19,19 +18,20 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from netplan._errors import printable
 from netplan.planning import actions
+from netplan.present import texts
 from netplan.study.geometry import RING_ZONES
 
 if TYPE_CHECKING:
     from netplan.planning.contract import Kpis
     from netplan.planning.diagnose import Diagnosis
+    from netplan.planning.evaluate_plan import PlanEvaluation
     from netplan.planning.plan import Plan
     from netplan.study.layers import Study
 
-__all__ = ["render_diagnosis", "render_plan", "safe_text", "status_progress"]
-
-#: Control characters (C0, DEL, C1) and the bidirectional overrides that reorder text.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+__all__ = ["render_diagnosis", "render_evaluation", "render_plan", "safe_text",
+           "status_progress"]
 
 
 def safe_text(x: object) -> str:
@@ -48,11 +48,7 @@ def safe_text(x: object) -> str:
         Text that prints literally: ``"\\x1b[31m"`` for an escape sequence, ``"\\[b]"`` for
         markup.
     """
-    def show(m: re.Match[str]) -> str:
-        code = ord(m.group(0))
-        return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
-
-    return escape(_CONTROL.sub(show, str(x)))
+    return escape(printable(str(x)))
 
 
 def _f(x: Any, fmt: str = "{:,.0f}") -> str:
@@ -101,32 +97,37 @@ def render_diagnosis(console: Console, diag: Diagnosis, study: Study, *,
     """
     names = _names(study)
     t = Table(title=f"Current network, demand of {diag.year} (target wait "
-              f"{diag.target_wait_min:g} min)", title_justify="left")
-    for col in ("district", "outlets", "over-\nloaded", "wait\nmin", "dist\nm",
-                "p95 dist\nm", "pop\n≤1 km", "unserved\n/h"):
+              f"{diag.target_wait_min:g} min)", title_justify="left",
+              caption=texts.behaviour_caption(diag.rule), caption_justify="left")
+    for col in ("district", "outlets", "over-\nloaded", "counter\nwait min",
+                "terminal\nwait min", f"over\n{diag.target_wait_min:g} min", "give up\n/h",
+                "unserved\n/h", "blended\nwait min", "dist\nm", "pop\n≤1 km"):
         t.add_column(col, justify="right" if col != "district" else "left")
-    rows = diag.kpis["districts"].items() if adcode is None else [
-        (adcode, diag.kpis["districts"][adcode])]
-    for ad, k in rows:
-        t.add_row(safe_text(names.get(ad, ad)), str(k["outlets"]), str(k["overloaded_outlets"]),
-                  _f(k["mean_wait_min"], "{:.1f}"), _f(k["mean_dist_m"]), _f(k["p95_dist_m"]),
-                  _f(k["share_pop_within_1km"], "{:.0%}"), _f(k["unserved_arrivals_per_h"],
-                                                                "{:,.1f}"))
+    keys = list(diag.kpis["districts"]) if adcode is None else [adcode]
+    for ad in keys:
+        t.add_row(safe_text(names.get(ad, ad)),
+                  *_diag_cells(diag.service[ad], diag.kpis["districts"][ad]))
     if adcode is None:
-        k = diag.kpis["overall"]
-        t.add_row("[b]Beijing[/b]", str(k["outlets"]), str(k["overloaded_outlets"]),
-                  _f(k["mean_wait_min"], "{:.1f}"), _f(k["mean_dist_m"]), _f(k["p95_dist_m"]),
-                  _f(k["share_pop_within_1km"], "{:.0%}"),
-                  _f(k["unserved_arrivals_per_h"], "{:,.1f}"))
+        t.add_row("[b]Beijing[/b]", *_diag_cells(diag.service["overall"], diag.kpis["overall"]))
     console.print(t)
     r = Table(title="By ring zone", title_justify="left")
-    for col in ("ring zone", "outlets", "over-\nloaded", "wait\nmin", "dist\nm"):
+    for col in ("ring zone", "outlets", "over-\nloaded", "blended\nwait min", "dist\nm"):
         r.add_column(col, justify="right" if col != "ring zone" else "left")
     for ring in RING_ZONES:
         k = diag.kpis["ring_zones"][ring]
         r.add_row(ring, str(k["outlets"]), str(k["overloaded_outlets"]),
                   _f(k["mean_wait_min"], "{:.1f}"), _f(k["mean_dist_m"]))
     console.print(r)
+
+
+def _diag_cells(svc: Mapping[str, Any], k: Mapping[str, Any]) -> list[str]:
+    """A diagnosis row: the bank's service figures, then the travel figures."""
+    return [str(svc["outlets"]), str(svc["overloaded_outlets"]),
+            _f(svc["counter_mean_wait_min"], "{:.1f}"), _f(svc["terminal_mean_wait_min"], "{:.1f}"),
+            _f(svc["share_customers_wait_over_target"], "{:.1%}"),
+            _f(svc["abandoned_per_h"], "{:,.1f}"), _f(k["unserved_arrivals_per_h"], "{:,.1f}"),
+            _f(svc["mean_wait_min"], "{:.1f}"), _f(k["mean_dist_m"]),
+            _f(k["share_pop_within_1km"], "{:.0%}")]
 
 
 def _actions_table(plan: Plan, names: dict[str, str]) -> Table:
@@ -146,31 +147,22 @@ def _actions_table(plan: Plan, names: dict[str, str]) -> Table:
     return t
 
 
-_KPI_LINES: tuple[tuple[str, str, str], ...] = (
-    ("outlets", "outlets", "{:,.0f}"),
-    ("mean_wait_min", "mean wait (min, customer-weighted)", "{:.1f}"),
-    ("share_customers_over_target", "customers over the wait target", "{:.1%}"),
-    ("overloaded_outlets", "overloaded outlets", "{:,.0f}"),
-    ("mean_dist_m", "mean travel distance (m)", "{:,.0f}"),
-    ("p95_dist_m", "95th percentile distance (m)", "{:,.0f}"),
-    ("share_pop_within_1km", "population within 1 km", "{:.1%}"),
-    ("share_pop_within_2km", "population within 2 km", "{:.1%}"),
-    ("unserved_arrivals_per_h", "unserved customers per peak hour", "{:,.1f}"),
-    ("share_outlets_outside_ring5", "outlets outside the 5th ring", "{:.1%}"),
-)
-
-
-def _kpi_table(k: Kpis) -> Table:
-    """Overall KPIs and costs, before → after."""
-    before: Mapping[str, object] = k["before"]["overall"]
-    after: Mapping[str, object] = k["after"]["overall"]
-    kt = Table(title=f"KPIs {safe_text(k['scope'])} {k['year']}: before → after",
-               title_justify="left")
+def _before_after(title: str, rows: list[texts.KpiRow], caption: str) -> Table:
+    """A measure | before | after table of pre-formatted rows, with its caption."""
+    kt = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
     kt.add_column("measure")
     kt.add_column("before", justify="right")
     kt.add_column("after", justify="right")
-    for key, label, fmt in _KPI_LINES:
-        kt.add_row(label, _f(before.get(key), fmt), _f(after.get(key), fmt))
+    for r in rows:
+        kt.add_row(safe_text(r.label), safe_text(r.before), safe_text(r.after))
+    return kt
+
+
+def _kpi_table(k: Kpis) -> Table:
+    """Overall KPIs and costs, before → after (the bank's service figures first)."""
+    rows, caption = texts.plan_kpi_rows(k, texts.target_wait(k))
+    kt = _before_after(f"KPIs {safe_text(k['scope'])} {k['year']}: before → after", rows,
+                       caption)
     c = k["costs"]
     kt.add_row("operating cost (M CNY/yr)", _f(c["opex_before_cny_per_year"] / 1e6, "{:,.1f}"),
                _f(c["opex_after_cny_per_year"] / 1e6, "{:,.1f}"))
@@ -201,4 +193,32 @@ def render_plan(console: Console, plan: Plan, study: Study, *, folder: Path) -> 
     console.print(f"solver: {s['solver']} {s['status']}, objective {_f(s['objective'])}, "
                   f"bound {_f(s['best_bound'])}, gap {_f(s['gap'], '{:.3%}')}, "
                   f"{plan.run.get('solve_seconds', 0):.1f} s{search}")
+    beh = k.get("behaviour")
+    if beh is not None:
+        held = "holds" if beh["holds"] else (
+            f"does not hold: {len(beh['over_capacity'])} outlet(s) above their capacity at the "
+            "target")
+        console.print(f"under rule {beh['rule']} the plan {held}", highlight=False)
     console.print(f"plan written to {safe_text(folder)}/", highlight=False)
+
+
+def render_evaluation(console: Console, ev: PlanEvaluation) -> None:
+    """The bank's service figures of a re-evaluated plan, before → after.
+
+    Parameters
+    ----------
+    console : Console
+        Where to print.
+    ev : PlanEvaluation
+        The plan folder measured under a behaviour rule.
+    """
+    rows = texts.kpi_rows(ev.before, ev.after, specs=texts.SERVICE_SPECS,
+                          target_wait_min=ev.target_wait_min)
+    console.print(_before_after(f"Service {safe_text(ev.scope)} {ev.year}: before → after",
+                                rows, texts.behaviour_caption(ev.after["rule"],
+                                                              ev.patience_min)))
+    held = "holds" if not ev.over_capacity else (
+        f"does not hold: {len(ev.over_capacity)} outlet(s) above their capacity at the target "
+        f"({', '.join(safe_text(o['site_id']) for o in ev.over_capacity[:10])}"
+        f"{' ...' if len(ev.over_capacity) > 10 else ''})")
+    console.print(f"the plan {held}", highlight=False)

@@ -128,6 +128,51 @@ KPI_SPECS: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
+# the bank's service figures (a plan's ``behaviour`` block, a diagnosis' ``service``)
+SERVICE_SPECS: tuple[tuple[str, str, str, str], ...] = (
+    ("counter_mean_wait_min", "Counter mean wait at peak", "min", "lower"),
+    ("terminal_mean_wait_min", "Terminal mean wait at peak", "min", "lower"),
+    ("share_customers_wait_over_target", "Customers waiting over {tw} min", "pct", "lower"),
+    ("overloaded_outlets", "Overloaded outlets", "int", "lower"),
+    ("abandoned_per_h", "Customers giving up per peak hour", "float1", "lower"),
+    ("unserved_arrivals_per_h", "Unserved customers per peak hour", "float1", "lower"),
+    ("mean_wait_min", "Mean wait, counter and terminal blended", "min", "lower"),
+)
+
+#: The travel keys of :data:`KPI_SPECS` shown beside the service figures.
+TRAVEL_KEYS: tuple[str, ...] = (
+    "outlets", "mean_dist_m", "p95_dist_m", "share_pop_within_1km", "share_pop_within_2km",
+    "share_pop_within_3km", "share_outlets_outside_ring5",
+)
+
+
+def behaviour_caption(rule: str | None, patience_min: Any = None) -> str:
+    """One line saying which customer behaviour the figures assume.
+
+    Parameters
+    ----------
+    rule : str or None
+        ``choice``, ``nearest``, or ``None`` (a plan written before the behaviour model).
+    patience_min : float, optional
+        The customers' mean patience.
+
+    Returns
+    -------
+    str
+        Plain text.
+    """
+    pat = finite(patience_min)
+    gives_up = "" if pat is None else f"; they give up after {pat:g} min on average"
+    if rule == "choice":
+        return ("Figures assume customers choose among the outlets within reach by travel "
+                f"time and expected wait (rule “choice”){gives_up}.")
+    if rule == "nearest":
+        return ("Figures assume customers go to their nearest outlet within reach and move "
+                f"on when it is full (rule “nearest”){gives_up}.")
+    return ("Figures from the plan's own routing (a plan written before the behaviour "
+            "model).")
+
+
 def fmt_kpi(value: Any, kind: str) -> str:
     """Format one KPI value by its kind (``int``, ``min``, ``pct``, ``km``, ``float1``)."""
     if kind == "int":
@@ -156,13 +201,18 @@ def kpi_rows(
     *,
     target_wait_min: float | None = None,
     keys: Sequence[str] | None = None,
+    specs: Sequence[tuple[str, str, str, str]] = KPI_SPECS,
 ) -> list[KpiRow]:
-    """Rows of the before → after KPI table (only the keys present in either side)."""
+    """Rows of the before → after KPI table (only the keys present in either side).
+
+    ``specs`` are the rows that may appear (:data:`KPI_SPECS`, or :data:`SERVICE_SPECS`
+    for the bank's service figures).
+    """
     before = before or {}
     after = after or {}
     tw = "" if target_wait_min is None else f"{target_wait_min:g}"
     rows = []
-    for key, label, kind, better in KPI_SPECS:
+    for key, label, kind, better in specs:
         if keys is not None and key not in keys:
             continue
         if key not in before and key not in after:
@@ -171,6 +221,36 @@ def kpi_rows(
         rows.append(KpiRow(label.format(tw=tw or "?"), fmt_kpi(b, kind), fmt_kpi(a, kind),
                            _change(b, a, better)))
     return rows
+
+
+def plan_kpi_rows(kpis: Kpis, target_wait_min: float | None) -> tuple[list[KpiRow], str]:
+    """The overall before → after rows of a plan and the caption naming its behaviour rule.
+
+    With a ``behaviour`` block: the bank's service figures (:data:`SERVICE_SPECS`), then
+    the travel figures; without (an older plan): every row of :data:`KPI_SPECS`.
+
+    Parameters
+    ----------
+    kpis : Mapping
+        The plan's KPIs.
+    target_wait_min : float or None
+        The waiting-time target.
+
+    Returns
+    -------
+    tuple
+        ``(rows, caption)``.
+    """
+    ob = (kpis.get("before") or {}).get("overall")
+    oa = (kpis.get("after") or {}).get("overall")
+    beh = kpis.get("behaviour")
+    if not isinstance(beh, Mapping):
+        return kpi_rows(ob, oa, target_wait_min=target_wait_min), behaviour_caption(None)
+    rows = kpi_rows(beh.get("before"), beh.get("after"), target_wait_min=target_wait_min,
+                    specs=SERVICE_SPECS)
+    rows += kpi_rows(ob, oa, target_wait_min=target_wait_min, keys=TRAVEL_KEYS)
+    params = beh.get("parameters") or {}
+    return rows, behaviour_caption(str(beh.get("rule")), params.get("patience_min"))
 
 
 def million(x: Any, nd: int = 1) -> str:

@@ -1,0 +1,119 @@
+"""Plans that hold under the customers' own choice (netplan.planning.holds)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from netplan._errors import ScenarioError
+from netplan.model import service
+from netplan.model.scenario import Scenario, load_scenario, scenario_from_dict, scenario_to_dict
+from netplan.planning import holds
+from netplan.planning import problem as planner
+from netplan.planning.plan import make_plan
+from netplan.study.layers import Study, load_study
+
+
+@pytest.fixture
+def study(tiny_gpkg: Path) -> Study:
+    return load_study(tiny_gpkg)
+
+
+def toy(rule: str, **changes: object) -> Scenario:
+    """A tiny-study scenario whose first plan overloads outlets under the rule."""
+    base = dict(customer_share=0.12, visits_per_customer_per_year=250.0, max_dist_km=30.0,
+                budget_cny=None, max_open=None, max_close=None, min_share_outside_ring5=None,
+                districts={}, time_limit_s=60.0, mip_gap=1e-6, behaviour_rule=rule,
+                unserved_penalty_cny_per_visit=5000.0)
+    base.update(changes)
+    return load_scenario().replace(**base)
+
+
+@pytest.mark.parametrize("rule", ["nearest", "choice"])
+def test_loop_makes_the_plan_hold(study: Study, rule: str) -> None:
+    sc = toy(rule)
+    # without the loop: the optimiser's own routing leaves outlets over capacity
+    model = planner.build_model(study, sc, year=2020)
+    sol = planner.solve_model(model, mip_gap=1e-6)
+    m = holds.measure_after(model, sc, sol.site_option)
+    assert len(holds.overloaded(model, m.load, m.capacity)) > 0
+    # with it: none is
+    beh = make_plan(study, sc, year=2020).kpis["behaviour"]
+    assert beh["holds"] is True and beh["over_capacity"] == []
+    loop = beh["loop"]
+    assert loop["stop"] == "holds"
+    assert loop["overloaded_per_iteration"][0] > 0 == loop["overloaded_per_iteration"][-1]
+    assert loop["iterations"] == len(loop["overloaded_per_iteration"]) <= holds.MAX_ROUNDS
+    assert loop["kept_iteration"] == loop["iterations"]
+
+
+def test_every_remaining_outlet_has_a_reason(study: Study) -> None:
+    sc = toy("nearest", customer_share=0.9, max_open=0, max_upgrade=0)
+    beh = make_plan(study, sc, year=2020).kpis["behaviour"]
+    assert beh["holds"] is False and beh["over_capacity"]
+    for row in beh["over_capacity"]:
+        assert row["load_per_h"] > row["capacity_per_h"]
+        assert row["reason"] is not None
+        assert "max_open reached" in row["reason"] and "max_upgrade reached" in row["reason"]
+
+
+def test_same_input_same_kpis(study: Study) -> None:
+    sc = toy("choice")
+    a, b = (make_plan(study, sc, year=2020).kpis for _ in range(2))
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+# --- the service-level option: [service] max_share_over_target --------------------------
+
+
+def _erlang_c(c: int, a: float) -> float:
+    """Erlang C by its textbook sum (independent of netplan.model.queueing)."""
+    terms = [a**k / math.factorial(k) for k in range(c)]
+    last = a**c / math.factorial(c) * c / (c - a)
+    return last / (sum(terms) + last)
+
+
+def _tail_capacity(c: int, service_min: float, target_min: float, share: float) -> float:
+    """Arrivals/h at which P(wait > target) = share, by bisection on the offered load."""
+    lo, hi = 0.0, c * (1 - 1e-12)
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        tail = _erlang_c(c, mid) * math.exp(-(c - mid) * target_min / service_min)
+        lo, hi = (mid, hi) if tail <= share else (lo, mid)
+    return lo * 60.0 / service_min
+
+
+@pytest.mark.parametrize("share", [0.05, 0.2, 0.5])
+def test_service_level_capacity_known_answer(share: float) -> None:
+    sc = load_scenario().replace(max_share_over_target=share)
+    s = sc.smart_share
+    for counters, terminals in ((1, 1), (4, 2), (6, 10), (12, 30)):
+        want = min(
+            _tail_capacity(counters, sc.counter_service_min, sc.target_wait_min, share) / (1 - s),
+            _tail_capacity(terminals, sc.terminal_service_min, sc.target_wait_min, share) / s)
+        got = float(service.capacity_per_h(counters, terminals, scenario=sc))
+        assert got == pytest.approx(want, rel=1e-9)
+
+
+def test_service_level_is_an_alternative_to_the_mean_wait() -> None:
+    base = load_scenario()
+    assert base.max_share_over_target is None
+    mean = float(service.capacity_per_h(6, 10, scenario=base))
+    strict = float(service.capacity_per_h(6, 10, scenario=base.replace(max_share_over_target=0.01)))
+    loose = float(service.capacity_per_h(6, 10, scenario=base.replace(max_share_over_target=0.6)))
+    assert strict < mean < loose
+
+
+def test_service_level_scenario_key(tmp_path: Path) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text("[service]\nmax_share_over_target = 0.2\n", encoding="utf-8")
+    sc = load_scenario(good)
+    assert sc.max_share_over_target == 0.2
+    assert scenario_from_dict(scenario_to_dict(sc)) == sc
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[service]\nmax_share_over_target = 1.5\n", encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"service\.max_share_over_target .*\(0, 1\)"):
+        load_scenario(bad)
