@@ -210,6 +210,7 @@ def test_plan_all_skips_districts_without_sites(study, scenario: Scenario) -> No
     assert cp.kpis["failed_districts"] == [] and sorted(cp.districts) == ["910001", "910003"]
 
 
+@pytest.mark.slow  # ~25 s: every district run with the behaviour loop (.ci/run runs it)
 def test_partition_mode_never_conflicts(study, scenario: Scenario) -> None:  # type: ignore[no-untyped-def]
     lim = split_limits(study, scenario, year=YEAR)
     runs = {ad: run_district(study, district_scenario(scenario, lim[ad]), ad, year=YEAR,
@@ -242,6 +243,7 @@ def test_unknown_mode(study, scenario: Scenario) -> None:  # type: ignore[no-unt
         run_district(study, scenario, "910002", year=YEAR, mode="x")
 
 
+@pytest.mark.slow  # ~25 s: every district run with the behaviour loop (.ci/run runs it)
 def test_compare_city(study, scenario: Scenario, runs) -> None:  # type: ignore[no-untyped-def]
     sc = scenario.replace(min_share_outside_ring5=None)
     lim = split_limits(study, sc, year=YEAR)
