@@ -53,6 +53,11 @@ class RowNamer:
             shown.append(text)
         return examples(shown, total=len(positions), unit="row")
 
+    def counted(self, positions: Sequence[int] | npt.NDArray[np.intp], *,
+                values: Sequence[Any] | None = None) -> str:
+        """``2 rows: row 3 (id 'a') = -5, row 9 (id 'b') = -1``: the count, then :meth:`many`."""
+        return f"{plural(len(positions), 'row')}: {self.many(positions, values=values)}"
+
 
 def _is_missing(value: Any) -> bool:
     if value is None:
@@ -141,8 +146,8 @@ def _numbers_of(
         return values, []
     pos = np.flatnonzero(bad)
     return values, [
-        f"column '{column}': expected {kind}, found text in {plural(len(pos), 'row')}: "
-        + rows.many(pos, values=series.iloc[pos].tolist())
+        f"column '{column}': expected {kind}, found text in "
+        + rows.counted(pos, values=series.iloc[pos].tolist())
     ]
 
 
@@ -163,14 +168,14 @@ def _value_problems(
         pos = np.flatnonzero(missing)
         problems.append(
             f"column '{column}': expected {kind}, found missing values (empty or NaN) in "
-            f"{plural(len(pos), 'row')}: {rows.many(pos)}"
+            f"{rows.counted(pos)}"
         )
     inf = np.isinf(arr)
     if inf.any():
         pos = np.flatnonzero(inf)
         problems.append(
             f"column '{column}': expected a finite {kind}, found infinity in "
-            f"{plural(len(pos), 'row')}: {rows.many(pos)}"
+            f"{rows.counted(pos)}"
         )
     finite = np.isfinite(arr)
     if integer:
@@ -179,7 +184,7 @@ def _value_problems(
             pos = np.flatnonzero(huge)
             problems.append(
                 f"column '{column}': expected {kind}, found values too large for an integer "
-                f"in {plural(len(pos), 'row')}: {rows.many(pos, values=arr[pos].tolist())}"
+                f"in {rows.counted(pos, values=arr[pos].tolist())}"
             )
             finite = finite & ~huge
         frac = finite & (arr != np.round(arr))
@@ -187,7 +192,7 @@ def _value_problems(
             pos = np.flatnonzero(frac)
             problems.append(
                 f"column '{column}': expected {kind}, found fractions in "
-                f"{plural(len(pos), 'row')}: {rows.many(pos, values=arr[pos].tolist())}"
+                f"{rows.counted(pos, values=arr[pos].tolist())}"
             )
     for bound, below in ((bounds[0], True), (bounds[1], False)):
         if bound is None:
@@ -198,7 +203,7 @@ def _value_problems(
             word = "below" if below else "above"
             problems.append(
                 f"column '{column}': expected {kind}, found values {word} {_num(bound)} in "
-                f"{plural(len(pos), 'row')}: {rows.many(pos, values=_nums(arr[pos], integer))}"
+                f"{rows.counted(pos, values=_nums(arr[pos], integer))}"
             )
     return problems
 
@@ -230,7 +235,7 @@ def coerce_text(
         pos = np.flatnonzero(missing)
         problems.append(
             f"column '{column}': expected text, found missing values in "
-            f"{plural(len(pos), 'row')}: {rows.many(pos)}"
+            f"{rows.counted(pos)}"
         )
     text = series.astype(object).map(_to_text)
     text = text.where(~missing, default)
@@ -240,7 +245,7 @@ def coerce_text(
             pos = np.flatnonzero(bad)
             problems.append(
                 f"column '{column}': expected one of {', '.join(choices)}, found other values in "
-                f"{plural(len(pos), 'row')}: {rows.many(pos, values=text.iloc[pos].tolist())}"
+                f"{rows.counted(pos, values=text.iloc[pos].tolist())}"
             )
     if problems:
         return None, problems
@@ -274,7 +279,7 @@ def coerce_adcode(
         pos = np.flatnonzero(missing)
         problems.append(
             f"column '{column}': expected a 6-digit adcode, found missing values in "
-            f"{plural(len(pos), 'row')}: {rows.many(pos)}"
+            f"{rows.counted(pos)}"
         )
     text = series.astype(object).map(_to_text)
     matched = text.map(lambda v: _ADCODE.match(v) if isinstance(v, str) else None)
@@ -283,7 +288,7 @@ def coerce_adcode(
         pos = np.flatnonzero(bad)
         problems.append(
             f"column '{column}': expected a 6-digit adcode such as '110105', found other values "
-            f"in {plural(len(pos), 'row')}: {rows.many(pos, values=series.iloc[pos].tolist())}"
+            f"in {rows.counted(pos, values=series.iloc[pos].tolist())}"
         )
     if problems:
         return None, problems
@@ -329,7 +334,7 @@ def geometry_problems(
         pos = np.flatnonzero(missing)
         problems.append(
             f"geometry: expected {expected}, found no geometry (null or empty) in "
-            f"{plural(len(pos), 'row')}: {rows.many(pos)}"
+            f"{rows.counted(pos)}"
         )
     types = np.array(
         [None if m else g.geom_type for g, m in zip(geoms, missing, strict=True)], dtype=object
@@ -338,8 +343,7 @@ def geometry_problems(
     for found in sorted({str(t) for t in types[wrong]}):
         pos = np.flatnonzero(wrong & (types == found))
         problems.append(
-            f"geometry: expected {expected}, found {found} in {plural(len(pos), 'row')}: "
-            f"{rows.many(pos)}"
+            f"geometry: expected {expected}, found {found} in {rows.counted(pos)}"
         )
     ok = ~missing & ~wrong
     invalid = ok & ~shapely.is_valid(geoms)
@@ -368,8 +372,7 @@ def lonlat_range_problems(
         pos = np.flatnonzero(nonfinite)
         problems.append(
             f"coordinates: expected finite longitude/latitude, found non-finite values (the "
-            f"coordinates could not be converted to WGS84) in {plural(len(pos), 'row')}: "
-            f"{rows.many(pos)}"
+            f"coordinates could not be converted to WGS84) in {rows.counted(pos)}"
         )
     with np.errstate(invalid="ignore"):
         bad_lon = usable & ~nonfinite & ((bounds[:, 0] < -180) | (bounds[:, 2] > 180))
