@@ -20,7 +20,7 @@ INTRO = """\
 The package follows the data: a user's layers come in (`study/`), customers and outlets
 are modelled (`model/`), the optimiser solves arrays (`optimize/`), the bank's decisions
 are made and split across districts (`planning/`), and people see the result
-(`present/`). `cli.py` only parses, calls one library function and renders. An import
+(`present/`). `cli/` only parses, calls one library function and renders. An import
 never runs up this flow; `tests/test_architecture.py` checks it, and the sizes below, on
 every run.
 

@@ -1,0 +1,262 @@
+"""Commands on a network: diagnose, plan, evaluate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from netplan._errors import NetplanError
+from netplan.cli._app import (
+    DataOpt,
+    ForceOpt,
+    JsonOpt,
+    ScenarioOpt,
+    app,
+    check_out,
+    command_inputs,
+    err,
+    out,
+    print_json,
+)
+
+
+@app.command()
+def diagnose(
+    district: Annotated[
+        str | None, typer.Option("--district", "-d", help="Adcode or name (朝阳, Chaoyang).")
+    ] = None,
+    scenario: ScenarioOpt = None,
+    data: DataOpt = None,
+    year: Annotated[
+        int | None, typer.Option("--year", help="Demand year: 2010, 2020 (base) or 2035.")
+    ] = None,
+    map_file: Annotated[
+        Path | None, typer.Option("--map", help="Also write a diagnosis map (HTML) here.")
+    ] = None,
+    force: ForceOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure the current network: load, expected wait, travel, coverage, unserved demand."""
+    inputs = command_inputs(data, scenario)
+    if map_file is not None:
+        check_out(map_file, force=force, inputs=inputs, option="--map")
+    from netplan.model.scenario import load_scenario
+    from netplan.planning.diagnose import diagnose as run_diagnose
+    from netplan.study.layers import load_study, resolve_district
+
+    sc = load_scenario(scenario)
+    study = load_study(data)
+    adcode = resolve_district(district, study.districts) if district else None
+    result = run_diagnose(study, sc, year=year)
+    if map_file is not None:
+        from netplan.present.maps import diagnosis_map
+
+        diagnosis_map(study, result, out=map_file, adcode=adcode, force=force, inputs=inputs)
+    if as_json:
+        print_json(result.to_dict(adcode=adcode))
+        return
+    from netplan.present.terminal import render_diagnosis
+
+    render_diagnosis(out, result, study, adcode=adcode)
+
+
+# long: one typed parameter per command-line option, then one library call
+@app.command()
+def plan(  # noqa: PLR0913 - one parameter per command-line option
+    district: Annotated[
+        str | None,
+        typer.Option("--district", "-d",
+                     help="Adcode or name of one district, or 'all' for every district in "
+                          "parallel on Dask (default: one whole-city model)."),
+    ] = None,
+    scenario: ScenarioOpt = None,
+    data: DataOpt = None,
+    year: Annotated[
+        int | None, typer.Option("--year", help="Demand year (default: the scenario horizon).")
+    ] = None,
+    solver: Annotated[
+        str, typer.Option("--solver", help="highs (default, direct) or cbc (through PuLP).")
+    ] = "highs",
+    time_limit: Annotated[
+        float | None, typer.Option("--time-limit", help="Seconds (default: the scenario's).")
+    ] = None,
+    gap: Annotated[
+        float | None, typer.Option("--gap", help="Relative MIP gap (default: the scenario's).")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output folder (default: out/plan-<scope>).")
+    ] = None,
+    lock: Annotated[
+        list[str] | None, typer.Option("--lock", help="Site id that must stay open (repeatable).")
+    ] = None,
+    forbid: Annotated[
+        list[str] | None, typer.Option("--forbid", help="Site id that must not open (repeatable).")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="With --district all: Dask worker processes "
+                                       "(default: the CPUs)."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="With --district all: a running Dask scheduler, "
+                                         "e.g. tcp://10.0.0.5:8786 (default: a local cluster)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the KPIs as JSON.")] = False,
+) -> None:
+    """Plan the network: keep, open, close, upgrade, convert or relocate outlets."""
+    from netplan.model.scenario import load_scenario
+    from netplan.planning.plan import make_plan
+    from netplan.present.terminal import render_plan, status_progress
+    from netplan.study.layers import load_study, resolve_district
+
+    if solver not in ("highs", "cbc"):
+        raise typer.BadParameter(
+            f"unknown solver {solver!r}; use highs or cbc", param_hint="--solver"
+        )
+    _check_solver_options(gap=gap, time_limit=time_limit)
+    if scheduler is not None:  # by the Dask runner's own rule, before any data are loaded
+        from netplan.planning.dask_runner import check_scheduler
+
+        try:
+            check_scheduler(scheduler)
+        except NetplanError as e:
+            raise typer.BadParameter(str(e), param_hint="--scheduler") from None
+    from netplan._io import claim_folder
+    from netplan.present.folder import write_plan_folder
+
+    sc = load_scenario(scenario)
+    study = load_study(data)
+    if district is not None and district.strip().lower() == "all":
+        from netplan.planning.dask_runner import plan_all
+
+        def run_all(progress: Any) -> Any:
+            return plan_all(study, sc, workers=workers, scheduler=scheduler, year=year,
+                            solver=solver, time_limit_s=time_limit, mip_gap=gap,
+                            locked=frozenset(lock or ()), forbidden=frozenset(forbid or ()),
+                            progress=progress)
+
+        _plan_all(study, run_all, out_dir=out_dir, as_json=as_json)
+        return
+    if workers is not None or scheduler is not None:
+        raise typer.BadParameter("--workers/--scheduler need --district all",
+                                 param_hint="--workers")
+    adcode = resolve_district(district, study.districts) if district else None
+    scope = "city" if adcode is None else adcode
+    target = out_dir if out_dir is not None else Path("out") / f"plan-{scope}"
+    # refuse a file or a folder of other files before solving; lock out other runs
+    with claim_folder(target), status_progress(err, enabled=not as_json) as progress:
+        result = make_plan(
+            study, sc, district=adcode, year=year, solver=solver, time_limit_s=time_limit,
+            mip_gap=gap, locked=frozenset(lock or ()), forbidden=frozenset(forbid or ()),
+            progress=progress,
+        )
+        write_plan_folder(result, study, target, progress=progress)
+    if as_json:
+        print_json(result.kpis)
+    else:
+        render_plan(out, result, study, folder=target)
+
+
+def _check_solver_options(*, gap: float | None, time_limit: float | None) -> None:
+    """--gap and --time-limit by the optimiser's own rules, before any data are loaded."""
+    from netplan._errors import SettingError
+    from netplan.optimize import check_settings
+
+    try:
+        check_settings(mip_gap=0.0 if gap is None else gap, time_limit_s=time_limit)
+    except SettingError as e:
+        if e.setting == "time_limit_s":
+            raise typer.BadParameter(
+                f"{e} (omit --time-limit to use the scenario's time_limit_s; set "
+                'time_limit_s = "none" there for no limit)', param_hint="--time-limit") from None
+        raise typer.BadParameter(str(e), param_hint="--gap") from None
+
+
+def _plan_all(study: Any, run_all: Callable[[Any], Any], *, out_dir: Path | None,
+              as_json: bool) -> None:
+    """`plan --district all`: every district on Dask (``run_all(progress)``), one city folder."""
+    from netplan._io import claim_folder
+    from netplan.present.folder import write_plan_folder
+    from netplan.present.terminal import render_plan
+
+    target = out_dir if out_dir is not None else Path("out") / "plan-all"
+    # refuse a file or a folder of other files before solving; lock out other runs
+    with claim_folder(target), _district_progress(err, enabled=not as_json) as progress:
+        city = run_all(progress)
+        # merged plan at the top, districts/<adcode>/ below; map and report in one rename
+        write_plan_folder(city, study, target)
+    if as_json:
+        print_json(city.kpis)
+        return
+    render_plan(out, city.plan, study, folder=target)
+    for f in city.kpis["failed_districts"]:
+        err.print(f"[bold red]district {escape(f['adcode'])} failed[/] ({escape(f['error'])}): "
+                  f"{escape(f['reason'])}", highlight=False, soft_wrap=True)
+    for v in city.kpis["coordination"]["violations"]:
+        err.print(f"[yellow]city limit:[/] {escape(v)}", highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def _district_progress(console: Console, *, enabled: bool) -> Iterator[Callable[[Any], None]]:
+    """A rich progress bar for plan_all: districts done/total, the slowest still running."""
+    if not enabled:
+        yield lambda _event: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TextColumn("{task.fields[running]}"),
+                  console=console) as bar:
+        task = bar.add_task("districts", total=None, running="")
+
+        def update(ev: Any) -> None:
+            slow = ", ".join(f"{r.adcode} {r.name} {r.elapsed_s:.0f}s" for r in ev.running[:3])
+            failed = f", {ev.failed} failed" if ev.failed else ""
+            bar.update(task, total=ev.total, completed=ev.done,
+                       description=f"{ev.stage}{failed}", running=escape(slow))
+            if ev.message and (ev.finished or ev.stage != "districts"):
+                bar.console.log(escape(ev.message), highlight=False)
+
+        yield update
+
+
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    plan_dir: Annotated[Path, typer.Argument(help="Plan folder written by `netplan plan` "
+                                                  "(its actions.csv may be edited).")],
+    rule: Annotated[
+        str | None,
+        typer.Option("--rule", help="Customer behaviour: choice or nearest (default: the "
+                                    "plan's scenario)."),
+    ] = None,
+    data: DataOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-measure a plan's before and after networks under a customer behaviour rule."""
+    from netplan.model.behaviour import RULES
+
+    if rule is not None and rule not in RULES:
+        raise typer.BadParameter(f"unknown rule {rule!r}; use one of {', '.join(RULES)}",
+                                 param_hint="--rule")
+    from netplan.planning.evaluate_plan import evaluate_plan
+    from netplan.study.layers import load_study
+
+    result = evaluate_plan(plan_dir, load_study(data), rule=rule)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    from netplan.present.terminal import render_evaluation
+
+    render_evaluation(out, result)
+
+
