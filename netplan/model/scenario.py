@@ -46,7 +46,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
-import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,6 +55,16 @@ from typing import Any, TypedDict
 
 from netplan._errors import MAX_EXAMPLES, DataNotFoundError, ScenarioError, printable, quoted
 from netplan._paths import default_scenario
+from netplan.model.scenario_keys import (
+    BEHAVIOUR_RULES,
+    DEFAULTS,
+    FORMAT_FIELDS,
+    MAX_COUNT,
+    POLICY_LIMITS,
+    SECTIONS,
+    SPECS,
+    check_value,
+)
 from netplan.study.inputs import check_file_size, source_path
 
 __all__ = [
@@ -81,180 +90,6 @@ POLICIES: tuple[str, ...] = ("consolidate", "expand", "renovate", "hold", "free"
 
 #: Formats every scenario defines.
 REQUIRED_FORMATS: tuple[str, ...] = ("full", "light", "smart")
-
-_NONE_WORDS = frozenset({"none", "unlimited"})
-
-
-# --- field specifications: the single home of the defaults -------------------------------
-
-
-@dataclass(frozen=True)
-class _Spec:
-    """One scalar scenario setting: where it sits in the file and what it may hold."""
-
-    section: str  # TOML table, "" for top level
-    key: str  # key inside the table
-    field: str  # Scenario attribute
-    kind: str  # "float" | "int" | "str"
-    default: Any
-    lo: float | None = None
-    hi: float | None = None
-    lo_open: bool = False
-    hi_open: bool = False
-    optional: bool = False  # None ("none" in TOML) allowed = no limit
-
-    @property
-    def path(self) -> str:
-        return f"{self.section}.{self.key}" if self.section else self.key
-
-
-# Sane maxima of the numeric settings: far above any real network, far below overflow.
-_MAX_PEOPLE = 2e9  # more than China's population
-_MAX_MINUTES = 1_440.0  # a day
-_MAX_CNY = 1e13  # ten trillion yuan
-_MAX_COUNT = 1_000_000  # outlets opened, closed ... in one plan or district
-
-_SPECS: tuple[_Spec, ...] = (
-    _Spec("years", "base", "base_year", "int", 2020, 1900, 2200),
-    _Spec("years", "horizon", "horizon_year", "int", 2035, 1900, 2200),
-    _Spec("horizon", "total_population", "horizon_total_population", "float", 23_000_000.0,
-          0, _MAX_PEOPLE, lo_open=True),
-    _Spec("horizon", "central_population", "horizon_central_population", "float",
-          10_850_000.0, 0, _MAX_PEOPLE),
-    _Spec("demand", "customer_share", "customer_share", "float", 0.22, 0, 1, lo_open=True),
-    _Spec("demand", "visits_per_customer_per_year", "visits_per_customer_per_year", "float",
-          6.0, 0, 10_000, lo_open=True),
-    _Spec("demand", "business_days_per_year", "business_days_per_year", "float", 250.0,
-          0, 366, lo_open=True),
-    _Spec("demand", "peak_hour_share", "peak_hour_share", "float", 0.18, 0, 1, lo_open=True),
-    _Spec("demand", "smart_share", "smart_share", "float", 0.6, 0, 1, hi_open=True),
-    _Spec("service", "counter_service_min", "counter_service_min", "float", 12.0, 0.1,
-          _MAX_MINUTES),
-    _Spec("service", "terminal_service_min", "terminal_service_min", "float", 4.0, 0.1,
-          _MAX_MINUTES),
-    _Spec("service", "target_wait_min", "target_wait_min", "float", 11.0, 0.1, _MAX_MINUTES),
-    _Spec("service", "max_share_over_target", "max_share_over_target", "float", None, 0, 1,
-          lo_open=True, hi_open=True, optional=True),  # None: capacity at the mean wait
-    _Spec("travel", "max_dist_km", "max_dist_km", "float", 10.0, 0, 1_000, lo_open=True),
-    _Spec("travel", "k_nearest", "k_nearest", "int", 8, 1, 100),
-    _Spec("travel", "detour_factor", "detour_factor", "float", 1.3, 1, 10),
-    _Spec("travel", "cost_cny_per_km", "travel_cost_cny_per_km", "float", 15.0, 0, 1e6),
-    _Spec("travel", "relocation_radius_km", "relocation_radius_km", "float", 3.0, 0, 1_000),
-    _Spec("planning", "budget_cny", "budget_cny", "float", 600_000_000.0, 0, _MAX_CNY,
-          optional=True),
-    _Spec("planning", "max_open", "max_open", "int", 60, 0, _MAX_COUNT, optional=True),
-    _Spec("planning", "max_close", "max_close", "int", 40, 0, _MAX_COUNT, optional=True),
-    _Spec("planning", "max_upgrade", "max_upgrade", "int", None, 0, _MAX_COUNT, optional=True),
-    _Spec("planning", "max_convert", "max_convert", "int", 40, 0, _MAX_COUNT, optional=True),
-    _Spec("planning", "min_share_outside_ring5", "min_share_outside_ring5", "float", 0.32,
-          0, 1, optional=True),
-    _Spec("planning", "amortisation_years", "amortisation_years", "float", 10.0, 0.1, 1_000),
-    _Spec("planning", "unserved_penalty_cny_per_visit", "unserved_penalty_cny_per_visit",
-          "float", 200.0, 0, 1e9),
-    _Spec("planning", "balance_weight", "balance_weight", "float", 0.0, 0, 1e9),
-    _Spec("planning", "balance_threshold", "balance_threshold", "float", 0.85, 0, 1,
-          lo_open=True),
-    _Spec("planning", "time_limit_s", "time_limit_s", "float", 120.0, 0, 31_536_000,
-          lo_open=True, optional=True),
-    _Spec("planning", "mip_gap", "mip_gap", "float", 0.01, 0, 1, hi_open=True),
-    _Spec("behaviour", "rule", "behaviour_rule", "str", "choice"),  # one of BEHAVIOUR_RULES
-    _Spec("behaviour", "patience_min", "patience_min", "float", 140.0, 0, 10_080, lo_open=True),
-    _Spec("behaviour", "speed_kmh", "speed_kmh", "float", 15.0, 0.5, 200),
-    _Spec("behaviour", "wait_weight", "wait_weight", "float", 1.5, 0, 20),
-    _Spec("behaviour", "scale_per_min", "scale_per_min", "float", 0.2, 0.001, 10),
-    _Spec("behaviour", "spill_utilisation", "spill_utilisation", "float", 0.95, 0.05, 1),
-)
-
-#: Customer behaviour rules of ``[behaviour] rule`` (see :mod:`netplan.model.behaviour`).
-BEHAVIOUR_RULES: tuple[str, ...] = ("choice", "nearest")
-
-_SECTIONS: dict[str, dict[str, _Spec]] = {}
-for _s in _SPECS:
-    _SECTIONS.setdefault(_s.section, {})[_s.key] = _s
-
-#: Default of every scalar setting, by :class:`Scenario` attribute name.
-DEFAULTS: Mapping[str, Any] = MappingProxyType({s.field: s.default for s in _SPECS})
-
-# Format fields: key -> (kind, lo, hi); counters/terminals are ints in [1, 1000], costs
-# in [0, 1e12] CNY.
-_FORMAT_FIELDS: dict[str, tuple[str, float, float]] = {
-    "counters": ("int", 1, 1_000),
-    "terminals": ("int", 1, 1_000),
-    "opex_cny_per_year": ("float", 0, 1e12),
-    "open_cny": ("float", 0, 1e12),
-    "convert_cny": ("float", 0, 1e12),
-    "close_cny": ("float", 0, 1e12),
-    "relocate_cny": ("float", 0, 1e12),
-}
-_POLICY_LIMITS: tuple[str, ...] = ("min_outlets", "max_outlets", "max_open", "max_close")
-
-
-# --- the dataclasses ---------------------------------------------------------------------
-
-
-def _range_text(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool) -> str:
-    if hi is None:
-        return f"> {_num(lo)}" if lo_open else f">= {_num(lo)}"
-    left = "(" if lo_open else "["
-    right = ")" if hi_open else "]"
-    return f"in {left}{_num(lo)}, {_num(hi)}{right}"
-
-
-def _num(x: float | None) -> str:
-    if x is None:
-        return "?"
-    if abs(x) >= 1e7:
-        return f"{x:g}"
-    return str(int(x)) if float(x).is_integer() else repr(x)
-
-
-def _check_value(
-    path: str,
-    value: Any,
-    kind: str,
-    *,
-    lo: float | None = None,
-    hi: float | None = None,
-    lo_open: bool = False,
-    hi_open: bool = False,
-    optional: bool = False,
-) -> tuple[Any, str | None]:
-    """Coerce one value to its kind and check its range; return ``(value, problem)``."""
-    if value is None:
-        if optional:
-            return None, None
-        return None, f"{path} is required (no limit is not allowed here)"
-    if optional and isinstance(value, str) and value.strip().lower() in _NONE_WORDS:
-        return None, None
-    if kind == "str":
-        if not isinstance(value, str):
-            return None, f"{path} must be a string, got {quoted(value)}"
-        return value, None
-    hint = ' or "none" for no limit' if optional else ""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        what = "an integer" if kind == "int" else "a number"
-        return None, f"{path} must be {what}{hint}, got {quoted(value)}"
-    if kind == "int":
-        if isinstance(value, float):
-            if not (math.isfinite(value) and value.is_integer()):
-                return None, f"{path} must be an integer{hint}, got {quoted(value)}"
-            value = int(value)
-    else:
-        try:
-            value = float(value)
-        except OverflowError:
-            return None, f"{path} must be a finite number{hint}, got {quoted(value)}"
-        if not math.isfinite(value):
-            return None, f"{path} must be a finite number{hint}, got {quoted(value)}"
-    ok = True
-    if lo is not None:
-        ok = ok and (value > lo if lo_open else value >= lo)
-    if hi is not None:
-        ok = ok and (value < hi if hi_open else value <= hi)
-    if not ok:
-        return None, f"{path} must be {_range_text(lo, hi, lo_open, hi_open)}, got {quoted(value)}"
-    return value, None
-
 
 @dataclass(frozen=True)
 class Format:
@@ -295,7 +130,7 @@ class Format:
         problems = _format_problems(self.name, dataclasses.asdict(self))
         if problems:
             raise ScenarioError(_join(problems, f"format {self.name!r}"))
-        for key, (kind, _, _) in _FORMAT_FIELDS.items():
+        for key, (kind, _, _) in FORMAT_FIELDS.items():
             v = getattr(self, key)
             object.__setattr__(self, key, int(v) if kind == "int" else float(v))
 
@@ -304,8 +139,8 @@ def _format_problems(name: str, values: Mapping[str, Any]) -> list[str]:
     problems: list[str] = []
     if not isinstance(name, str) or not name.strip():
         problems.append(f"formats: a format name must be a non-empty string, got {quoted(name)}")
-    for key, (kind, lo, hi) in _FORMAT_FIELDS.items():
-        _, p = _check_value(f"formats.{name}.{key}", values.get(key), kind, lo=lo, hi=hi)
+    for key, (kind, lo, hi) in FORMAT_FIELDS.items():
+        _, p = check_value(f"formats.{name}.{key}", values.get(key), kind, lo=lo, hi=hi)
         if p:
             problems.append(p)
     desc = values.get("description", "")
@@ -348,9 +183,9 @@ def _policy_problems(key: str, values: Mapping[str, Any]) -> list[str]:
             f"districts.{key}.policy must be one of {', '.join(POLICIES)}, got {quoted(pol)}"
         )
     checked: dict[str, Any] = {}
-    for lim in _POLICY_LIMITS:
-        v, p = _check_value(f"districts.{key}.{lim}", values.get(lim), "int", lo=0,
-                            hi=_MAX_COUNT, optional=True)
+    for lim in POLICY_LIMITS:
+        v, p = check_value(f"districts.{key}.{lim}", values.get(lim), "int", lo=0,
+                            hi=MAX_COUNT, optional=True)
         if p:
             problems.append(p)
         checked[lim] = v
@@ -480,8 +315,8 @@ class Scenario:
                 problems.append(f"{attr} must be a string, got {getattr(self, attr)!r}")
         if self.source_sha256 is not None and not _is_sha256(self.source_sha256):
             problems.append(f"source sha256 must be 64 hex digits, got {self.source_sha256!r}")
-        for spec in _SPECS:
-            value, p = _check_value(
+        for spec in SPECS:
+            value, p = check_value(
                 spec.path, getattr(self, spec.field), spec.kind, lo=spec.lo, hi=spec.hi,
                 lo_open=spec.lo_open, hi_open=spec.hi_open, optional=spec.optional,
             )
@@ -583,7 +418,7 @@ def _parse(
     values: dict[str, Any] = dict(DEFAULTS)
     values["name"] = default_name
     values["description"] = ""
-    top_known = ["name", "description", *[s for s in _SECTIONS if s], "formats", "districts"]
+    top_known = ["name", "description", *[s for s in SECTIONS if s], "formats", "districts"]
     if allow_source:
         top_known.append("source")
     for key, val in raw.items():
@@ -598,17 +433,17 @@ def _parse(
                 source, source_sha256 = given
         elif key in ("formats", "districts"):
             continue
-        elif key in _SECTIONS and key:
+        elif key in SECTIONS and key:
             if not isinstance(val, Mapping):
                 problems.append(f"{key} must be a table ([{key}]), got {quoted(val)}")
                 continue
-            specs = _SECTIONS[key]
+            specs = SECTIONS[key]
             for sub, sval in val.items():
                 spec = specs.get(sub)
                 if spec is None:
                     problems.append(_unknown(key, str(sub), list(specs)))
                     continue
-                v, p = _check_value(spec.path, sval, spec.kind, lo=spec.lo, hi=spec.hi,
+                v, p = check_value(spec.path, sval, spec.kind, lo=spec.lo, hi=spec.hi,
                                     lo_open=spec.lo_open, hi_open=spec.hi_open,
                                     optional=spec.optional)
                 if p:
@@ -648,7 +483,7 @@ def _parse_formats(raw: Any, problems: list[str]) -> dict[str, Format]:
     if not isinstance(raw, Mapping):
         problems.append(f"formats must be tables [formats.<name>], got {quoted(raw)}")
         return formats
-    known = [*_FORMAT_FIELDS, "description"]
+    known = [*FORMAT_FIELDS, "description"]
     for name, table in raw.items():
         name = str(name)
         if not isinstance(table, Mapping):
@@ -661,7 +496,7 @@ def _parse_formats(raw: Any, problems: list[str]) -> dict[str, Format]:
                 own.append(_unknown(f"formats.{name}", str(key), known))
         merged = {**base, **{k: v for k, v in table.items() if k in known}}
         merged.pop("name", None)
-        missing = [k for k in _FORMAT_FIELDS if k not in merged]
+        missing = [k for k in FORMAT_FIELDS if k not in merged]
         if missing:
             own.append(f"formats.{name} is a new format and must also give "
                        f"{', '.join(missing)}")
@@ -680,7 +515,7 @@ def _parse_districts(raw: Any, problems: list[str]) -> dict[str, DistrictPolicy]
     if not isinstance(raw, Mapping):
         problems.append(f"districts must be tables [districts.<name>], got {quoted(raw)}")
         return {}
-    known = ["policy", *_POLICY_LIMITS]
+    known = ["policy", *POLICY_LIMITS]
     out: dict[str, DistrictPolicy] = {}
     for key, table in raw.items():
         key = str(key)
@@ -694,8 +529,8 @@ def _parse_districts(raw: Any, problems: list[str]) -> dict[str, DistrictPolicy]
             problems += own
             continue
         kw: dict[str, Any] = {"policy": table.get("policy", "free")}
-        for lim in _POLICY_LIMITS:
-            kw[lim], _ = _check_value("", table.get(lim), "int", lo=0, optional=True)
+        for lim in POLICY_LIMITS:
+            kw[lim], _ = check_value("", table.get(lim), "int", lo=0, optional=True)
         out[key] = DistrictPolicy(**kw)
     return out
 
@@ -777,7 +612,7 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
     file lives) and the SHA-256 of its bytes; otherwise the label and ``None``.
     """
     out: dict[str, Any] = {"name": scenario.name, "description": scenario.description}
-    for spec in _SPECS:
+    for spec in SPECS:
         out.setdefault(spec.section, {})[spec.key] = getattr(scenario, spec.field)
     out["formats"] = {
         name: {k: v for k, v in dataclasses.asdict(f).items() if k != "name"}
