@@ -282,6 +282,7 @@ def test_time_limit_with_an_incumbent_gives_the_plan_and_its_gap(
 ) -> None:
     monkeypatch.setattr(solving, "_solve_highs",
                         fake_highs("time_limit", keep_solution=True, bound_factor=0.9))
+    monkeypatch.setattr(solving, "_lagrange_stage", lambda *a, **k: None)  # HiGHS must run
     args = ["plan", "--data", write_study(tmp_path / "study.gpkg"), "--scenario",
             write_scenario(tmp_path / "tiny.toml"), "--year", "2020", "--out", "plan",
             "--time-limit", "5"]
@@ -307,6 +308,7 @@ def test_solver_without_a_solution_is_a_clear_error(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setattr(solving, "_solve_highs", fake_highs(status, keep_solution=False))
+    monkeypatch.setattr(solving, "_lagrange_stage", lambda *a, **k: None)  # HiGHS must run
     args = ["plan", "--data", write_study(tmp_path / "study.gpkg"), "--scenario",
             write_scenario(tmp_path / "tiny.toml"), "--year", "2020", "--out", "plan",
             "--time-limit", "5"]

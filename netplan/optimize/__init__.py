@@ -2,7 +2,7 @@
 
 netplan's optimiser is one capacitated facility-location model with the side constraints a
 bank's network plan needs (budget, openings and closures per district, locked and forbidden
-sites, relocations, a minimum share of outlets outside the 5th ring, an optional load-balance
+sites, relocations, a minimum share of outlets outside a ring, an optional load-balance
 term). It takes numpy / scipy.sparse arrays only (no geometry) and solves with HiGHS directly
 (the matrix is built with numpy and handed over in one call) or through PuLP (CBC, HiGHS,
 Gurobi, CPLEX ... whatever PuLP can drive).
@@ -13,9 +13,11 @@ cases solved by the same core: :func:`p_median`, :func:`capacitated_facility_loc
 
 Modules, bottom up: ``_base`` (tolerances, argument checks), ``problem`` (the input and
 output types), ``build`` (the sparse model and its formulation), ``precheck`` (obvious
-infeasibilities), ``highs`` and ``pulp_backend`` (the solvers), ``search`` (the
-neighbourhood search after HiGHS), ``infeasible`` (the diagnosis), ``solving``
-(:func:`solve`), ``classic`` (the classic problems) and ``instances`` (OR-Library files).
+infeasibilities), ``lagrange_side`` and ``lagrange`` (the Lagrangian bound of the
+assignment rows, plans from its multipliers and site fixing), ``highs`` and
+``pulp_backend`` (the solvers), ``search`` (the neighbourhood search after HiGHS),
+``infeasible`` (the diagnosis), ``solving`` (:func:`solve`), ``classic`` (the classic
+problems) and ``instances`` (OR-Library files).
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ FAMILIES: Final[dict[str, str]] = {
     "option_limits": "options chosen per tag, e.g. conversions (opt_tag, tag_max)",
     "n_sites_exact": "the exact number of open sites (n_sites_exact)",
     "budget": "the one-off budget (budget)",
-    "min_share_outside": "the minimum share of open sites outside the 5th ring "
+    "min_share_outside": "the minimum share of open sites outside the chosen ring "
                          "(min_share_outside)",
     "unserved": "zones that must be served (unserved_cost = inf) with the capacity and allowed "
                 "sites available",
@@ -419,7 +419,7 @@ def _budget_row(R: _Rows, p: FacilityProblem, ix: _Layout) -> None:
 
 
 def _outside_row(R: _Rows, p: FacilityProblem, ix: _Layout) -> None:
-    """At least a share of the open sites outside the 5th ring."""
+    """At least a share of the open sites outside the chosen ring (``site_outside``)."""
     if p.min_share_outside is None or p.min_share_outside <= 0:
         return
     share = p.min_share_outside
@@ -427,7 +427,7 @@ def _outside_row(R: _Rows, p: FacilityProblem, ix: _Layout) -> None:
     idx = np.flatnonzero(coef != 0)
     R.side_row("min_share_outside",
                f"min_share_outside requires at least {share:.1%} of open sites outside the "
-               "5th ring", ix.z0 + idx, coef[idx], (0.0, np.inf),
+               "chosen ring (planning.outside_ring)", ix.z0 + idx, coef[idx], (0.0, np.inf),
                unit="(open outside) - share x (open)")
 
 

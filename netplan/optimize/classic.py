@@ -21,8 +21,9 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike
 
 from netplan._errors import InfeasibleError, NetplanError
-from netplan._types import FloatArray, IntArray
+from netplan._types import BoolArray, FloatArray, IntArray
 from netplan.optimize._base import _TOL, Progress, _as_csr, _float_vec, _frozen, _rel_gap
+from netplan.optimize.lagrange import lagrangian, site_fixing
 from netplan.optimize.problem import FacilityProblem, Solution
 from netplan.optimize.solving import solve
 
@@ -89,8 +90,10 @@ def _dense(name: str, cost: Any) -> FloatArray:
     return a
 
 
-def _pmedian_heuristic(wcost: FloatArray, p: int, *, max_swaps: int = 1000) -> IntArray:
-    """Greedy + best-improvement interchange (Teitz-Bart) for the p-median, vectorised.
+def _pmedian_heuristic(wcost: FloatArray, p: int, *, max_swaps: int = 1000,
+                       start: IntArray | None = None) -> IntArray:
+    """Greedy (or ``start``) + best-improvement interchange (Teitz-Bart) for the p-median,
+    vectorised.
 
     ``wcost`` is the weighted (n x m) cost. Each interchange pass evaluates every (close j,
     open j') swap at once from the best and second-best open cost of each zone, O(n m + m^2)
@@ -98,8 +101,10 @@ def _pmedian_heuristic(wcost: FloatArray, p: int, *, max_swaps: int = 1000) -> I
     """
     n, m = wcost.shape
     best = np.full(n, np.inf)
-    opened: list[int] = []
-    for _ in range(p):
+    opened: list[int] = [] if start is None else [int(j) for j in start]
+    if opened:
+        best = wcost[:, opened].min(axis=1)
+    for _ in range(p - len(opened)):
         gain = np.minimum(best[:, None], wcost).sum(axis=0)
         gain[opened] = np.inf
         j = int(np.argmin(gain))
@@ -150,6 +155,8 @@ class _KNearest:
     k_i: IntArray
     warm: IntArray | None = None
 
+    forbidden: BoolArray | None = None
+
     def problem(self) -> FacilityProblem:
         """The restricted model: zone i may use its k_i cheapest sites; serving it anywhere
         else is priced as unserved at its (k_i+1)-th smallest cost."""
@@ -165,6 +172,7 @@ class _KNearest:
             demand=w, cost=_csr_from_rows(rows, cols, vals, n, m),
             opt_site=np.arange(m), opt_cost=self.fixed, unserved_cost=nxt,
             n_sites_exact=self.p, warm_start=self.warm,
+            site_forbidden=np.zeros(m, np.bool_) if self.forbidden is None else self.forbidden,
         )
 
     def true_cost(self, opened: IntArray) -> tuple[IntArray, float]:
@@ -202,15 +210,29 @@ def _knearest_exact(
                    fixed=np.zeros(m) if fixed_cost is None else fixed_cost, p=p, order=order,
                    sorted_cost=np.take_along_axis(cost, order, axis=1),
                    k_i=np.full(n, min(int(k), m), dtype=np.int64))
-    time_left = solve_kw.get("time_limit_s")
+    limit = solve_kw.get("time_limit_s")
+    deadline = None if limit is None else time.perf_counter() + float(limit)
+    time_left = limit
     seconds = build = 0.0
     rounds = 0
+    lag: _PMedianBound | None = None
     if p is not None and fixed_cost is None:
         t_h = time.perf_counter()
-        start = _pmedian_heuristic(weights[:, None] * cost, p)
+        wcost = weights[:, None] * cost
+        start = _pmedian_heuristic(wcost, p)
+        if solve_kw.get("lagrange") is not False and solve_kw.get("backend") == "direct":
+            lag = _pmedian_bound(wcost, p, start, deadline=deadline,
+                                 mip_gap=float(solve_kw.get("mip_gap", 1e-4)))
+            start = lag.open
+            if lag.proven:
+                return _lagrange_result(km, lag, seconds=time.perf_counter() - t_h)
+            km.forbidden = lag.closed
+            solve_kw = {**solve_kw, "lagrange": False}
         km.warm = np.full(m, -1, dtype=np.int64)
         km.warm[start] = start
         build += time.perf_counter() - t_h
+        if deadline is not None:
+            time_left = max(deadline - time.perf_counter(), 0.01)
     while True:
         rounds += 1
         sol = solve(km.problem(), **{**solve_kw, "time_limit_s": time_left})
@@ -221,8 +243,8 @@ def _knearest_exact(
         spill = sol.unserved_share > _TOL
         if true_cost <= sol.objective + 1e-9 * max(1.0, abs(sol.objective)) or not spill.any():
             break
-        if time_left is not None:
-            time_left = time_left - sol.seconds - sol.build_seconds
+        if deadline is not None:
+            time_left = deadline - time.perf_counter()
             if time_left <= 0.5:
                 break
         grow = spill & (km.k_i < m)
@@ -232,8 +254,94 @@ def _knearest_exact(
                      int(grow.sum()))
         km.k_i = np.where(grow, np.minimum(2 * km.k_i, m), km.k_i)
     assignment = opened[near] if opened.size else np.full(n, -1, dtype=np.int64)
-    return _knearest_result(sol, true_cost, assignment, rounds=rounds, seconds=seconds,
-                            build=build)
+    res = _knearest_result(sol, true_cost, assignment, rounds=rounds, seconds=seconds,
+                           build=build)
+    return res if lag is None else _with_bound(res, lag, mip_gap=float(solve_kw["mip_gap"]))
+
+
+@dataclass(frozen=True, eq=False)
+class _PMedianBound:
+    """The Lagrangian stage of a dense p-median: bound, best plan, sites it fixes closed."""
+
+    bound: float
+    open: IntArray
+    objective: float
+    closed: BoolArray
+    proven: bool
+    seconds: float
+
+
+def _pmedian_bound(wcost: FloatArray, p: int, start: IntArray, *, deadline: float | None,
+                   mip_gap: float) -> _PMedianBound:
+    """Lagrangian bound of the full dense p-median; the interchange heuristic from its best
+    plan; the sites no plan cheaper than the best can open.
+
+    Uses at most half the time left (all of it proves nothing a solver could not)."""
+    t0 = time.perf_counter()
+    n, m = wcost.shape
+    prob = FacilityProblem(demand=np.ones(n), cost=wcost, opt_site=np.arange(m),
+                           n_sites_exact=p)
+    stop = math.inf if deadline is None else t0 + 0.5 * (deadline - t0)
+    res = lagrangian(prob, None, deadline=stop, mip_gap=mip_gap)
+    best, best_obj = start, float(wcost[:, start].min(axis=1).sum())
+    if res.plan is not None:
+        again = _pmedian_heuristic(wcost, p, start=np.flatnonzero(res.plan.site_option >= 0))
+        obj = float(wcost[:, again].min(axis=1).sum())
+        if obj < best_obj:
+            best, best_obj = again, obj
+    in_plan = np.zeros(m, dtype=np.bool_)
+    in_plan[best] = True
+    proven = _rel_gap(best_obj, res.bound) <= mip_gap
+    closed = np.zeros(m, dtype=np.bool_)
+    if not proven:
+        closed, _ = site_fixing(prob, res, ub=best_obj, in_plan=in_plan)
+    return _PMedianBound(res.bound, np.sort(best), best_obj, closed, proven,
+                         time.perf_counter() - t0)
+
+
+def _lagrange_result(km: _KNearest, lag: _PMedianBound, *, seconds: float) -> ClassicResult:
+    """The plan the Lagrangian bound proved, as a result (no solver ran)."""
+    n, m = km.cost.shape
+    near, obj = km.true_cost(lag.open)
+    assignment = lag.open[near]
+    site_option = np.full(m, -1, dtype=np.int64)
+    site_option[lag.open] = lag.open
+    gap = _rel_gap(obj, lag.bound)
+    bound = min(lag.bound, obj)
+    status = "optimal" if gap == 0.0 else "gap_limit"
+    sol = Solution(
+        status=status, objective=obj, best_bound=bound, gap=gap, seconds=seconds,
+        build_seconds=0.0, solver="lagrangian", backend="direct",
+        site_option=_frozen(site_option), relocated=_frozen(np.zeros(0, dtype=np.bool_)),
+        assign_zone=_frozen(np.arange(n, dtype=np.int64)),
+        assign_site=_frozen(assignment.astype(np.int64)), assign_share=_frozen(np.ones(n)),
+        unserved_share=_frozen(np.zeros(n)), bound_source="lagrangian",
+        lagrangian_bound=lag.bound, lagrangian_seconds=lag.seconds)
+    return ClassicResult(
+        open=_frozen(lag.open.astype(np.int64)), objective=obj, status=status, gap=gap,
+        best_bound=bound, seconds=seconds, build_seconds=0.0, solver="lagrangian",
+        backend="direct", assignment=_frozen(assignment.astype(np.int64)), rounds=0,
+        solution=sol)
+
+
+def _with_bound(res: ClassicResult, lag: _PMedianBound, *, mip_gap: float) -> ClassicResult:
+    """The solver's result with the Lagrangian bound (and its fixing) taken into account.
+
+    With sites fixed closed the solver's bound holds for the plans that keep them closed;
+    the others cost at least the Lagrangian stage's best plan."""
+    bound = min(res.best_bound, lag.objective) if lag.closed.any() else res.best_bound
+    source = res.solution.bound_source
+    if not math.isfinite(bound) or lag.bound > bound:
+        bound, source = lag.bound, "lagrangian"
+    bound = min(bound, res.objective)
+    gap = _rel_gap(res.objective, bound)
+    status = res.status
+    if gap <= mip_gap:
+        status = "optimal" if gap == 0.0 else "gap_limit"
+    sol = replace(res.solution, best_bound=bound, gap=gap, status=status,
+                  bound_source=source, lagrangian_bound=lag.bound,
+                  lagrangian_seconds=lag.seconds, fixed_sites=int(lag.closed.sum()))
+    return replace(res, best_bound=bound, gap=gap, status=status, solution=sol)
 
 
 def _knearest_result(sol: Solution, true_cost: float, assignment: IntArray, *, rounds: int,
@@ -288,6 +396,7 @@ def p_median(  # noqa: PLR0913 - public API: the problem's data, then solve()'s 
     mip_gap: float = 1e-4,
     threads: int | None = None,
     progress: Progress | None = None,
+    lagrange: bool | None = None,
 ) -> ClassicResult:
     """p-median: open exactly ``p`` sites minimising the weighted cost of serving every zone.
 
@@ -307,7 +416,7 @@ def p_median(  # noqa: PLR0913 - public API: the problem's data, then solve()'s 
     k
         Dense input only: initial number of nearest sites per zone in the model (default
         max(8, 3 * n_sites / p)); the result is exact whatever k is.
-    solver, backend, time_limit_s, mip_gap, threads, progress
+    solver, backend, time_limit_s, mip_gap, threads, progress, lagrange
         As in :func:`solve`.
 
     Returns
@@ -315,7 +424,8 @@ def p_median(  # noqa: PLR0913 - public API: the problem's data, then solve()'s 
     ClassicResult
     """
     kw: dict[str, Any] = dict(solver=solver, backend=backend, time_limit_s=time_limit_s,
-                              mip_gap=mip_gap, threads=threads, progress=progress)
+                              mip_gap=mip_gap, threads=threads, progress=progress,
+                              lagrange=lagrange)
     n = int(cost.shape[0])
     w = np.ones(n) if weights is None else _float_vec("weights", weights, n, nonneg=True)
     if isinstance(p, bool) or int(p) != p or p < 1:
@@ -345,6 +455,7 @@ def uncapacitated_facility_location(  # noqa: PLR0913 - public API: the problem'
     mip_gap: float = 1e-4,
     threads: int | None = None,
     progress: Progress | None = None,
+    lagrange: bool | None = None,
 ) -> ClassicResult:
     """Uncapacitated facility location: min sum_j f_j y_j + sum_ij c_ij x_ij, every zone
     served (sum_j x_ij = 1, x_ij <= y_j).
@@ -354,7 +465,8 @@ def uncapacitated_facility_location(  # noqa: PLR0913 - public API: the problem'
     stored pairs only.
     """
     kw: dict[str, Any] = dict(solver=solver, backend=backend, time_limit_s=time_limit_s,
-                              mip_gap=mip_gap, threads=threads, progress=progress)
+                              mip_gap=mip_gap, threads=threads, progress=progress,
+                              lagrange=lagrange)
     n, m = int(cost.shape[0]), int(cost.shape[1])
     f = _float_vec("fixed_cost", fixed_cost, m)
     if sp.issparse(cost):
@@ -377,6 +489,7 @@ def capacitated_facility_location(  # noqa: PLR0913 - public API: the problem's 
     mip_gap: float = 1e-4,
     threads: int | None = None,
     progress: Progress | None = None,
+    lagrange: bool | None = None,
 ) -> ClassicResult:
     """Capacitated facility location (Beasley's CFLP; single or multiple sourcing).
 
@@ -392,7 +505,8 @@ def capacitated_facility_location(  # noqa: PLR0913 - public API: the problem's 
         (n_zones,), (n_sites,) (inf = uncapacitated), (n_sites,).
     """
     kw: dict[str, Any] = dict(solver=solver, backend=backend, time_limit_s=time_limit_s,
-                              mip_gap=mip_gap, threads=threads, progress=progress)
+                              mip_gap=mip_gap, threads=threads, progress=progress,
+                              lagrange=lagrange)
     m = int(cost.shape[1])
     prob = FacilityProblem(
         demand=np.asarray(demand, dtype=np.float64), cost=cost, opt_site=np.arange(m),
@@ -413,6 +527,7 @@ def maximal_covering(  # noqa: PLR0913 - public API: the problem's data, then so
     mip_gap: float = 1e-4,
     threads: int | None = None,
     progress: Progress | None = None,
+    lagrange: bool | None = None,
 ) -> ClassicResult:
     """Maximal covering (Church & ReVelle): open ``p`` sites to cover the most weight.
 
@@ -436,7 +551,8 @@ def maximal_covering(  # noqa: PLR0913 - public API: the problem's data, then so
         bound); ``assignment`` is a covering open site per zone (-1 = not covered).
     """
     kw: dict[str, Any] = dict(solver=solver, backend=backend, time_limit_s=time_limit_s,
-                              mip_gap=mip_gap, threads=threads, progress=progress)
+                              mip_gap=mip_gap, threads=threads, progress=progress,
+                              lagrange=lagrange)
     coo = sp.coo_array(cover) if sp.issparse(cover) else sp.coo_array(np.asarray(cover, bool))
     n, m = coo.shape
     w = _float_vec("weights", weights, n, nonneg=True)

@@ -168,13 +168,38 @@ def _pass_model(h: Any, mdl: _Model, *, cost: FloatArray | None = None,
                           "bug in netplan's model builder, please report it with --debug.")
 
 
+class _Watchdog:
+    """HiGHS interrupt callback: stop the run at a wall-clock deadline.
+
+    HiGHS checks its own ``time_limit`` only between phases, and a long root LP or cut
+    round can overrun it by seconds; the interrupt callbacks fire inside simplex, interior
+    point and branch and bound, so the run stops within moments of ``deadline``
+    (``time.perf_counter()`` time). ``fired`` says it stopped the run.
+    """
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.fired = False
+
+    def __call__(self, e: Any) -> None:
+        if time.perf_counter() >= self.deadline:
+            self.fired = True
+            e.data_in.user_interrupt = True
+
+
 def _set_common(h: Any, *, msg: bool, time_limit_s: float | None, mip_gap: float,
-                threads: int | None) -> None:
+                threads: int | None) -> _Watchdog | None:
+    """Options every run shares; with a time limit, a :class:`_Watchdog` that enforces it
+    as a wall-clock bound from now (returned, so that a caller can tell it fired)."""
     h.setOptionValue("output_flag", bool(msg))
     h.setOptionValue("random_seed", _SEED)
     h.setOptionValue("mip_rel_gap", float(mip_gap))
+    watchdog: _Watchdog | None = None
     if time_limit_s is not None:
         h.setOptionValue("time_limit", float(time_limit_s))
+        watchdog = _Watchdog(time.perf_counter() + float(time_limit_s))
+        for name in _INTERRUPT_EVENTS:
+            getattr(h, name).subscribe(watchdog)
     global _THREADS
     if threads is None and _THREADS not in (None, 0):
         threads = 0  # an earlier solve pinned the scheduler: back to HiGHS' default (auto)
@@ -186,6 +211,7 @@ def _set_common(h: Any, *, msg: bool, time_limit_s: float | None, mip_gap: float
             # HiGHS sizes one process-wide scheduler at its first run; resize it on request
             highspy.Highs.resetGlobalScheduler(True)
             _THREADS = int(threads)
+    return watchdog
 
 
 def _proven_bound(obj: float, reported: float, gap: float) -> float:
@@ -306,6 +332,7 @@ class _Raw:
 
     ``search_deadline`` is set when HiGHS stopped early to hand its plan over to the
     neighbourhood search, which may run until then (``time.perf_counter()`` time).
+    ``bound_source`` names what proved ``best_bound`` (``"highs"`` or ``"lagrangian"``).
     """
 
     status: str
@@ -316,6 +343,7 @@ class _Raw:
     search_seconds: float = 0.0
     search_gain: float = 0.0
     search_deadline: float | None = None
+    bound_source: str = "highs"
 
 
 _SEARCH_LATE: Final = 2 / 3
@@ -382,19 +410,31 @@ def _subscribe_progress(h: Any, progress: Progress) -> None:
     h.cbMipImprovingSolution.subscribe(_cb)
 
 
-def _solve_highs(
-    mdl: _Model, p: FacilityProblem, *, time_limit_s: float | None, mip_gap: float,
-    threads: int | None, msg: bool, progress: Progress | None, search: bool = True,
-) -> _Raw:
-    """Solve ``mdl`` with HiGHS, from ``p.warm_start`` when it completes to a feasible plan.
+@dataclass(frozen=True)
+class _RunOptions:
+    """The settings of a solve that every stage passes on (as in :func:`solve`)."""
+
+    mip_gap: float
+    threads: int | None
+    msg: bool = False
+    progress: Progress | None = None
+    search: bool = True
+
+
+def _solve_highs(mdl: _Model, p: FacilityProblem, *, run: _RunOptions,
+                 time_limit_s: float | None, start: FloatArray | None = None) -> _Raw:
+    """Solve ``mdl`` with HiGHS, from ``start`` (a feasible column vector) if given, else
+    from ``p.warm_start`` when it completes to a feasible plan.
 
     With ``search`` and a time limit, HiGHS may stop early (:class:`_SearchSwitch`); the
     result then carries the ``search_deadline`` the neighbourhood search has to meet.
     """
+    mip_gap, progress = run.mip_gap, run.progress
     h = _new_highs()
-    _set_common(h, msg=msg, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads)
+    watchdog = _set_common(h, msg=run.msg, time_limit_s=time_limit_s, mip_gap=mip_gap,
+                           threads=run.threads)
     _pass_model(h, mdl)
-    warm = _warm_vector(p, mdl)
+    warm = _warm_vector(p, mdl) if start is None else start
     warm_obj = math.inf
     if warm is not None:
         h.setSolution(mdl.n_cols, np.arange(mdl.n_cols, dtype=np.int32), warm)
@@ -403,7 +443,7 @@ def _solve_highs(
     if progress is not None:
         _subscribe_progress(h, progress)
     switch: _SearchSwitch | None = None
-    if search and time_limit_s is not None and mdl.integer.any():
+    if run.search and time_limit_s is not None and mdl.integer.any():
         switch = _SearchSwitch(time_limit_s, mip_gap, warm_obj)
         h.cbMipInterrupt.subscribe(switch)
     t0 = time.perf_counter()
@@ -415,6 +455,8 @@ def _solve_highs(
     v = np.asarray(h.getSolution().col_value, dtype=np.float64) if has_sol else None
     bound = float(info.mip_dual_bound) if mdl.integer.any() else math.nan
     st = _status_name(ms)
+    if watchdog is not None and watchdog.fired and st == "feasible":
+        st = "time_limit"
     if st == "optimal" and v is not None:
         bound = _proven_bound(float(info.objective_function_value), bound,
                               float(info.mip_gap))

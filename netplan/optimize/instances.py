@@ -16,6 +16,7 @@ Two formats, both read as a stream of whitespace-separated tokens (numbers may w
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -245,6 +246,7 @@ class InstanceResult:
     backend: str
     open: tuple[int, ...]
     p: int | None = None
+    bound_source: str = "highs"
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready dict (non-finite numbers become None)."""
@@ -258,6 +260,7 @@ class InstanceResult:
             "status": self.status,
             "objective": num(self.objective),
             "best_bound": num(self.best_bound),
+            "bound_source": self.bound_source,
             "gap": num(self.gap),
             "seconds": round(self.seconds, 4),
             "build_seconds": round(self.build_seconds, 4),
@@ -279,6 +282,7 @@ def solve_instance(
     time_limit_s: float | None = None,
     single_source: bool = False,
     capacity: float | None = None,
+    lagrange: bool | None = None,
 ) -> InstanceResult:
     """Read a benchmark instance and solve it with netplan's optimiser.
 
@@ -296,6 +300,14 @@ def solve_instance(
         orlib-cap only: each customer served by one warehouse.
     capacity
         orlib-cap only: warehouse capacity for files that leave it symbolic.
+    lagrange
+        As in :func:`netplan.optimize.solve`.
+
+    Returns
+    -------
+    InstanceResult
+        ``seconds`` is the solve's wall clock after reading the file (a ``time_limit_s``
+        bounds it).
     """
     if fmt not in FORMATS:
         raise NetplanError(f"unknown instance format {fmt!r}; use one of {', '.join(FORMATS)}.")
@@ -307,15 +319,20 @@ def solve_instance(
             raise NetplanError("--single-source applies to orlib-cap instances only (p-median "
                                "assignments are single-source already).")
         cost, p = read_orlib_pmed(path)
-        res = p_median(cost, p, solver=solver, backend=backend, time_limit_s=time_limit_s)
+        t0 = time.perf_counter()
+        res = p_median(cost, p, solver=solver, backend=backend, time_limit_s=time_limit_s,
+                       lagrange=lagrange)
     else:
         caps, fixed, demand, cost = read_orlib_cap(path, capacity=capacity)
+        t0 = time.perf_counter()
         res = capacitated_facility_location(
             cost, demand, caps, fixed, single_source=single_source, solver=solver,
-            backend=backend, time_limit_s=time_limit_s)
+            backend=backend, time_limit_s=time_limit_s, lagrange=lagrange)
+    wall = time.perf_counter() - t0
     return InstanceResult(
         instance=Path(path).name, format=fmt, n_zones=int(cost.shape[0]),
         n_sites=int(cost.shape[1]), objective=res.objective, best_bound=res.best_bound,
-        gap=res.gap, status=res.status, seconds=res.seconds, build_seconds=res.build_seconds,
+        gap=res.gap, status=res.status, seconds=wall, build_seconds=res.build_seconds,
         solver=res.solver, backend=res.backend, open=tuple(int(j) for j in res.open), p=p,
+        bound_source=res.solution.bound_source,
     )

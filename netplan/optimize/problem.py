@@ -211,6 +211,16 @@ class Solution:
         Time spent in, and objective removed by, the neighbourhood search that follows
         HiGHS on long time-limited solves (0 when it did not run; see
         :func:`~netplan.optimize.solve`).
+    bound_source
+        What proved ``best_bound``: ``"highs"`` (the solver's branch and bound) or
+        ``"lagrangian"`` (the Lagrangian relaxation of :mod:`~netplan.optimize.lagrange`,
+        when its bound is the better one).
+    lagrangian_bound, lagrangian_seconds
+        The Lagrangian bound (nan when it did not run) and the time it took (plans from
+        its multipliers included).
+    fixed_sites
+        Sites the Lagrangian multipliers fixed (open or closed) before HiGHS ran, because
+        no plan cheaper than the best one found can change them.
     """
 
     status: str
@@ -232,6 +242,10 @@ class Solution:
     n_nonzeros: int = 0
     search_seconds: float = 0.0
     search_gain: float = 0.0
+    bound_source: str = "highs"
+    lagrangian_bound: float = math.nan
+    lagrangian_seconds: float = 0.0
+    fixed_sites: int = 0
 
     @property
     def open_sites(self) -> IntArray:

@@ -12,20 +12,146 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
+from typing import Final
 
 import numpy as np
 
 from netplan._errors import SettingError, SolverError
+from netplan._types import FloatArray
 from netplan.optimize._base import _TOL, Progress, _frozen, _rel_gap
 from netplan.optimize.build import _build, _Model
-from netplan.optimize.highs import _Raw, _solve_highs
+from netplan.optimize.highs import _check_point, _Raw, _RunOptions, _solve_highs, _warm_vector
 from netplan.optimize.infeasible import _diagnose
+from netplan.optimize.lagrange import (
+    LagrangeResult,
+    Plan,
+    lagrangian,
+    lagrangian_applies,
+    plan_vector,
+    side_constraint,
+    site_fixing,
+)
 from netplan.optimize.precheck import _precheck
 from netplan.optimize.problem import FacilityProblem, Solution, _entry_zones
 from netplan.optimize.pulp_backend import _solve_pulp
 from netplan.optimize.search import _search, _snap
 
 __all__ = ["solve"]
+
+
+_LAGRANGE_SHARE: Final = 0.4
+"""Share of a time limit the Lagrangian bound and its plans may use before HiGHS runs."""
+
+
+def _plan_vector(mdl: _Model, plan: Plan) -> FloatArray | None:
+    """The model's column vector of a Lagrangian plan (None if it breaks a row)."""
+    v = plan_vector(mdl, plan)
+    return v if _check_point(mdl, v) else None
+
+
+def _warm_plan(mdl: _Model, p: FacilityProblem) -> Plan | None:
+    """``p.warm_start`` completed to a feasible plan, as a Lagrangian :class:`Plan`."""
+    v = _warm_vector(p, mdl)
+    if v is None or p.warm_start is None:
+        return None
+    return Plan(p.warm_start, v[mdl.x0:mdl.u0], v[mdl.u0:mdl.r0], float(mdl.c @ v + mdl.offset))
+
+
+def _lagrange_stage(mdl: _Model, p: FacilityProblem, *, deadline: float | None,
+                    mip_gap: float, progress: Progress | None,
+                    always: bool) -> LagrangeResult | None:
+    """The Lagrangian bound and plan, or None when it does not apply
+    (:func:`~netplan.optimize.lagrange.lagrangian_applies`) or, unless ``always``, when
+    the model has side constraints (:func:`~netplan.optimize.lagrange.side_constraint`)."""
+    why = lagrangian_applies(p)
+    side = side_constraint(p)
+    if why is None and side is not None and not always:
+        why = f"{side} (pass lagrange=True to use it anyway)"
+    if why is not None:
+        if progress is not None:
+            progress(f"Lagrangian bound skipped: {why}")
+        return None
+    now = time.perf_counter()
+    stop = math.inf if deadline is None else now + _LAGRANGE_SHARE * (deadline - now)
+    res = lagrangian(p, mdl, deadline=stop, mip_gap=mip_gap, start=_warm_plan(mdl, p))
+    if progress is not None:
+        ub = res.plan.objective if res.plan is not None else math.inf
+        progress(f"Lagrangian bound {res.bound:.10g}, best plan {ub:.10g} "
+                 f"({res.iterations} iterations, {res.seconds:.2f} s)")
+    return res
+
+
+def _fixed_model(mdl: _Model, p: FacilityProblem, res: LagrangeResult) -> tuple[_Model, int]:
+    """``mdl`` with the sites the multipliers fix (:func:`site_fixing`) fixed."""
+    assert res.plan is not None
+    closed, opened = site_fixing(p, res, ub=res.plan.objective,
+                                 in_plan=res.plan.site_option >= 0)
+    n_fixed = int(closed.sum() + opened.sum())
+    if not n_fixed:
+        return mdl, 0
+    lo, hi = mdl.col_lo.copy(), mdl.col_hi.copy()
+    zc = mdl.z0 + np.flatnonzero(closed)
+    hi[zc] = 0.0
+    hi[mdl.y0 + np.flatnonzero(closed[p.opt_site])] = 0.0
+    lo[mdl.z0 + np.flatnonzero(opened)] = 1.0
+    return replace(mdl, col_lo=lo, col_hi=hi), n_fixed
+
+
+def _with_lagrange(raw: _Raw, mdl: _Model, res: LagrangeResult, start: FloatArray | None,
+                   *, n_fixed: int, mip_gap: float) -> _Raw:
+    """HiGHS's result on the (fixed) model combined with the Lagrangian bound and plan.
+
+    With sites fixed, HiGHS's bound holds for the plans that keep the fixing; every other
+    plan costs at least the Lagrangian plan's cost, so the whole model's bound is the
+    smaller of the two (and at least the Lagrangian bound).
+    """
+    bound = raw.best_bound
+    plan_obj = res.plan.objective if res.plan is not None else math.inf
+    if n_fixed and math.isfinite(bound):
+        bound = min(bound, plan_obj)
+    v = raw.v
+    if start is not None and (v is None or float(mdl.c @ v + mdl.offset) > plan_obj):
+        v = start
+    source = raw.bound_source
+    if not math.isfinite(bound) or res.bound > bound:
+        bound, source = res.bound, "lagrangian"
+    status = raw.status
+    if v is not None and _rel_gap(float(mdl.c @ v + mdl.offset), bound) <= mip_gap:
+        status = "optimal"
+    return replace(raw, v=v, best_bound=bound, bound_source=source, status=status)
+
+
+def _solve_direct(mdl: _Model, p: FacilityProblem, run: _RunOptions, *,
+                  deadline: float | None, lagrange: bool | None,
+                  ) -> tuple[_Raw, LagrangeResult | None, int]:
+    """The Lagrangian stage (when it applies), then HiGHS and its neighbourhood search on
+    the model with the fixed sites, from the best plan, until ``deadline``."""
+    mip_gap, progress, threads = run.mip_gap, run.progress, run.threads
+    res = None
+    if lagrange is not False:
+        res = _lagrange_stage(mdl, p, deadline=deadline, mip_gap=mip_gap, progress=progress,
+                              always=lagrange is True)
+    start = None
+    if res is not None and res.plan is not None:
+        start = _plan_vector(mdl, res.plan)
+        if start is not None and _rel_gap(res.plan.objective, res.bound) <= mip_gap:
+            raw = _Raw("optimal", start, res.bound, 0.0, "proven by the Lagrangian bound",
+                       bound_source="lagrangian")
+            return raw, res, 0
+    work, n_fixed = mdl, 0
+    if res is not None and start is not None:
+        work, n_fixed = _fixed_model(mdl, p, res)
+        if progress is not None and n_fixed:
+            progress(f"the Lagrangian multipliers fix {n_fixed} sites")
+    left = None if deadline is None else max(deadline - time.perf_counter(), 0.01)
+    raw = _solve_highs(work, p, run=run, time_limit_s=left, start=start)
+    if raw.search_deadline is not None and deadline is not None:
+        raw = _search(work, p, raw, deadline=deadline, mip_gap=mip_gap, threads=threads,
+                      progress=progress)
+    if res is not None:
+        raw = _with_lagrange(raw, mdl, res, start, n_fixed=n_fixed, mip_gap=mip_gap)
+    return raw, res, n_fixed
 
 
 def _extract(raw: _Raw, mdl: _Model, p: FacilityProblem, *, solver: str, backend: str,
@@ -63,6 +189,7 @@ def _extract(raw: _Raw, mdl: _Model, p: FacilityProblem, *, solver: str, backend
         assign_share=_frozen(x[keep].copy()), unserved_share=_frozen(u),
         n_rows=mdl.n_rows, n_cols=mdl.n_cols, n_nonzeros=int(mdl.a.nnz),
         search_seconds=raw.search_seconds, search_gain=raw.search_gain,
+        bound_source=raw.bound_source,
     )
 
 
@@ -78,6 +205,7 @@ def solve(  # noqa: PLR0913 - the public entry point: one keyword option per sol
     progress: Progress | None = None,
     msg: bool = False,
     search: bool = True,
+    lagrange: bool | None = None,
 ) -> Solution:
     """Solve a :class:`FacilityProblem` to optimality (within ``mip_gap``) or a time limit.
 
@@ -92,8 +220,9 @@ def solve(  # noqa: PLR0913 - the public entry point: one keyword option per sol
         ``"direct"``: the matrix is built with numpy/scipy and passed to HiGHS in one call
         (fast, O(nnz) memory). ``"pulp"``: the same model through PuLP's modelling layer.
     time_limit_s
-        Wall-clock limit for the solver; when reached, the best plan found is returned with
-        status ``"time_limit"`` and its gap.
+        Wall-clock limit for the whole solve (checks, model building, bound, heuristics and
+        solver); when reached, the best plan found is returned with status
+        ``"time_limit"`` and its gap.
     mip_gap
         Relative optimality gap at which the solver stops.
     threads
@@ -111,7 +240,17 @@ def solve(  # noqa: PLR0913 - the public entry point: one keyword option per sol
         HiGHS's bound reaches ``mip_gap`` or time runs out (then HiGHS resumes if the
         neighbourhoods are exhausted). On large models HiGHS spends most of the time in
         root cut rounds while its best plan stalls; the search finds better plans sooner.
-        The bound is always HiGHS's, so the reported gap stays a proven one.
+        The bound is always a proven one (HiGHS's or the Lagrangian's).
+    lagrange
+        HiGHS direct only: first maximise the Lagrangian bound of the assignment rows
+        (:mod:`~netplan.optimize.lagrange`), build plans from its multipliers, fix the
+        sites no cheaper plan can change, and start HiGHS from the best plan. When that
+        plan is proven within ``mip_gap`` HiGHS does not run. The reported bound is the
+        better of the two (``Solution.bound_source``). None (default): only for models
+        whose constraints beyond the assignment are per-site and an exact site count
+        (the classic problems); with budgets, limits or relocations its site problem is
+        a MIP of its own and the bound is too slow to pay (measured on the Beijing plan
+        model, ``bench/README.md``). True: always; False: never.
 
     Returns
     -------
@@ -127,20 +266,23 @@ def solve(  # noqa: PLR0913 - the public entry point: one keyword option per sol
         solver failed.
     """
     check_settings(solver=solver, backend=backend, mip_gap=mip_gap, time_limit_s=time_limit_s)
-    _precheck(problem)
     t0 = time.perf_counter()
+    deadline = None if time_limit_s is None else t0 + time_limit_s
+    _precheck(problem)
     mdl = _build(problem)
     build = time.perf_counter() - t0
     if progress is not None:
         progress(f"model: {mdl.n_rows:,} rows, {mdl.n_cols:,} columns "
                  f"({int(mdl.integer.sum()):,} integer), {int(mdl.a.nnz):,} nonzeros; "
                  f"built in {build:.2f} s")
+    res: LagrangeResult | None = None
+    n_fixed = 0
     if backend == "direct":
-        raw = _solve_highs(mdl, problem, time_limit_s=time_limit_s, mip_gap=mip_gap,
-                           threads=threads, msg=msg, progress=progress, search=search)
-        if raw.search_deadline is not None:
-            raw = _search(mdl, problem, raw, deadline=raw.search_deadline, mip_gap=mip_gap,
-                          threads=threads, progress=progress)
+        run = _RunOptions(mip_gap=mip_gap, threads=threads, msg=msg, progress=progress,
+                          search=search)
+        raw, res, n_fixed = _solve_direct(mdl, problem, run, deadline=deadline,
+                                          lagrange=lagrange)
+        raw.seconds = time.perf_counter() - t0 - build
         solver_name = "highs"
     else:
         raw, extra = _solve_pulp(mdl, problem, solver=solver, time_limit_s=time_limit_s,
@@ -149,6 +291,9 @@ def solve(  # noqa: PLR0913 - the public entry point: one keyword option per sol
         solver_name = solver.lower()
     _raise_without_plan(raw, mdl, problem, time_limit_s=time_limit_s)
     sol = _extract(raw, mdl, problem, solver=solver_name, backend=backend, build_seconds=build)
+    if res is not None:
+        sol = replace(sol, lagrangian_bound=res.bound, lagrangian_seconds=res.seconds,
+                      fixed_sites=n_fixed)
     if progress is not None:
         progress(f"{sol.status}: objective {sol.objective:.10g}, bound {sol.best_bound:.10g}, "
                  f"gap {sol.gap:.3%}, {sol.seconds:.2f} s")
