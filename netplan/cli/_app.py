@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from netplan import __version__
 from netplan._errors import NetplanError
@@ -73,7 +72,8 @@ ScenarioOpt = Annotated[
     Path | None, typer.Option("--scenario", "-s", help="Scenario TOML (default: beijing-2035).")
 ]
 DataOpt = Annotated[
-    Path | None, typer.Option("--data", help="GeoPackage with the layers (default: embedded).")
+    Path | None, typer.Option("--study", "--data", help="The study: a study.toml manifest or a "
+                              "GeoPackage with the layers (default: embedded).")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 ForceOpt = Annotated[
@@ -99,7 +99,9 @@ def command_inputs(data: Path | None, *others: Path | None) -> list[Path]:
     """The files a command reads: its study (``--data`` or the embedded one) and others."""
     files = [p for p in others if p is not None]
     if data is not None:
-        return [data, *files]
+        from netplan.study.layers import study_files
+
+        return [data, *study_files(data), *files]
     from netplan._paths import default_gpkg
 
     try:
@@ -120,18 +122,3 @@ def plan_inputs(plan_dir: Path) -> list[Path]:
     names = (PLAN_FOLDER.gpkg, PLAN_FOLDER.actions, PLAN_FOLDER.kpis, PLAN_FOLDER.run,
              PLAN_FOLDER.manifest)
     return [plan_dir / name for name in names]
-
-
-def study_or_none(data: Path | None) -> Any:
-    """The study for a map or report; without --data, the embedded one if it is there."""
-    from netplan._errors import DataNotFoundError
-    from netplan.study.layers import load_study
-
-    if data is not None:
-        return load_study(data)
-    try:
-        return load_study()
-    except DataNotFoundError as exc:
-        err.print(f"note: no study layers ({escape(str(exc))}); drawing without districts "
-                  "and rings", highlight=False, soft_wrap=True)
-        return None

@@ -31,11 +31,12 @@ def summary(
     as_json: JsonOpt = False,
 ) -> None:
     """Outlets, population and inflow per district and per ring zone."""
+    from netplan.model.scenario_keys import DEFAULTS
     from netplan.study.layers import load_study, parse_overrides
     from netplan.study.summary import render_summary, summarize
 
     study = load_study(data, overrides=parse_overrides(override or []), coords=coords)
-    result = summarize(study, adcode=district)
+    result = summarize(study, adcode=district, outside_ring=DEFAULTS["outside_ring"])
     if as_json:
         print_json(result)
         return

@@ -35,6 +35,9 @@ from netplan._errors import (
     quoted,
 )
 from netplan._io import atomic_path, check_new_file
+from netplan.study.crs import AUTO, BEIJING_CRS, metric_crs
+from netplan.study.inputs import source_path
+from netplan.study.manifest import LayerSpec, read_manifest
 from netplan.study.readers import FORMATS, _coords, _format_of, gpkg_layers, read_layer
 from netplan.study.schemas import KINDS, SCHEMAS, STUDY_KINDS, WGS84, schema
 
@@ -128,13 +131,11 @@ def _write_shapefile(gdf: gpd.GeoDataFrame, path: Path) -> None:
             os.replace(part, path.with_suffix(part.suffix))
 
 
-def to_metric(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Reproject a layer to netplan's metric CRS (:data:`netplan.study.geometry.METRIC_CRS`)."""
-    from netplan.study.geometry import METRIC_CRS
-
+def to_metric(gdf: gpd.GeoDataFrame, crs: str = BEIJING_CRS) -> gpd.GeoDataFrame:
+    """Reproject a layer to a study's metric CRS (default Beijing's, UTM zone 50N)."""
     if gdf.crs is None:
         raise NetplanError("cannot reproject a layer without CRS; set it with gdf.set_crs(...)")
-    return gdf.to_crs(METRIC_CRS)
+    return gdf.to_crs(crs)
 
 
 # --- the study ---------------------------------------------------------------------------
@@ -142,10 +143,11 @@ def to_metric(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 @dataclass(frozen=True, eq=False)
 class Study:
-    """The six layers of a study, in the metric CRS.
+    """The six layers of a study, in its metric CRS :attr:`crs`.
 
     ``zones``, ``branches`` and ``candidates`` carry ``adcode`` and ``ring_zone``.
-    ``source`` says where the layers came from.
+    ``source`` says where the layers came from; ``name`` is shown to people (maps,
+    reports, tables); ``crs`` is the CRS every layer is in and distances are measured in.
     """
 
     districts: gpd.GeoDataFrame
@@ -156,6 +158,8 @@ class Study:
     candidates: gpd.GeoDataFrame
     source: str
     layer_sources: Mapping[str, str] = field(default_factory=dict)
+    name: str = "study"
+    crs: str = BEIJING_CRS
 
 
 def load_study(
@@ -169,41 +173,168 @@ def load_study(
     Parameters
     ----------
     path
-        A GeoPackage holding the layers ``districts``, ``ring_roads``, ``zones``,
-        ``branches``, ``candidates`` (and optionally ``ring_zones``); default the
-        embedded Beijing dataset (:func:`netplan._paths.default_gpkg`).
+        A study manifest (``study.toml``, see :mod:`netplan.study.manifest`), or a
+        GeoPackage in netplan's schema holding the layers ``districts``, ``ring_roads``,
+        ``zones``, ``branches``, ``candidates`` (and optionally ``ring_zones``); default
+        the embedded Beijing dataset (:func:`netplan._paths.default_gpkg`).
     overrides
         Layer kind → file replacing that layer (e.g. ``{"ring_roads": "osm_rings.gpkg"}``);
         any format :func:`~netplan.study.readers.read_layer` reads. Ring zones are
         recomputed from the ring roads whenever ring roads or districts are replaced (or the
-        GeoPackage has none).
+        study has none).
     coords
         Coordinate system (``"wgs84"``, ``"gcj02"``, ``"bd09"``) of the override files.
-        The GeoPackage is netplan's own format and always read as it declares (WGS84).
+        A GeoPackage is netplan's own format and always read as it declares (WGS84); a
+        manifest says each layer's system.
 
     Returns
     -------
     Study
-        The six layers in the metric CRS; zones, branches and candidates labelled with
-        their district and ring zone.
+        The six layers in the study's metric CRS (the manifest's ``crs``; ``"auto"``: the
+        UTM zone of the study area); zones, branches and candidates labelled with their
+        district and ring zone.
 
     Raises
     ------
+    ManifestError
+        A manifest with problems (every one listed).
     LayerError
         With the problems of every failing layer at once (each prefixed by its layer),
         including points and zones outside the union of the districts.
     """
+    read = read_study_layers(path, overrides=overrides, coords=coords)
+    return finish_study(read)
+
+
+@dataclass(frozen=True)
+class StudyLayers:
+    """The layers of a study as read and validated, in WGS84, before reprojection."""
+
+    layers: Mapping[str, gpd.GeoDataFrame]
+    sources: Mapping[str, str]
+    derive_zones: bool
+    name: str
+    crs: str
+    """The metric CRS (``"auto"`` resolved)."""
+    source: str
+
+
+@dataclass(frozen=True)
+class StudySources:
+    """Where each layer of a study comes from and how to read it (before reading)."""
+
+    src: Path
+    specs: Mapping[str, LayerSpec]
+    name: str
+    crs: str
+    """``"auto"`` or a CRS, as the manifest or the GeoPackage's metadata says."""
+    derive_zones: bool
+    overrides: Mapping[str, Path]
+
+
+def study_sources(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    overrides: Mapping[str, str | os.PathLike[str]] | None = None,
+    coords: str = "wgs84",
+) -> StudySources:
+    """The layer files of a study (manifest or GeoPackage) and how to read each.
+
+    Parameters
+    ----------
+    path, overrides, coords
+        As for :func:`load_study`.
+
+    Returns
+    -------
+    StudySources
+        One :class:`~netplan.study.manifest.LayerSpec` per layer to read, the name and CRS.
+    """
     from netplan._paths import default_gpkg
+
+    src = Path(path) if path is not None else default_gpkg()
+    if src.is_dir() and (src / "study.toml").is_file():
+        src = src / "study.toml"  # a study's folder: its manifest
+    over = {str(k): Path(p) for k, p in (overrides or {}).items()}
+    if src.suffix.lower() == ".toml":
+        _check_overrides(over)
+        manifest = read_manifest(src)
+        specs = dict(manifest.layers)
+        name, crs_value = manifest.name, manifest.crs
+        derive_zones = "ring_zones" not in specs or bool({"ring_roads", "districts"} & set(over))
+    else:
+        _check_study_files(src, over)
+        in_gpkg = set(gpkg_layers(src)) if src.exists() else set()
+        specs = {k: LayerSpec(k, src, layer=k) for k in STUDY_KINDS}
+        name, crs_value = _gpkg_identity(src)
+        derive_zones = "ring_zones" not in over and (
+            "ring_roads" in over or "districts" in over or "ring_zones" not in in_gpkg)
+    for kind, file in over.items():
+        specs[kind] = LayerSpec(kind, file, coords=coords)
+    if derive_zones:
+        specs.pop("ring_zones", None)
+    return StudySources(src=src, specs=specs, name=name, crs=crs_value,
+                        derive_zones=derive_zones, overrides=over)
+
+
+def read_study_layers(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    overrides: Mapping[str, str | os.PathLike[str]] | None = None,
+    coords: str = "wgs84",
+) -> StudyLayers:
+    """Read and validate the layers of a study in WGS84 (see :func:`load_study`).
+
+    Parameters
+    ----------
+    path, overrides, coords
+        As for :func:`load_study`.
+
+    Returns
+    -------
+    StudyLayers
+        The layers, where each came from, the study's name and metric CRS.
+    """
+    srcs = study_sources(path, overrides=overrides, coords=coords)
+    layers, sources = _StudyReader(srcs.src, srcs.specs).read_all()
+    area = shapely.union_all(np.asarray(layers["districts"].geometry.values))
+    desc = str(srcs.src)
+    if srcs.overrides:
+        desc += "; " + ", ".join(f"{k} from {p}" for k, p in sorted(srcs.overrides.items()))
+    return StudyLayers(layers=layers, sources=sources, derive_zones=srcs.derive_zones,
+                       name=srcs.name, crs=metric_crs(srcs.crs, area), source=desc)
+
+
+def study_files(path: str | os.PathLike[str]) -> list[Path]:
+    """The layer files a study manifest names (none for a GeoPackage or a bad manifest).
+
+    Parameters
+    ----------
+    path
+        A study manifest or GeoPackage.
+
+    Returns
+    -------
+    list of pathlib.Path
+        Files that no output may replace (the manifest's problems are reported on loading).
+    """
+    manifest = Path(path) / "study.toml" if Path(path).is_dir() else Path(path)
+    if manifest.suffix.lower() != ".toml":
+        return []
+    try:
+        return sorted({manifest, *(s.path for s in read_manifest(manifest).layers.values())})
+    except NetplanError:
+        return []
+
+
+def finish_study(read: StudyLayers) -> Study:
+    """The study from its layers as read (:func:`read_study_layers`): reprojected to its CRS,
+    ring zones derived, features labelled."""
     from netplan.study import geometry
 
-    gpkg = Path(path) if path is not None else default_gpkg()
-    over = {str(k): Path(p) for k, p in (overrides or {}).items()}
-    _check_study_files(gpkg, over)
-    reader = _StudyReader(gpkg, over, coords)
-    layers, sources, derive_zones = reader.read_all()
-
-    metric = {k: to_metric(g) for k, g in layers.items()}
-    if derive_zones:
+    metric = {k: to_metric(g, read.crs) for k, g in read.layers.items()}
+    sources = dict(read.sources)
+    if read.derive_zones:
         metric["ring_zones"] = geometry.ring_zones_from_rings(
             metric["ring_roads"], metric["districts"]
         )
@@ -212,9 +343,6 @@ def load_study(
         metric[kind] = geometry.label_features(
             metric[kind], gdf_districts=metric["districts"], gdf_ring_zones=metric["ring_zones"]
         )
-    desc = str(gpkg)
-    if over:
-        desc += "; " + ", ".join(f"{k} from {p}" for k, p in sorted(over.items()))
     return Study(
         districts=metric["districts"],
         ring_roads=metric["ring_roads"],
@@ -222,50 +350,110 @@ def load_study(
         zones=metric["zones"],
         branches=metric["branches"],
         candidates=metric["candidates"],
-        source=desc,
+        source=read.source,
         layer_sources=dict(sorted(sources.items())),
+        name=read.name,
+        crs=read.crs,
     )
+
+
+BEIJING_NAME: Final = "北京 Beijing"
+"""The name of the embedded study."""
+STUDY_META: Final = "netplan_study"
+"""The GeoPackage table in which `netplan study build` records a study's name and CRS."""
+
+
+def _gpkg_identity(gpkg: Path) -> tuple[str, str]:
+    """A GeoPackage study's name and CRS: its metadata table, the embedded one's, or guesses."""
+    from netplan._paths import default_gpkg
+
+    meta = read_study_meta(gpkg)
+    if meta is not None:
+        return meta
+    try:
+        embedded = gpkg.exists() and gpkg.resolve() == default_gpkg().resolve()
+    except DataNotFoundError:
+        embedded = False
+    return (BEIJING_NAME, BEIJING_CRS) if embedded else (gpkg.stem, AUTO)
+
+
+def read_study_meta(gpkg: Path) -> tuple[str, str] | None:
+    """``(name, crs)`` recorded in a GeoPackage by ``netplan study build``, if any.
+
+    Parameters
+    ----------
+    gpkg
+        The GeoPackage.
+
+    Returns
+    -------
+    tuple of str, or None
+        The name and CRS; ``None`` if the file has no (valid) metadata table.
+    """
+    import pyogrio
+
+    if not gpkg.is_file() or STUDY_META not in gpkg_layers(gpkg):
+        return None
+    try:
+        table = pyogrio.read_dataframe(source_path(gpkg, what="GeoPackage"), layer=STUDY_META,
+                                       read_geometry=False)
+        meta = dict(zip(table["key"].astype(str), table["value"].astype(str), strict=True))
+    except Exception as exc:
+        raise NetplanError(f"{gpkg}: cannot read its table '{STUDY_META}' ({exc}); build the "
+                           "study again with `netplan study build`") from None
+    if not meta.get("name") or not meta.get("crs"):
+        return None
+    return meta["name"], meta["crs"]
 
 
 _NEEDED: Final = ", ".join(k for k in STUDY_KINDS if k != "ring_zones")
 """The layers a study GeoPackage must hold (ring zones are derived when absent)."""
 
 
-def _check_study_files(gpkg: Path, over: Mapping[str, Path]) -> None:
-    """Raise if an override names an unknown kind or the GeoPackage is missing or no .gpkg."""
+def _check_overrides(over: Mapping[str, Path]) -> None:
     unknown = sorted(set(over) - set(STUDY_KINDS))
     if unknown:
         raise NetplanError(
             f"cannot override layer(s) {', '.join(unknown)}: unknown kind; expected one of "
             f"{', '.join(STUDY_KINDS)}"
         )
+
+
+def _check_study_files(gpkg: Path, over: Mapping[str, Path]) -> None:
+    """Raise if an override names an unknown kind or the GeoPackage is missing or no .gpkg."""
+    _check_overrides(over)
     if not gpkg.exists() and set(STUDY_KINDS) - {"ring_zones"} - set(over):
         raise DataNotFoundError(
-            f"study GeoPackage not found: {gpkg}; pass an existing .gpkg file holding the "
-            f"layers {_NEEDED} (--data FILE), or omit --data to use the embedded dataset"
+            f"study GeoPackage not found: {gpkg}; pass --study FILE: a study manifest "
+            f"(study.toml, drafted by `netplan study init DIR`) or a .gpkg file holding the "
+            f"layers {_NEEDED}, or omit --data / --study to use the embedded dataset"
         )
     if gpkg.exists() and (gpkg.is_dir() or gpkg.suffix.lower() != ".gpkg"):
         what = "a folder" if gpkg.is_dir() else f"a '{gpkg.suffix or '(no extension)'}' file"
         raise NetplanError(
-            f"the study must be one GeoPackage (.gpkg) holding the layers {_NEEDED}, but "
-            f"{gpkg} is {what}; write your layers into one GeoPackage, each under its "
-            "kind's name (gdf.to_file('study.gpkg', layer='branches')), and check it with "
-            "`netplan layers validate study.gpkg`"
+            f"a study is a manifest (study.toml) or one GeoPackage (.gpkg) holding the layers "
+            f"{_NEEDED}, but {gpkg} is {what}; describe your files in a study.toml "
+            f"(`netplan study init {gpkg.parent if gpkg.is_file() else gpkg}` drafts one), "
+            "or write your layers into one GeoPackage, each under its kind's name, and check "
+            "it with `netplan layers validate study.gpkg`"
         )
+
+
+_EMPTY: Final[dict[str, str]] = {"ring_roads": "ring", "candidates": "candidate_id"}
+"""Layers a manifest may leave out: they are then empty (no rings; no candidate sites)."""
 
 
 class _StudyReader:
     """Reads the layers of one study, collecting the problems of every layer."""
 
-    def __init__(self, gpkg: Path, over: Mapping[str, Path], coords: str) -> None:
-        self.gpkg, self.over, self.coords = gpkg, over, coords
-        self.in_gpkg = set(gpkg_layers(gpkg)) if gpkg.exists() else set()
+    def __init__(self, src: Path, specs: Mapping[str, LayerSpec]) -> None:
+        self.src, self.specs = src, specs
         self.errors: list[LayerError] = []
         self.layers: dict[str, gpd.GeoDataFrame] = {}
         self.sources: dict[str, str] = {}
 
-    def read_all(self) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, str], bool]:
-        """The layers read (WGS84), their sources, and whether ring zones are to be derived.
+    def read_all(self) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, str]]:
+        """The layers read (WGS84) and their sources.
 
         Districts come first: their union is the study area the points and zones must lie in.
         """
@@ -276,19 +464,16 @@ class _StudyReader:
         )
         if area is not None:
             area = shapely.buffer(area, 0)
-        for kind in ("ring_roads", "zones", "branches", "candidates"):
-            self.read(kind, area if kind in ("zones", "branches", "candidates") else None)
-        derive_zones = (
-            "ring_zones" not in self.over
-            and ("ring_roads" in self.over or "districts" in self.over
-                 or "ring_zones" not in self.in_gpkg)
-        )
-        if not derive_zones:
-            self.read("ring_zones", None)
+        for kind in ("ring_roads", "zones", "branches", "candidates", "ring_zones"):
+            if kind in self.specs:
+                self.read(kind, area if kind in ("zones", "branches", "candidates") else None)
+            elif kind in _EMPTY:
+                self.layers[kind] = _empty_layer(kind)
+                self.sources[kind] = "none (not in the manifest)"
         self.check_shared_ids()
         if self.errors:
-            raise _combine(self.errors, str(self.gpkg))
-        return self.layers, self.sources, derive_zones
+            raise _combine(self.errors, str(self.src))
+        return self.layers, self.sources
 
     def check_shared_ids(self) -> None:
         """An id used by a branch and a candidate site is a problem (a plan names sites by id)."""
@@ -305,25 +490,34 @@ class _StudyReader:
                 "rename those candidates (or branches)"], self.sources["candidates"]))
 
     def read(self, kind: str, area: shapely.Geometry | None) -> None:
-        """Read one layer (from its override file, else the GeoPackage); keep its problems."""
-        src = self.over.get(kind, self.gpkg)
+        """Read one layer as its spec says; keep its problems."""
+        spec = self.specs[kind]
         try:
             self.layers[kind] = read_layer(
-                src, kind, layer=None if kind in self.over else kind,
-                coords=self.coords if kind in self.over else "wgs84", study_area=area,
+                spec.path, kind, layer=spec.layer, coords=spec.coords, lon_col=spec.lon,
+                lat_col=spec.lat, crs=spec.crs, study_area=area, encoding=spec.encoding,
+                columns=spec.columns, values=spec.values,
             )
-            self.sources[kind] = str(src)
+            self.sources[kind] = str(spec.path)
         except LayerError as exc:
             self.errors.append(exc)
         except NetplanError as exc:
-            if kind not in self.over and kind not in self.in_gpkg:
+            in_gpkg = spec.layer is not None and spec.path == self.src and spec.path.exists()
+            if in_gpkg and kind not in gpkg_layers(spec.path):
                 self.errors.append(LayerError(kind, [
-                    f"layer missing from {self.gpkg}: no layer '{kind}' (its layers: "
-                    f"{examples(sorted(self.in_gpkg)) or 'none'}); add the layer under that "
-                    f"name (a study needs {_NEEDED}; ring_zones is derived when absent)"],
-                    str(self.gpkg)))
+                    f"layer missing from {self.src}: no layer '{kind}' (its layers: "
+                    f"{examples(sorted(gpkg_layers(spec.path))) or 'none'}); add the layer "
+                    f"under that name (a study needs {_NEEDED}; ring_zones is derived when "
+                    "absent)"], str(self.src)))
             else:
-                self.errors.append(LayerError(kind, [str(exc)], str(src)))
+                self.errors.append(LayerError(kind, [str(exc)], str(spec.path)))
+
+
+def _empty_layer(kind: str) -> gpd.GeoDataFrame:
+    """An empty layer of ``kind`` with its schema's columns, in WGS84."""
+    sch = SCHEMAS[kind]
+    cols = {c.name: pd.Series([], dtype=object) for c in (sch.id, *sch.columns)}
+    return gpd.GeoDataFrame(cols, geometry=gpd.GeoSeries([], crs=WGS84), crs=WGS84)
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, Path]:
@@ -568,4 +762,4 @@ def validate_files(  # noqa: PLR0913 - public entry point, options keyword-only
     return reports
 
 
-_SKIP: Final = frozenset({"layer_styles"})
+_SKIP: Final = frozenset({"layer_styles", STUDY_META})

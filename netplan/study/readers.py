@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
@@ -24,8 +25,9 @@ from pyproj import CRS
 from netplan._errors import DataNotFoundError, LayerError, NetplanError, examples, quoted
 from netplan.study import _validate as v
 from netplan.study.coords import check_coords, geometry_to_wgs84
+from netplan.study.crs import crs_hint, looks_geographic
 from netplan.study.inputs import check_file_size, check_rows, is_remote, source_path
-from netplan.study.schemas import RINGS, WGS84, Column, LayerSchema, schema
+from netplan.study.schemas import WGS84, Column, LayerSchema, schema
 
 __all__ = ["FORMATS", "gpkg_layers", "read_layer", "validate_layer"]
 
@@ -301,6 +303,7 @@ def _points_from_columns(
     return geoms, problems
 
 
+# long: the public reader's docstring documents each of its options; the body is short
 def read_layer(  # noqa: PLR0913 - public entry point, options keyword-only
     path: str | os.PathLike[str],
     kind: str,
@@ -313,6 +316,8 @@ def read_layer(  # noqa: PLR0913 - public entry point, options keyword-only
     study_area: shapely.Geometry | None = None,
     encoding: str | None = None,
     allow_remote: bool | None = None,
+    columns: Mapping[str, str] | None = None,
+    values: Mapping[str, Mapping[str, str]] | None = None,
 ) -> gpd.GeoDataFrame:
     """Read one layer, validate it and return it in WGS84 (EPSG:4326).
 
@@ -341,6 +346,12 @@ def read_layer(  # noqa: PLR0913 - public entry point, options keyword-only
         Text encoding (``"gbk"`` ...) of a file that does not say (Shapefile without .cpg, CSV).
     allow_remote
         Read a URL; ``None``: as :func:`~netplan.study.inputs.input_limits` says (no).
+    columns
+        netplan column → the file's column (a study manifest's ``columns``), renamed
+        before validation.
+    values
+        netplan column → {the file's value → netplan's value} (``values.format``), mapped
+        before validation; other values are kept.
 
     Returns
     -------
@@ -372,6 +383,9 @@ def read_layer(  # noqa: PLR0913 - public entry point, options keyword-only
     fmt = _format_of(p)
     raw, layer_read = _read_raw(src, p, fmt, kind, layer, encoding)
     source = f"{p}" + (f", layer '{layer_read}'" if layer_read and layer_read != kind else "")
+    raw, problems = _mapped(raw, columns or {}, values or {})
+    if problems:
+        raise LayerError(kind, problems, source=source)
     gdf, problems = _validate_frame(
         raw, sch, fmt=fmt, coords=coords, lon_col=lon_col, lat_col=lat_col, crs=crs,
         study_area=study_area,
@@ -381,6 +395,31 @@ def read_layer(  # noqa: PLR0913 - public entry point, options keyword-only
     assert gdf is not None
     logger.debug("read %s (%d features) from %s", kind, len(gdf), source)
     return gdf
+
+
+def _mapped(
+    raw: pd.DataFrame, columns: Mapping[str, str], values: Mapping[str, Mapping[str, str]]
+) -> tuple[pd.DataFrame, list[str]]:
+    """The file's columns renamed to netplan's and its values mapped (a manifest's mapping)."""
+    if not columns and not values:
+        return raw, []
+    geom = raw.geometry.name if isinstance(raw, gpd.GeoDataFrame) else None
+    present = [str(c) for c in raw.columns if c != geom]
+    missing = [f"columns.{ours} = {quoted(yours)}" for ours, yours in columns.items()
+               if yours not in present]
+    if missing:
+        return raw, [
+            f"column mapping: {examples(missing)} name(s) no column of the file (its columns: "
+            f"{examples(present) or 'none'}); fix the header in the manifest's [layer] columns"
+        ]
+    clash = [ours for ours, yours in columns.items() if ours != yours and ours in present
+             and ours not in columns.values()]
+    out = raw.drop(columns=clash).rename(columns={y: o for o, y in columns.items()})
+    for col, mapping in values.items():
+        if col in out.columns:
+            out[col] = [mapping.get(str(x).strip(), x) if isinstance(x, str) else x
+                        for x in out[col]]
+    return out, []
 
 
 def _check_size(src: Path, shown: Path, kind: str) -> None:
@@ -509,12 +548,7 @@ def _geometry_and_crs(
         if crs is not None:
             file_crs = CRS.from_user_input(crs)
         else:
-            problems.append(
-                "CRS: expected a coordinate reference system, found none (the file does not "
-                "say what its coordinates are); set it: `netplan layers validate --crs "
-                "EPSG:4326 ...`, read_layer(..., crs='EPSG:4326'), or gdf.set_crs('EPSG:4326') "
-                "before writing the file (or add the .prj of a Shapefile)"
-            )
+            problems.append(_no_crs_problem(geoms))
     if coords != "wgs84" and file_crs is not None and not file_crs.is_geographic:
         problems.append(
             f"CRS: coords='{coords}' applies to longitude/latitude only, but the layer is in "
@@ -522,6 +556,24 @@ def _geometry_and_crs(
             "files"
         )
     return geoms, file_crs, df, problems
+
+
+def _no_crs_problem(geoms: np.ndarray) -> str:
+    """The missing-CRS problem, with a guess from the size of the coordinates."""
+    present = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+    if len(present) == 0:
+        return ("CRS: expected a coordinate reference system, found none; set it "
+                "(crs = \"EPSG:...\" in study.toml, --crs, or the .prj of a Shapefile)")
+    bounds = [float(b) for b in shapely.total_bounds(present)]
+    code = "EPSG:4326" if looks_geographic(bounds) else "EPSG:..."
+    return (
+        f"CRS: expected a coordinate reference system, found none (the file does not say "
+        f"what its coordinates are); {crs_hint(bounds)}. Set it: crs = \"{code}\" in the "
+        f"layer's table of study.toml, `netplan layers validate --crs {code} ...`, "
+        f"read_layer(..., crs='{code}'), gdf.set_crs('{code}') before writing the file, or "
+        "add the .prj of a Shapefile; `netplan study check` tries the likely CRSs against "
+        "the districts"
+    )
 
 
 def _single_points(geoms: np.ndarray) -> np.ndarray:
@@ -700,13 +752,7 @@ def _kind_checks(
     if sch.kind == "zones" and "adcode" not in out.columns:
         out["adcode"] = pd.Series(None, index=out.index, dtype=object)
     if sch.kind == "ring_roads" and "ring" in out.columns:
-        present = set(out["ring"].dropna().astype(int))
-        missing = [k for k in RINGS if k not in present]
-        if missing:
-            problems.append(
-                f"column 'ring': expected the rings {', '.join(map(str, RINGS))}, found no line "
-                f"for ring {', '.join(map(str, missing))}"
-            )
+        present = set(out["ring"].dropna().astype(int))  # any ring numbers: one, four or none
         for k in sorted(present):
             sel = usable & (out["ring"] == k).to_numpy(dtype=bool)
             if not sel.any():
