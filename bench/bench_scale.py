@@ -70,7 +70,7 @@ def _scenario(study: Any) -> Any:
     scaled = {key: None if getattr(sc, key) is None else max(1, round(getattr(sc, key) * f))
               for key in ("max_open", "max_close", "max_upgrade", "max_convert")}
     return sc.replace(**scaled, budget_cny=round(sc.budget_cny * f),
-                      min_share_outside_ring5=None)
+                      min_share_outside_ring=None)
 
 
 # ------------------------------------------------------------------------------------------

@@ -31,13 +31,15 @@ import shapely
 from scipy.spatial import cKDTree
 from sklearn.cluster import KMeans
 
+from netplan.study.crs import BEIJING_CRS as METRIC_CRS
 from netplan.study.geometry import (
-    METRIC_CRS,
-    OUTSIDE_RING5,
     RING_ZONES,
     label_features,
     ring_zones_from_rings,
 )
+
+OUTSIDE_RING5 = frozenset({"5_6", "outside_6"})
+"""Beijing's ring zones outside the 5th ring."""
 
 HERE = Path(__file__).resolve().parent
 RAW = HERE / "raw"

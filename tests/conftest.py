@@ -52,7 +52,7 @@ TINY: dict[str, Any] = {
     "zone_ring_zones": [z[6] for z in ZONES],
     "outlets": 8,
     "light_outlets": 2,
-    "outside_ring5": 3,
+    "outside_ring": 3,
     "population_2010": 3600,
     "population_2020": 3910,
     "districts": {"110101": (4, 1000, 1060), "110105": (4, 2600, 2850)},

@@ -34,7 +34,7 @@ max_dist_km = 30.0
 budget_cny = "none"
 max_open = "none"
 max_close = "none"
-min_share_outside_ring5 = "none"
+min_share_outside_ring = "none"
 time_limit_s = 60.0
 mip_gap = 1e-6
 """

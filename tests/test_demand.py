@@ -8,9 +8,9 @@ import pytest
 
 from netplan._errors import LayerError, NetplanError, ScenarioError
 from netplan.model.demand import (
-    CENTRAL_ADCODES,
     annual_visits,
     arrivals_per_h,
+    central_adcodes,
     stream_split,
     valid_years,
     zone_population,
@@ -32,9 +32,12 @@ def zones() -> pd.DataFrame:
     )
 
 
+CENTRAL_ADCODES = frozenset({"110101", "110102", "110105", "110106", "110107", "110108"})
+
+
 def test_central_adcodes() -> None:
-    assert frozenset({"110101", "110102", "110105", "110106", "110107", "110108"}) \
-        == CENTRAL_ADCODES
+    """The Beijing scenario names the six central districts (城六区) by adcode."""
+    assert central_adcodes(SC) == CENTRAL_ADCODES
 
 
 def test_census_years_return_the_columns() -> None:
@@ -91,14 +94,14 @@ def test_horizon_on_a_larger_synthetic_grid() -> None:
 
 
 def test_unknown_year_lists_the_valid_ones() -> None:
-    assert valid_years(SC) == (2010, 2020, 2035)
+    assert valid_years(SC, zones()) == (2010, 2020, 2035)
     with pytest.raises(ScenarioError, match=r"year 2030; valid years are 2010, 2020, 2035"):
         zone_population(zones(), SC, year=2030)
 
 
 def test_bad_zone_tables() -> None:
-    with pytest.raises(LayerError, match=r"'pop_2010' is missing"):
-        zone_population(zones().drop(columns="pop_2010"), SC, year=2035)
+    with pytest.raises(LayerError, match=r"'pop_2020': found no such column.*base = 2020"):
+        zone_population(zones().drop(columns="pop_2020"), SC, year=2035)
     with pytest.raises(LayerError, match=r"'adcode' is missing"):
         zone_population(zones().drop(columns="adcode"), SC, year=2035)
     bad = zones()

@@ -8,11 +8,11 @@ import pytest
 import shapely
 
 from netplan._errors import LayerError
+from netplan.study.crs import BEIJING_CRS as METRIC_CRS
 from netplan.study.geometry import (
-    METRIC_CRS,
-    OUTSIDE_RING5,
     RING_ZONES,
     label_features,
+    outside_ring_mask,
     ring_zones_from_rings,
 )
 
@@ -52,7 +52,7 @@ def districts() -> gpd.GeoDataFrame:
 def test_constants() -> None:
     assert METRIC_CRS == "EPSG:32650"
     assert RING_ZONES == ("inside_2", "2_3", "3_4", "4_5", "5_6", "outside_6")
-    assert frozenset({"5_6", "outside_6"}) == OUTSIDE_RING5
+    assert outside_ring_mask(list(RING_ZONES), 5).tolist() == [False] * 4 + [True] * 2
 
 
 def test_ring_zones_known_areas(
@@ -119,9 +119,11 @@ def test_ring_zones_disjoint_even_if_rings_cross(districts: gpd.GeoDataFrame) ->
     assert union.area == pytest.approx(144 * KM**2)
 
 
-def test_ring_zones_missing_ring(rings: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> None:
-    with pytest.raises(LayerError, match="ring 4 is missing"):
-        ring_zones_from_rings(rings[rings["ring"] != 4], districts)
+def test_ring_zones_of_any_rings(rings: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> None:
+    # Without ring 4 the zone between rings 3 and 5 is one zone, 3_5.
+    zones = ring_zones_from_rings(rings[rings["ring"] != 4], districts)
+    assert list(zones["ring_zone"]) == ["inside_2", "2_3", "3_5", "5_6", "outside_6"]
+    np.testing.assert_allclose(zones.area.to_numpy() / KM**2, [4.0, 12.0, 48.0, 36.0, 44.0])
 
 
 def test_ring_zones_missing_column(rings: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> None:

@@ -60,14 +60,17 @@ def test_default_file_equals_code_defaults() -> None:
     """The defaults live in code once; the commented default file repeats them exactly."""
     from_file = load_scenario()
     from_code = scenario_from_dict({})
+    # central_districts: the file names Beijing's six; the code default () takes them from
+    # the districts layer's zone column, which gives the same six for the embedded data
+    assert from_code.central_districts == ()
     for f in dataclasses.fields(Scenario):
-        if f.name in ("name", "description", "source", "source_sha256"):
+        if f.name in ("name", "description", "source", "source_sha256", "central_districts"):
             continue
         assert getattr(from_file, f.name) == getattr(from_code, f.name), f.name
     assert dict(from_file.formats) == dict(DEFAULT_FORMATS)
     assert dict(from_file.districts) == dict(DEFAULT_DISTRICTS)
     for field, value in DEFAULTS.items():
-        assert getattr(from_file, field) == value
+        assert field == "central_districts" or getattr(from_file, field) == value
 
 
 def test_partial_file_fills_defaults(tmp_path: Path) -> None:
@@ -112,10 +115,10 @@ def test_empty_districts_table_means_no_policies(tmp_path: Path) -> None:
 
 def test_none_means_no_limit(tmp_path: Path) -> None:
     text = ('[planning]\nbudget_cny = "none"\nmax_open = "unlimited"\nmax_close = "None"\n'
-            'min_share_outside_ring5 = "none"\ntime_limit_s = "none"\n')
+            'min_share_outside_ring = "none"\ntime_limit_s = "none"\n')
     s = load_scenario(write(tmp_path, text))
     assert s.budget_cny is None and s.max_open is None and s.max_close is None
-    assert s.min_share_outside_ring5 is None and s.time_limit_s is None
+    assert s.min_share_outside_ring is None and s.time_limit_s is None
 
 
 def test_replace_revalidates_and_round_trip() -> None:
@@ -229,9 +232,10 @@ SECTION_KEYS = {
     "service": ["counter_service_min", "terminal_service_min", "target_wait_min"],
     "travel": ["max_dist_km", "k_nearest", "detour_factor", "cost_cny_per_km",
                "relocation_radius_km"],
-    "planning": ["budget_cny", "max_open", "max_close", "min_share_outside_ring5",
-                 "amortisation_years", "unserved_penalty_cny_per_visit", "balance_weight",
-                 "balance_threshold", "time_limit_s", "mip_gap"],
+    "planning": ["budget_cny", "max_open", "max_close", "outside_ring",
+                 "min_share_outside_ring", "amortisation_years",
+                 "unserved_penalty_cny_per_visit", "balance_weight", "balance_threshold",
+                 "time_limit_s", "mip_gap"],
 }
 FORMAT_KEYS = ["counters", "terminals", "opex_cny_per_year", "open_cny", "convert_cny",
                "close_cny", "relocate_cny", "description"]

@@ -20,12 +20,12 @@ REPO_GPKG = Path(__file__).resolve().parent.parent / "netplan" / "data" / "beiji
 
 def test_summary_of_the_tiny_study(tiny_gpkg: Path, tiny_expected: dict[str, Any]) -> None:
     expected = tiny_expected
-    result = summarize(load_study(tiny_gpkg))
+    result = summarize(load_study(tiny_gpkg), outside_ring=5)
     assert result["outlets"] == expected["outlets"]
     assert result["light_outlets"] == expected["light_outlets"]
     assert result["full_outlets"] == expected["outlets"] - expected["light_outlets"]
-    assert result["outlets_outside_ring5"] == expected["outside_ring5"]
-    assert result["share_outside_ring5"] == pytest.approx(3 / 8)
+    assert result["outlets_outside_ring"] == expected["outside_ring"]
+    assert result["share_outside_ring"] == pytest.approx(3 / 8)
     assert result["population_2010"] == expected["population_2010"]
     assert result["population_2020"] == expected["population_2020"]
     assert result["inflow"] == 310
@@ -36,7 +36,7 @@ def test_summary_of_the_tiny_study(tiny_gpkg: Path, tiny_expected: dict[str, Any
     for code, (outlets, p10, p20) in expected["districts"].items():
         assert (by_code[code]["outlets"], by_code[code]["population_2010"],
                 by_code[code]["population_2020"]) == (outlets, p10, p20)
-    assert by_code["110101"]["share_outside_ring5"] == 0.5
+    assert by_code["110101"]["share_outside_ring"] == 0.5
     assert by_code["110105"]["name_zh"] == "朝阳区"
     rings = {r["ring_zone"]: r for r in result["ring_zones"]}
     assert list(rings) == ["inside_2", "2_3", "3_4", "4_5", "5_6", "outside_6"]
@@ -49,12 +49,12 @@ def test_summary_of_the_tiny_study(tiny_gpkg: Path, tiny_expected: dict[str, Any
 
 
 def test_summary_of_one_district(tiny_gpkg: Path) -> None:
-    result = summarize(load_study(tiny_gpkg), adcode="Dongcheng")
+    result = summarize(load_study(tiny_gpkg), adcode="Dongcheng", outside_ring=5)
     assert result["scope"] == {"adcode": "110101", "name_zh": "东城区",
                                "name_en": "Dongcheng District"}
     assert (result["outlets"], result["light_outlets"]) == (4, 1)
     assert (result["population_2010"], result["population_2020"]) == (1000, 1060)
-    assert result["share_outside_ring5"] == 0.5
+    assert result["share_outside_ring"] == 0.5
     assert [d["adcode"] for d in result["districts"]] == ["110101"]
     assert sum(r["outlets"] for r in result["ring_zones"]) == 4
     assert sum(r["population_2020"] for r in result["ring_zones"]) == 1060
@@ -97,13 +97,13 @@ def test_must_show_figures_of_the_embedded_dataset() -> None:
     data = json.loads(result.output)
     assert data["outlets"] == 562
     assert data["light_outlets"] == 70
-    assert 0.28 <= data["share_outside_ring5"] <= 0.36
+    assert 0.28 <= data["share_outside_ring"] <= 0.36
     assert data["population_2010"] == 19_612_368
     assert data["population_2020"] == 21_893_095
     assert data["branch_sources"] == {"modelled": 562}
     districts = data["districts"]
     assert len(districts) == 16 and data["n_districts"] == 16
-    for key in ("outlets", "light_outlets", "outlets_outside_ring5", "population_2010",
+    for key in ("outlets", "light_outlets", "outlets_outside_ring", "population_2010",
                 "population_2020", "inflow"):
         assert sum(d[key] for d in districts) == data[key], key
         assert sum(r[key] for r in data["ring_zones"]) == data[key], key

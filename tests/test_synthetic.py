@@ -19,7 +19,8 @@ from netplan.model.synthetic import (
     synthetic_scenario_toml,
     write_study,
 )
-from netplan.study.geometry import METRIC_CRS, RING_ZONES
+from netplan.study.crs import BEIJING_CRS as METRIC_CRS
+from netplan.study.geometry import RING_ZONES
 from netplan.study.layers import load_study
 from netplan.study.readers import validate_layer
 from netplan.study.schemas import STUDY_KINDS

@@ -1,4 +1,8 @@
 """Commands that draw a plan: map, report.
+
+Both draw the plan with the study it was made from (recorded in its ``run.json``), or
+``--study FILE``; a recorded study that is missing or changed is an error, never a
+silent switch to the embedded data (:func:`netplan.present.folder.plan_study`).
 """
 
 from __future__ import annotations
@@ -8,7 +12,14 @@ from typing import Annotated
 
 import typer
 
-from netplan.cli._app import ForceOpt, app, check_out, command_inputs, plan_inputs, study_or_none
+from netplan.cli._app import ForceOpt, app, check_out, plan_inputs
+
+StudyOpt = Annotated[
+    Path | None,
+    typer.Option("--study", "--data", help="The study to draw the plan with, a study.toml or "
+                                           "a GeoPackage (default: the one the plan was made "
+                                           "from)."),
+]
 
 
 @app.command("map")
@@ -18,31 +29,49 @@ def map_cmd(
         Path | None,
         typer.Option("--out", "-o", help="HTML file (default: maps/<plan folder name>.html)."),
     ] = None,
-    data: Annotated[
-        Path | None,
-        typer.Option("--data", help="GeoPackage of the study, for districts and rings "
-                                    "(default: embedded)."),
-    ] = None,
+    data: StudyOpt = None,
     tiles: Annotated[
-        str, typer.Option("--tiles", help="Background: none (offline), osm, cartodb, gaode "
-                                          "(GCJ-02, data shifted to match).")
-    ] = "cartodb",
+        str, typer.Option("--tiles", help="Background: none (default: drawn from the study's "
+                                          "own layers, no network request), or online tiles "
+                                          "osm, cartodb, gaode (GCJ-02, data shifted to "
+                                          "match), which tell that provider where you look.")
+    ] = "none",
+    screenshot: Annotated[
+        Path | None,
+        typer.Option("--screenshot", help="Also save a PNG of the map as it opens "
+                                          "(1600×1000, offline; needs headless Chromium)."),
+    ] = None,
     force: ForceOpt = False,
 ) -> None:
     """Draw the committee map of a plan: one HTML file that opens from disk, offline."""
     from netplan.planning.plan import read_plan
-    from netplan.present.maps import TILE_CHOICES, plan_map
+    from netplan.present.folder import plan_study
+    from netplan.present.maps import (
+        TILE_CHOICES,
+        map_screenshot,
+        plan_map,
+        require_screenshot_browser,
+    )
 
     if tiles.lower() not in TILE_CHOICES:
         raise typer.BadParameter(f"unknown tiles {tiles!r}; use one of "
                                  f"{', '.join(TILE_CHOICES)}", param_hint="--tiles")
     target = out_file if out_file is not None else Path("maps") / f"{plan_dir.resolve().name}.html"
-    inputs = command_inputs(data, *plan_inputs(plan_dir))
+    inputs = _inputs(data, *plan_inputs(plan_dir))
     check_out(target, force=force, inputs=inputs)
+    if screenshot is not None:
+        check_out(screenshot, force=force, inputs=[*inputs, target], option="--screenshot")
+        require_screenshot_browser()
     result = read_plan(plan_dir)
-    plan_map(result, study=study_or_none(data), out=target, tiles=tiles.lower(), force=force,
-             inputs=inputs)
+    plan_map(result, study=plan_study(result, data), out=target, tiles=tiles.lower(),
+             force=force, inputs=inputs)
     typer.echo(str(target))
+    if screenshot is not None:
+        from netplan._io import atomic_write_bytes
+
+        png = map_screenshot(target.read_text(encoding="utf-8"))
+        atomic_write_bytes(screenshot, png, force=force, inputs=[*inputs, target])
+        typer.echo(str(screenshot))
 
 
 @app.command("report")
@@ -51,29 +80,60 @@ def report_cmd(
     out_file: Annotated[
         Path | None, typer.Option("--out", "-o", help="HTML file (default: PLAN_DIR/report.html).")
     ] = None,
-    data: Annotated[
-        Path | None,
-        typer.Option("--data", help="GeoPackage of the study, for district names "
-                                    "(default: embedded)."),
+    pdf_file: Annotated[
+        Path | None, typer.Option("--pdf", help="Also print the report to this PDF (A4 "
+                                                "landscape; needs headless Chromium).")
     ] = None,
+    map_file: Annotated[
+        Path | None, typer.Option("--map", help="The map the report links and embeds "
+                                                "(default: PLAN_DIR/map.html if it exists).")
+    ] = None,
+    data: StudyOpt = None,
     force: ForceOpt = False,
 ) -> None:
-    """Write the committee report of a plan (one HTML page; links the plan's map.html)."""
+    """Write the committee report of a plan (one HTML page that prints as the approval pack;
+    links the plan's map.html), and with --pdf its PDF."""
     import os
 
     from netplan._io import PLAN_FOLDER
     from netplan.planning.plan import read_plan
+    from netplan.present.folder import plan_study
     from netplan.present.report import plan_report
 
     target = out_file if out_file is not None else plan_dir / PLAN_FOLDER.report
-    map_file = plan_dir / PLAN_FOLDER.map
-    inputs = command_inputs(data, *plan_inputs(plan_dir), map_file)
+    if map_file is not None and not map_file.is_file():
+        raise typer.BadParameter(f"{map_file} is not a file; give the map's HTML file "
+                                 "(`netplan map` writes one)", param_hint="--map")
+    linked = map_file if map_file is not None else plan_dir / PLAN_FOLDER.map
+    inputs = _inputs(data, *plan_inputs(plan_dir), linked)
     check_out(target, force=force, inputs=inputs)
+    if pdf_file is not None:
+        _check_pdf(pdf_file, target, force=force, inputs=inputs)
     result = read_plan(plan_dir)
-    href = (Path(os.path.relpath(map_file.resolve(), target.resolve().parent)).as_posix()
-            if map_file.is_file() else None)
-    plan_report(result, out=target, map_href=href, study=study_or_none(data), force=force,
-                inputs=inputs)
+    href = (Path(os.path.relpath(linked.resolve(), target.resolve().parent)).as_posix()
+            if linked.is_file() else None)
+    plan_report(result, out=target, map_href=href, study=plan_study(result, data),
+                force=force, inputs=inputs, pdf=pdf_file)
     typer.echo(str(target))
+    if pdf_file is not None:
+        typer.echo(str(pdf_file))
+
+
+def _check_pdf(pdf_file: Path, target: Path, *, force: bool, inputs: list[Path]) -> None:
+    """Refuse a bad --pdf (exit 2) and a machine without Chromium (exit 1) before any work."""
+    from netplan.present.pdf import require_chromium
+
+    if pdf_file.absolute() == target.absolute():
+        raise typer.BadParameter("the PDF and the HTML report must be two files",
+                                 param_hint="--pdf")
+    check_out(pdf_file, force=force, inputs=inputs, option="--pdf")
+    require_chromium()
+
+
+def _inputs(study: Path | None, *files: Path) -> list[Path]:
+    """The files a map or report reads (never written over): the plan's and ``--study``."""
+    from netplan.study.layers import study_files
+
+    return [*files] if study is None else [study, *study_files(study), *files]
 
 

@@ -11,21 +11,23 @@ Peak-hour arrivals of a zone (both streams together)::
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from netplan._errors import LayerError, NetplanError, ScenarioError
+from netplan._errors import MAX_EXAMPLES, LayerError, NetplanError, ScenarioError
 from netplan._types import FloatArray
 from netplan.model.scenario import Scenario
 
 __all__ = [
-    "CENSUS_YEAR_2010",
-    "CENTRAL_ADCODES",
+    "CENTRAL_ZONE_WORDS",
     "annual_visits",
     "arrivals_per_h",
+    "central_adcodes",
+    "pop_column",
     "stream_split",
     "valid_years",
     "zone_population",
@@ -33,19 +35,28 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: Values of the districts layer's ``zone`` column that mark a central district (used when
+#: ``[horizon] central_districts`` is not set).
+CENTRAL_ZONE_WORDS: frozenset[str] = frozenset({"core", "central"})
 
-#: The six central districts (城六区): 东城 西城 朝阳 丰台 石景山 海淀.
-CENTRAL_ADCODES: frozenset[str] = frozenset(
-    {"110101", "110102", "110105", "110106", "110107", "110108"}
-)
-
-#: The year of the zones' ``pop_2010`` column (6th census).
-CENSUS_YEAR_2010 = 2010
+_POP = re.compile(r"^pop_(\d{4})$")
 
 
-def valid_years(scenario: Scenario) -> tuple[int, ...]:
-    """Years :func:`zone_population` knows: 2010, the base year and the horizon year."""
-    return tuple(sorted({CENSUS_YEAR_2010, scenario.base_year, scenario.horizon_year}))
+def pop_column(year: int) -> str:
+    """The zones' population column of a census or base year: ``pop_<year>``."""
+    return f"pop_{int(year)}"
+
+
+def _pop_years(gdf_zones: Any) -> list[int]:
+    """Years of the ``pop_<year>`` columns of a zone table, ascending."""
+    return sorted(int(m.group(1)) for c in gdf_zones.columns if (m := _POP.match(str(c))))
+
+
+def valid_years(scenario: Scenario, gdf_zones: Any = None) -> tuple[int, ...]:
+    """Years :func:`zone_population` knows: the zones' ``pop_<year>`` columns, the base year
+    (whose column the zones need) and the horizon."""
+    have = _pop_years(gdf_zones) if gdf_zones is not None else []
+    return tuple(sorted({*have, scenario.base_year, scenario.horizon_year}))
 
 
 def _column(gdf_zones: Any, col: str, problems: list[str]) -> FloatArray:
@@ -66,21 +77,99 @@ def _column(gdf_zones: Any, col: str, problems: list[str]) -> FloatArray:
     return values
 
 
-def zone_population(gdf_zones: Any, scenario: Scenario, *, year: int) -> FloatArray:
+def central_adcodes(scenario: Scenario, gdf_districts: Any = None) -> frozenset[str]:
+    """The adcodes of the central districts that ``horizon.central_population`` lives in.
+
+    ``[horizon] central_districts`` (names or adcodes) when the scenario sets it, else the
+    districts whose ``zone`` column is one of :data:`CENTRAL_ZONE_WORDS`, else none.
+
+    Parameters
+    ----------
+    scenario
+        Gives ``central_districts``.
+    gdf_districts
+        The districts layer (``adcode``, ``name_zh``, optional ``name_en``,
+        ``name_pinyin``, ``zone``); without it only adcodes can be resolved.
+
+    Returns
+    -------
+    frozenset of str
+
+    Raises
+    ------
+    ScenarioError
+        A name or code that is no district of the study (the known names listed).
+    """
+    names: dict[str, str] = {}
+    shown: set[str] = set()
+    if gdf_districts is not None and "adcode" in gdf_districts.columns:
+        codes = gdf_districts["adcode"].astype(str).str.strip()
+        names.update({c: c for c in codes})
+        for col in ("name_zh", "name_en", "name_pinyin"):
+            if col in gdf_districts.columns:
+                text = gdf_districts[col].astype(str).str.strip()
+                names.update({n.casefold(): c for n, c in zip(text, codes, strict=True) if n})
+                shown.update(n for n in text if n)
+        if not scenario.central_districts:
+            if "zone" not in gdf_districts.columns:
+                return frozenset()
+            zone = gdf_districts["zone"].astype(str).str.strip().str.casefold()
+            return frozenset(codes[zone.isin(CENTRAL_ZONE_WORDS)])
+    out: set[str] = set()
+    unknown: list[str] = []
+    for key in scenario.central_districts:
+        code = names.get(key) or names.get(key.casefold())
+        if code is None and not names and key.isdigit() and len(key) == 6:
+            code = key  # no districts layer to check against: an adcode as written
+        if code is None:
+            unknown.append(key)
+        else:
+            out.add(code)
+    if unknown:
+        known = sorted(shown)
+        raise ScenarioError(
+            f"horizon.central_districts of scenario {scenario.name!r} names "
+            f"{', '.join(map(repr, unknown[:MAX_EXAMPLES]))}, which "
+            f"{'is' if len(unknown) == 1 else 'are'} no district of the study (its districts: "
+            f"{', '.join(known[:MAX_EXAMPLES]) or 'none loaded'}"
+            f"{', ...' if len(known) > MAX_EXAMPLES else ''}); write district names or adcodes "
+            "of the districts layer"
+        )
+    return frozenset(out)
+
+
+def _base_column(gdf_zones: Any, scenario: Scenario) -> str:
+    """``pop_<base year>``; a LayerError naming the population columns there are if absent."""
+    base = scenario.base_year
+    base_col = pop_column(base)
+    if base_col not in gdf_zones.columns:
+        have = [str(c) for c in gdf_zones.columns if _POP.match(str(c))]
+        raise LayerError("zones", [
+            f"column {base_col!r}: found no such column; scenario {scenario.name!r} has "
+            f"[years] base = {base}, and the zones' population columns are "
+            f"{', '.join(have) or 'none'}; set years.base to the year of one of them, or "
+            f"name the zones' column of {base} {base_col!r} (in study.toml: [zones] "
+            f"columns = {{ {base_col} = \"...\" }})"])
+    return base_col
+
+
+def zone_population(gdf_zones: Any, scenario: Scenario, *, year: int,
+                    districts: Any = None) -> FloatArray:
     """Population of every zone in ``year``, in the zones' row order.
 
-    * ``year == 2010``: the ``pop_2010`` column (6th census).
-    * ``year == scenario.base_year`` (2020): the ``pop_2020`` column (7th census).
-    * ``year == scenario.horizon_year`` (2035): derived from the master-plan totals:
+    * a year with a ``pop_<year>`` column (the base year ``[years] base`` must have one;
+      census years before it may): that column.
+    * ``year == scenario.horizon_year``: derived from the horizon totals:
 
-      - zones of the six central districts (:data:`CENTRAL_ADCODES`) are scaled by one
+      - zones of the central districts (:func:`central_adcodes`) are scaled by one
         factor so that together they hold ``horizon_central_population``;
       - the other zones together hold ``horizon_total_population -
-        horizon_central_population``. When that is more than their 2020 total, the growth
-        is spread over them in proportion to their positive inflow
-        ``max(pop_2020 - pop_2010, 0)`` (growth continues where it happened), falling back
-        to their 2020 population when no zone grew; when it is less (decline), they are
-        scaled down by one factor.
+        horizon_central_population``. When that is more than their base-year total, the
+        growth is spread over them in proportion to their positive inflow
+        ``max(pop_<base> - pop_<earlier>, 0)`` (growth continues where it happened;
+        ``<earlier>`` is the latest ``pop_<year>`` column before the base year), falling
+        back to their base-year population when no zone grew or there is no earlier
+        column; when it is less (decline), they are scaled down by one factor.
 
     The horizon totals are properties of the whole city: call this on the city's full zone
     table and slice the result, never on one district's zones.
@@ -88,12 +177,14 @@ def zone_population(gdf_zones: Any, scenario: Scenario, *, year: int) -> FloatAr
     Parameters
     ----------
     gdf_zones
-        A (Geo)DataFrame with ``pop_2020`` and, for 2010 and the horizon, ``pop_2010``; the
-        horizon also needs ``adcode`` (6-digit strings).
+        A (Geo)DataFrame with ``pop_<base year>`` (and the columns of other years asked
+        for); the horizon also needs ``adcode`` (6-digit strings).
     scenario
         Gives the base and horizon years and the horizon totals.
     year
         One of :func:`valid_years`.
+    districts
+        The districts layer, to resolve the central districts (see :func:`central_adcodes`).
 
     Returns
     -------
@@ -109,32 +200,38 @@ def zone_population(gdf_zones: Any, scenario: Scenario, *, year: int) -> FloatAr
     LayerError
         A needed column is missing or holds negative/missing values.
     """
-    years = valid_years(scenario)
+    years = valid_years(scenario, gdf_zones)
     if isinstance(year, bool) or not isinstance(year, int | np.integer) or int(year) not in years:
         raise ScenarioError(
             f"no population for year {year!r}; valid years are {', '.join(map(str, years))} "
-            f"(2010 census, base year {scenario.base_year}, horizon {scenario.horizon_year} "
-            f"of scenario {scenario.name!r})"
+            f"(the zones' pop_<year> columns and horizon {scenario.horizon_year} of scenario "
+            f"{scenario.name!r})"
         )
     year = int(year)
+    base = scenario.base_year
     problems: list[str] = []
-    if year == scenario.base_year:
-        pop = _column(gdf_zones, "pop_2020", problems)
+    base_col = _base_column(gdf_zones, scenario)
+    if year != scenario.horizon_year:
+        pop = _column(gdf_zones, pop_column(year), problems)
         _raise(problems)
         return pop
-    if year == CENSUS_YEAR_2010:
-        pop = _column(gdf_zones, "pop_2010", problems)
-        _raise(problems)
-        return pop
-
-    pop20 = _column(gdf_zones, "pop_2020", problems)
-    pop10 = _column(gdf_zones, "pop_2010", problems)
+    earlier = [y for y in _pop_years(gdf_zones) if y < base]
+    pop_base = _column(gdf_zones, base_col, problems)
+    pop_old = _column(gdf_zones, pop_column(earlier[-1]), problems) if earlier else pop_base
     if "adcode" not in gdf_zones.columns:
         problems.append("column 'adcode' is missing; the horizon year needs each zone's district")
     _raise(problems)
     adcode = gdf_zones["adcode"].astype(str).str.strip().to_numpy()
-    central = np.isin(adcode, list(CENTRAL_ADCODES))
-    return _horizon(pop20, pop10, central, scenario)
+    codes = central_adcodes(scenario, districts)
+    if scenario.horizon_central_population > 0 and not codes:
+        raise ScenarioError(
+            f"scenario {scenario.name!r} puts {scenario.horizon_central_population:,.0f} "
+            "residents in the central districts in the horizon year, but names none: set "
+            "[horizon] central_districts = [names or adcodes], give the districts layer a "
+            "'zone' column (core / central), or set horizon.central_population = 0"
+        )
+    central = np.isin(adcode, sorted(codes))
+    return _horizon(pop_base, pop_old, central, scenario, codes)
 
 
 def _raise(problems: list[str]) -> None:
@@ -143,7 +240,8 @@ def _raise(problems: list[str]) -> None:
 
 
 def _horizon(
-    pop20: FloatArray, pop10: FloatArray, central: npt.NDArray[np.bool_], scenario: Scenario
+    pop20: FloatArray, pop10: FloatArray, central: npt.NDArray[np.bool_], scenario: Scenario,
+    codes: frozenset[str],
 ) -> FloatArray:
     target_central = scenario.horizon_central_population
     target_other = scenario.horizon_total_population - target_central
@@ -153,10 +251,11 @@ def _horizon(
     if target_central > 0:
         if not central.any() or c20 <= 0:
             raise ScenarioError(
-                f"scenario {scenario.name!r} puts {target_central:,.0f} residents in the six "
+                f"scenario {scenario.name!r} puts {target_central:,.0f} residents in the "
                 "central districts in the horizon year, but the zone table has no populated "
-                "zone there (adcodes " + ", ".join(sorted(CENTRAL_ADCODES)) + "); pass the "
-                "whole city's zones, or set horizon.central_population = 0"
+                "zone there (adcodes " + ", ".join(sorted(codes)) + "); pass the whole "
+                "city's zones, or check horizon.central_districts, or set "
+                "horizon.central_population = 0"
             )
         out[central] = pop20[central] * (target_central / c20)
 
@@ -165,7 +264,7 @@ def _horizon(
     if target_other > 0:
         if not other.any():
             raise ScenarioError(
-                f"scenario {scenario.name!r} puts {target_other:,.0f} residents outside the six "
+                f"scenario {scenario.name!r} puts {target_other:,.0f} residents outside the "
                 "central districts in the horizon year, but the zone table has no zone there; "
                 "pass the whole city's zones"
             )

@@ -2,7 +2,7 @@
 
 :func:`make_study` returns a :class:`~netplan.study.layers.Study` that looks like a Chinese
 city (or a whole region of cities) and runs through the whole pipeline: every layer has
-the columns of ``schemas.md``, everything is in :data:`~netplan.study.geometry.METRIC_CRS`
+the columns of ``schemas.md``, everything is in :data:`~netplan.study.crs.BEIJING_CRS`
 around a synthetic origin (easting 450 km, northing 4 420 km: near Beijing, so that the
 WGS84 coordinates written to a GeoPackage are plausible), and the same arguments always
 give the same study.
@@ -50,7 +50,8 @@ from scipy.spatial import cKDTree
 from netplan._errors import NetplanError
 from netplan._io import atomic_path, check_new_file
 from netplan.model.scenario import Scenario
-from netplan.study.geometry import METRIC_CRS, label_features, ring_zones_from_rings
+from netplan.study.crs import BEIJING_CRS
+from netplan.study.geometry import label_features, ring_zones_from_rings
 from netplan.study.layers import Study
 
 __all__ = [
@@ -148,7 +149,7 @@ def make_study(n_zones: int, n_sites: int, n_districts: int, *, seed: int = 0) -
         "pop_2010": pop10,
         "pop_2020": pop20,
         "inflow": pop20 - pop10,
-    }, geometry=gpd.GeoSeries(cells, crs=METRIC_CRS), crs=METRIC_CRS)
+    }, geometry=gpd.GeoSeries(cells, crs=BEIJING_CRS), crs=BEIJING_CRS)
 
     branches = _outlets(cx, cy, d_km, pop10, radii_km, n_out, rng)
     candidates = _candidates(cx, cy, pop20, pop10, r_city, n_cand, rng)
@@ -167,6 +168,7 @@ def make_study(n_zones: int, n_sites: int, n_districts: int, *, seed: int = 0) -
         candidates=labelled["candidates"], source=source,
         layer_sources={k: "synthetic" for k in (
             "branches", "candidates", "districts", "ring_roads", "ring_zones", "zones")},
+        name=f"synthetic (seed {seed})", crs=BEIJING_CRS,
     )
 
 
@@ -206,7 +208,7 @@ def _district_layer(
         "zone": zone_kind.astype(object),
         "pop_2010": d_pop10,
         "pop_2020": d_pop20,
-    }, geometry=gpd.GeoSeries(geoms, crs=METRIC_CRS), crs=METRIC_CRS)
+    }, geometry=gpd.GeoSeries(geoms, crs=BEIJING_CRS), crs=BEIJING_CRS)
     return districts, owner
 
 
@@ -297,7 +299,7 @@ def _ring_roads(radii_km: dict[int, float]) -> gpd.GeoDataFrame:
         "length_km_published": np.full(len(radii_km), np.nan),
         "length_km": np.round([ln.length / 1000.0 for ln in lines], 3),
         "source": "synthetic: circle around the origin",
-    }, geometry=gpd.GeoSeries(lines, crs=METRIC_CRS), crs=METRIC_CRS)
+    }, geometry=gpd.GeoSeries(lines, crs=BEIJING_CRS), crs=BEIJING_CRS)
     return gdf
 
 
@@ -323,7 +325,7 @@ def _outlets(cx: NDArray[np.float64], cy: NDArray[np.float64], d_km: NDArray[np.
         "counters": counters,
         "terminals": terminals.astype(np.int64),
         "source": "synthetic",
-    }, geometry=gpd.GeoSeries(_jitter(cx, cy, idx, rng), crs=METRIC_CRS), crs=METRIC_CRS)
+    }, geometry=gpd.GeoSeries(_jitter(cx, cy, idx, rng), crs=BEIJING_CRS), crs=BEIJING_CRS)
 
 
 def _candidates(cx: NDArray[np.float64], cy: NDArray[np.float64], pop20: NDArray[np.int64],
@@ -351,7 +353,7 @@ def _candidates(cx: NDArray[np.float64], cy: NDArray[np.float64], pop20: NDArray
         "candidate_id": [f"C{k:06d}" for k in range(1, n_cand + 1)],
         "name": [f"候选点 Site {k:06d} ({kd})" for k, kd in enumerate(kind, start=1)],
         "kind": kind,
-    }, geometry=gpd.GeoSeries(_jitter(cx, cy, idx, rng), crs=METRIC_CRS), crs=METRIC_CRS)
+    }, geometry=gpd.GeoSeries(_jitter(cx, cy, idx, rng), crs=BEIJING_CRS), crs=BEIJING_CRS)
 
 
 # --- scenario and files ------------------------------------------------------------------
@@ -371,6 +373,7 @@ def synthetic_scenario(study: Study, scenario: Scenario, *, horizon_growth: floa
         name=f"{scenario.name} (synthetic)",
         horizon_total_population=max(total, 1.0),
         horizon_central_population=0.0,
+        central_districts=(),
         districts={},
     )
 

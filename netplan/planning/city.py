@@ -20,7 +20,7 @@ rule; so does a district with no outlet and no candidate, which is not run at al
 (``kpis["skipped_districts"]``). With ``mode="partition"`` each district is planned
 alone (its own zones and sites only): plans never conflict, at the price of ignoring
 customers who would cross a district border. The merged plan is checked against every
-city limit (``min_share_outside_ring5``, which district runs do not enforce, included)
+city limit (``min_share_outside_ring``, which district runs do not enforce, included)
 in ``kpis["coordination"]``.
 
 KPIs of the merged plan are **recomputed** for the merged network over the whole city
@@ -473,15 +473,15 @@ def _coordination(model: planner.Model, scenario: Scenario, site_option: NDArray
     upgraded = tag == planner.TAG_UPGRADE
     converted = tag == planner.TAG_CONVERT
     spend = float(kpis["costs"]["oneoff_spend_cny"])
-    share_out = kpis["after"]["overall"].get("share_outlets_outside_ring5")
+    share_out = kpis["after"]["overall"].get("share_outlets_outside_ring")
     checks: dict[str, Any] = {
         "max_open": {"limit": scenario.max_open, "value": int(new_open.sum())},
         "max_close": {"limit": scenario.max_close, "value": int(closed_.sum())},
         "max_upgrade": {"limit": scenario.max_upgrade, "value": int(upgraded.sum())},
         "max_convert": {"limit": scenario.max_convert, "value": int(converted.sum())},
         "budget_cny": {"limit": scenario.budget_cny, "value": spend},
-        "min_share_outside_ring5": {"limit": scenario.min_share_outside_ring5,
-                                    "value": share_out},
+        "min_share_outside_ring": {"limit": scenario.min_share_outside_ring,
+                                   "value": share_out, "ring": scenario.outside_ring},
     }
     violations: list[str] = []
     for key in ("max_open", "max_close", "max_upgrade", "max_convert", "budget_cny"):
@@ -489,12 +489,12 @@ def _coordination(model: planner.Model, scenario: Scenario, site_option: NDArray
         if lim is not None and val > lim + 1e-6:
             violations.append(f"{key}: the merged plan has {val:,.0f}, the city limit is "
                               f"{lim:,.0f}")
-    lim_s = scenario.min_share_outside_ring5
+    lim_s = scenario.min_share_outside_ring
     if lim_s is not None and share_out is not None and share_out < lim_s - 1e-9:
         violations.append(
-            f"min_share_outside_ring5: {share_out:.2%} of the merged outlets lie outside the "
-            f"5th ring, the scenario asks for {lim_s:.2%} (a city-level ratio, not enforced "
-            "in district runs; plan the whole city or add district policies)")
+            f"min_share_outside_ring: {share_out:.2%} of the merged outlets lie outside ring "
+            f"{scenario.outside_ring}, the scenario asks for {lim_s:.2%} (a city-level ratio, "
+            "not enforced in district runs; plan the whole city or add district policies)")
     per: dict[str, Any] = {}
     if limits:
         ad = s.adcode.astype(str)

@@ -39,6 +39,7 @@ __all__ = [
     "ServiceKpis",
     "SkippedDistrict",
     "SolverKpis",
+    "StudyRecord",
 ]
 
 Number = int | float
@@ -54,7 +55,7 @@ class ScenarioEcho(TypedDict):
     name: str
     description: str
     years: dict[str, int]
-    horizon: dict[str, float]
+    horizon: dict[str, float | list[str]]  # central_districts: names or adcodes
     demand: dict[str, float]
     service: dict[str, float]  # max_share_over_target: None when not set
     travel: dict[str, Number]
@@ -93,8 +94,10 @@ class NetworkKpis(TypedDict):
     """KPIs of one network over one group of zones and outlets.
 
     The keys of :func:`netplan.model.kpi.network_kpis` (see its module docstring for
-    their definitions); ``share_outlets_outside_ring5`` is set on the ``overall`` entry
-    of a :class:`KpiSet` only.
+    their definitions); ``share_outlets_outside_ring`` (the share of open outlets outside
+    the scenario's ``planning.outside_ring``, which ``scenario.planning.outside_ring``
+    records; ``None`` when the study has no such ring) is set on the ``overall`` entry of
+    a :class:`KpiSet` only.
     """
 
     population: int
@@ -109,7 +112,7 @@ class NetworkKpis(TypedDict):
     share_customers_over_target: NotRequired[float | None]
     overloaded_outlets: int
     unserved_arrivals_per_h: float | None
-    share_outlets_outside_ring5: NotRequired[float | None]
+    share_outlets_outside_ring: NotRequired[float | None]
 
 
 class KpiSet(TypedDict):
@@ -170,11 +173,11 @@ class HoldsInfo(TypedDict):
     overloaded_per_iteration
         Outlets above their capacity under the rule after each solve's plan.
     kept_iteration
-        The solve whose plan this is (the fewest overloaded outlets, the later on a tie);
+        The solve whose plan this is (the fewest overloaded outlets, the cheaper on a tie);
         the solver's gap is the one proven for that solve's model.
     stop
         Why the loop stopped: ``holds``, ``iteration limit``, ``time limit`` or
-        ``stalled`` (a solve returned the same network).
+        ``stalled`` (a solve left no fewer overloaded outlets than the best before it).
     """
 
     iterations: int
@@ -248,6 +251,8 @@ class LimitCheck(TypedDict):
 
     limit: Number | None
     value: Number | None
+    ring: NotRequired[int]
+    """``min_share_outside_ring``: the ring (``planning.outside_ring``)."""
 
 
 class RepairStats(TypedDict):
@@ -376,6 +381,19 @@ class DistrictTiming(TypedDict, total=False):
     worker: str
 
 
+class StudyRecord(TypedDict):
+    """The study a plan was made from (``run.json`` ``study``), so that ``map``, ``report``
+    and ``evaluate`` use it and notice when it changed."""
+
+    name: str
+    crs: str
+    """The metric CRS the plan's layers are read back into."""
+    path: str | None
+    """The study manifest or GeoPackage (absolute); ``None`` for the embedded study."""
+    sha256: dict[str, str]
+    """SHA-256 of every file the study was read from (absolute path -> hex digest)."""
+
+
 class RunInfo(TypedDict, total=False):
     """The content of ``run.json``: timings and versions (differs between identical runs).
 
@@ -389,6 +407,7 @@ class RunInfo(TypedDict, total=False):
     build_seconds: float
     search_seconds: float
     search_gain: float
+    loop_added_seconds: float
     mode: str
     scheduler: str
     workers: dict[str, int]
@@ -402,3 +421,4 @@ class RunInfo(TypedDict, total=False):
     sum_district_cpu_seconds: float
     max_worker_peak_rss_mb: float | None
     districts: dict[str, DistrictTiming]
+    study: StudyRecord

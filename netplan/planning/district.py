@@ -104,16 +104,17 @@ def check_mode(mode: str) -> None:
 
 def _partition(study: Study, scenario: Scenario, adcode: str, *, year: int
                ) -> tuple[Study, int]:
-    """The district alone, its zones' population of ``year`` put in ``pop_2020``.
+    """The district alone, its zones' population of ``year`` put in ``pop_<base year>``.
 
     The horizon population is a property of the whole city (see
     :func:`netplan.model.demand.zone_population`), so it is computed on the full zone table and
     the district then planned at the base year with those figures.
     """
-    pop = np.asarray(demand.zone_population(study.zones, scenario, year=year), np.float64)
+    pop = np.asarray(demand.zone_population(study.zones, scenario, year=year,
+                                            districts=study.districts), np.float64)
     own = (study.zones["adcode"].astype(str) == adcode).to_numpy()
     zones = study.zones.loc[own].copy()
-    zones["pop_2020"] = pop[own]
+    zones[demand.pop_column(scenario.base_year)] = pop[own]
     part = dataclasses.replace(
         study, zones=zones,
         branches=study.branches.loc[(study.branches["adcode"].astype(str) == adcode).to_numpy()],

@@ -17,7 +17,7 @@ what a district can use — its policy's own limit (explicit or implied, e.g.
 cuts off is redistributed to the others (water-filling); counts are made integer by
 largest remainder (ties by adcode), the budget is shared in whole yuan. So the district
 limits never add up to more than the city's, and a plan merged from the districts meets
-them by construction. ``min_share_outside_ring5`` is a city-level ratio and is not split.
+them by construction. ``min_share_outside_ring`` is a city-level ratio and is not split.
 
 A single-district plan (:func:`netplan.planning.plan.make_plan` with ``district``) runs
 with its share, as each district of a district-by-district plan does.

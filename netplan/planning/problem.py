@@ -43,7 +43,7 @@ from netplan._errors import InfeasibleError, NetplanError, ScenarioError
 from netplan.model import cost, demand, kpi, service
 from netplan.model.scenario import Scenario
 from netplan.planning.diagnose import SATURATION_UTILISATION, throughput_per_h, zone_points
-from netplan.study.geometry import OUTSIDE_RING5, RING_ZONES
+from netplan.study.geometry import outside_ring_limit, outside_ring_mask
 from netplan.study.inputs import check_model_size
 from netplan.study.layers import Study, policy_adcodes
 
@@ -441,7 +441,7 @@ def build_model(
         site_locked=site_locked,
         site_forbidden=site_forbidden,
         site_group=site_group,
-        site_outside=np.isin(sites.ring_zone.astype(str), sorted(OUTSIDE_RING5)),
+        site_outside=outside_ring_mask(sites.ring_zone, scenario.outside_ring),
         group_min_sites=lim["min_sites"],
         group_max_sites=lim["max_sites"],
         group_max_new=lim["max_new"],
@@ -450,7 +450,8 @@ def build_model(
         max_new=scenario.max_open,
         max_closed=scenario.max_close,
         budget=scenario.budget_cny,
-        min_share_outside=scenario.min_share_outside_ring5 if adcode is None else None,
+        min_share_outside=None if adcode is not None else outside_ring_limit(
+            study.ring_zones["ring_zone"], scenario.outside_ring, scenario.min_share_outside_ring),
         reloc_from=reloc_from,
         reloc_to=reloc_to,
         reloc_to_option=reloc_opt,
@@ -487,7 +488,8 @@ def _model_zones(study: Study, scenario: Scenario, *, year: int, adcode: str | N
                  ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
     """Index, demand point and population of the model's zones (a district: with its buffer)."""
     zones = study.zones
-    pop_all = np.asarray(demand.zone_population(zones, scenario, year=year), dtype=np.float64)
+    pop_all = np.asarray(demand.zone_population(zones, scenario, year=year,
+                                                districts=study.districts), dtype=np.float64)
     zxy_all = zone_points(zones)
     if adcode is None:
         zone_index = np.arange(len(zones), dtype=np.int64)
@@ -681,7 +683,7 @@ _SCENARIO_TERMS: tuple[tuple[str, str], ...] = (
     (r"\bgroup_max_closed\b", f"max_close of [districts.<name>]{_POLICY_NOTE}"),
     (r"\bmax_new\b", "planning.max_open"),
     (r"\bmax_closed\b", "planning.max_close"),
-    (r"\bmin_share_outside\b", "planning.min_share_outside_ring5"),
+    (r"\bmin_share_outside\b", "planning.min_share_outside_ring"),
     (r"\bthe group\b", "the district"),
 )
 """Optimizer parameter names → the scenario keys / CLI options that set them."""
@@ -741,7 +743,3 @@ def _existing_only(dist: sp.csr_array, mask: NDArray[np.bool_]) -> sp.csr_array:
     out.sort_indices()
     return out
 
-
-def ring_order() -> list[str]:
-    """Ring zones innermost first."""
-    return list(RING_ZONES)

@@ -21,7 +21,7 @@ from rich.table import Table
 from netplan._errors import printable
 from netplan.planning import actions
 from netplan.present import texts
-from netplan.study.geometry import RING_ZONES
+from netplan.study.geometry import ring_zone_order
 
 if TYPE_CHECKING:
     from netplan.planning.contract import Kpis
@@ -108,14 +108,17 @@ def render_diagnosis(console: Console, diag: Diagnosis, study: Study, *,
         t.add_row(safe_text(names.get(ad, ad)),
                   *_diag_cells(diag.service[ad], diag.kpis["districts"][ad]))
     if adcode is None:
-        t.add_row("[b]Beijing[/b]", *_diag_cells(diag.service["overall"], diag.kpis["overall"]))
+        t.add_row(f"[b]{safe_text(study.name)}[/b]",
+                  *_diag_cells(diag.service["overall"], diag.kpis["overall"]))
     console.print(t)
     r = Table(title="By ring zone", title_justify="left")
     for col in ("ring zone", "outlets", "over-\nloaded", "blended\nwait min", "dist\nm"):
         r.add_column(col, justify="right" if col != "ring zone" else "left")
-    for ring in RING_ZONES:
+    rnames = texts.ring_names(study)
+    for ring in ring_zone_order(diag.kpis["ring_zones"]):
         k = diag.kpis["ring_zones"][ring]
-        r.add_row(ring, str(k["outlets"]), str(k["overloaded_outlets"]),
+        r.add_row(safe_text(texts.ring_zone_label(ring, rnames)), str(k["outlets"]),
+                  str(k["overloaded_outlets"]),
                   _f(k["mean_wait_min"], "{:.1f}"), _f(k["mean_dist_m"]))
     console.print(r)
 
@@ -158,9 +161,9 @@ def _before_after(title: str, rows: list[texts.KpiRow], caption: str) -> Table:
     return kt
 
 
-def _kpi_table(k: Kpis) -> Table:
+def _kpi_table(k: Kpis, ring_names: Mapping[int, str]) -> Table:
     """Overall KPIs and costs, before → after (the bank's service figures first)."""
-    rows, caption = texts.plan_kpi_rows(k, texts.target_wait(k))
+    rows, caption = texts.plan_kpi_rows(k, texts.target_wait(k), ring_names)
     kt = _before_after(f"KPIs {safe_text(k['scope'])} {k['year']}: before → after", rows,
                        caption)
     c = k["costs"]
@@ -185,7 +188,7 @@ def render_plan(console: Console, plan: Plan, study: Study, *, folder: Path) -> 
         Where the plan was written.
     """
     console.print(_actions_table(plan, _names(study)))
-    console.print(_kpi_table(plan.kpis))
+    console.print(_kpi_table(plan.kpis, texts.ring_names(study)))
     k = plan.kpis
     s = k["solver"]
     search_s = float(plan.run.get("search_seconds", 0.0))

@@ -12,21 +12,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 if TYPE_CHECKING:
     from netplan.planning.contract import Kpis
     from netplan.study.layers import Study
 
 DASH = "–"
-
-#: Human labels of the ring zones (see :data:`netplan.geometry.RING_ZONES`).
-RING_ZONE_LABELS: Mapping[str, str] = {
-    "inside_2": "inside the 2nd ring",
-    "2_3": "2nd–3rd ring",
-    "3_4": "3rd–4th ring",
-    "4_5": "4th–5th ring",
-    "5_6": "5th–6th ring",
-    "outside_6": "outside the 6th ring",
-}
 
 def esc(x: Any) -> str:
     """HTML-escape any value as text (``None`` and NaN become an en dash)."""
@@ -75,10 +67,72 @@ def wait_text(wait_min: Any) -> str:
     return f"{v:,.1f} min"
 
 
-def ring_zone_label(rz: Any) -> str:
-    """``2_3`` → ``2nd–3rd ring`` (unknown labels are returned as they are)."""
+def ring_names(study: Study | None) -> dict[int, str]:
+    """``{ring: name}`` from a study's ring roads (``name_en``, else ``name_zh``; no empties).
+
+    Parameters
+    ----------
+    study
+        The study, or None (no names: rings are then called ``ring N``).
+
+    Returns
+    -------
+    dict
+        Ring number → its name as the ring layer spells it (plain text, not escaped).
+    """
+    if study is None or "ring" not in study.ring_roads:
+        return {}
+    rr = study.ring_roads
+    out: dict[int, str] = {}
+    for col in ("name_zh", "name_en"):  # English wins where both are given
+        if col in rr:
+            for ring, name in zip(rr["ring"], rr[col], strict=True):
+                text = "" if name is None or pd.isna(name) else str(name).strip()
+                if text and not pd.isna(ring):
+                    out[int(ring)] = text
+    return dict(sorted(out.items()))
+
+
+def ring_label(ring: int, names: Mapping[int, str] | None = None) -> str:
+    """A ring's name (``names``), else ``ring N``."""
+    return (names or {}).get(int(ring)) or f"ring {int(ring)}"
+
+
+def ring_zone_label(rz: Any, names: Mapping[int, str] | None = None, *,
+                    short: bool = False) -> str:
+    """A ring zone id as people read it.
+
+    ``inside_2`` → ``inside ring 2``, ``2_3`` → ``rings 2–3``, ``outside_6`` → ``outside
+    ring 6``; with ring ``names`` (:func:`ring_names`) → ``inside 二环路``, ``二环路 – 三环路``;
+    ``short`` → ``< 2``, ``2–3``, ``> 6`` (chart axes). ``all`` (a study without ring roads)
+    is ``whole area``; other ids are returned as they are.
+    """
+    from netplan.study.geometry import NO_RINGS, ring_zone_bounds
+
     s = "" if rz is None else str(rz)
-    return RING_ZONE_LABELS.get(s, s or DASH)
+    bounds = ring_zone_bounds(s)
+    if bounds is None:
+        return "whole area" if s == NO_RINGS else (s or DASH)
+    inner, outer = bounds
+    if short:
+        return (f"< {outer}" if inner is None else f"> {inner}" if outer is None
+                else f"{inner}{DASH}{outer}")
+    if inner is None:
+        return f"inside {ring_label(outer or 0, names)}"
+    if outer is None:
+        return f"outside {ring_label(inner, names)}"
+    if not names or (inner not in names and outer not in names):
+        return f"rings {inner}{DASH}{outer}"
+    return f"{ring_label(inner, names)} {DASH} {ring_label(outer, names)}"
+
+
+def outside_ring(kpis: Kpis) -> int | None:
+    """The ring of a plan's ``share_outlets_outside_ring`` (its scenario's ``outside_ring``)."""
+    sc: Any = kpis.get("scenario") or {}
+    try:
+        return int(sc["planning"]["outside_ring"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def district_names(study: Study | None) -> dict[str, str]:
@@ -124,7 +178,7 @@ KPI_SPECS: tuple[tuple[str, str, str, str], ...] = (
     ("share_pop_within_2km", "Residents ≤ 2 km from an outlet", "pct", "higher"),
     ("share_pop_within_3km", "Residents ≤ 3 km from an outlet", "pct", "higher"),
     ("unserved_arrivals_per_h", "Unserved customers per peak hour", "float1", "lower"),
-    ("share_outlets_outside_ring5", "Outlets outside the 5th ring", "pct", ""),
+    ("share_outlets_outside_ring", "Outlets outside {ring}", "pct", ""),
 )
 
 
@@ -142,7 +196,7 @@ SERVICE_SPECS: tuple[tuple[str, str, str, str], ...] = (
 #: The travel keys of :data:`KPI_SPECS` shown beside the service figures.
 TRAVEL_KEYS: tuple[str, ...] = (
     "outlets", "mean_dist_m", "p95_dist_m", "share_pop_within_1km", "share_pop_within_2km",
-    "share_pop_within_3km", "share_outlets_outside_ring5",
+    "share_pop_within_3km", "share_outlets_outside_ring",
 )
 
 
@@ -202,11 +256,13 @@ def kpi_rows(
     target_wait_min: float | None = None,
     keys: Sequence[str] | None = None,
     specs: Sequence[tuple[str, str, str, str]] = KPI_SPECS,
+    ring: str = "the ring",
 ) -> list[KpiRow]:
     """Rows of the before → after KPI table (only the keys present in either side).
 
     ``specs`` are the rows that may appear (:data:`KPI_SPECS`, or :data:`SERVICE_SPECS`
-    for the bank's service figures).
+    for the bank's service figures); ``ring`` names the ring of
+    ``share_outlets_outside_ring`` (:func:`ring_label`).
     """
     before = before or {}
     after = after or {}
@@ -218,12 +274,14 @@ def kpi_rows(
         if key not in before and key not in after:
             continue
         b, a = before.get(key), after.get(key)
-        rows.append(KpiRow(label.format(tw=tw or "?"), fmt_kpi(b, kind), fmt_kpi(a, kind),
+        rows.append(KpiRow(label.format(tw=tw or "?", ring=ring), fmt_kpi(b, kind),
+                           fmt_kpi(a, kind),
                            _change(b, a, better)))
     return rows
 
 
-def plan_kpi_rows(kpis: Kpis, target_wait_min: float | None) -> tuple[list[KpiRow], str]:
+def plan_kpi_rows(kpis: Kpis, target_wait_min: float | None,
+                  names: Mapping[int, str] | None = None) -> tuple[list[KpiRow], str]:
     """The overall before → after rows of a plan and the caption naming its behaviour rule.
 
     With a ``behaviour`` block: the bank's service figures (:data:`SERVICE_SPECS`), then
@@ -235,20 +293,25 @@ def plan_kpi_rows(kpis: Kpis, target_wait_min: float | None) -> tuple[list[KpiRo
         The plan's KPIs.
     target_wait_min : float or None
         The waiting-time target.
+    names : Mapping, optional
+        Ring names (:func:`ring_names`) for the ring-share row.
 
     Returns
     -------
     tuple
         ``(rows, caption)``.
     """
+    k = outside_ring(kpis)
+    ring = "the ring" if k is None else ring_label(k, names)
     ob = (kpis.get("before") or {}).get("overall")
     oa = (kpis.get("after") or {}).get("overall")
     beh = kpis.get("behaviour")
     if not isinstance(beh, Mapping):
-        return kpi_rows(ob, oa, target_wait_min=target_wait_min), behaviour_caption(None)
+        return (kpi_rows(ob, oa, target_wait_min=target_wait_min, ring=ring),
+                behaviour_caption(None))
     rows = kpi_rows(beh.get("before"), beh.get("after"), target_wait_min=target_wait_min,
                     specs=SERVICE_SPECS)
-    rows += kpi_rows(ob, oa, target_wait_min=target_wait_min, keys=TRAVEL_KEYS)
+    rows += kpi_rows(ob, oa, target_wait_min=target_wait_min, keys=TRAVEL_KEYS, ring=ring)
     params = beh.get("parameters") or {}
     return rows, behaviour_caption(str(beh.get("rule")), params.get("patience_min"))
 

@@ -1,35 +1,157 @@
-"""Ring zones from ring roads, district / ring labelling, and the metric CRS.
+"""Ring zones from ring roads, district / ring labelling.
 
 Every feature netplan plans with carries two labels: the district (``adcode``) and the
-ring zone (``ring_zone``: inside the 2nd ring, between the 2nd and 3rd ... outside the
-6th). This module derives the ring zones from ring-road lines and attaches both labels
-to any layer with spatial joins (no Python loops over features).
+ring zone (``ring_zone``). Ring zones come from whatever rings a study has, numbered by
+the ring layer's ``ring`` column (any positive numbers, innermost first): for rings
+``a < b < ... < z`` they are ``inside_a``, ``a_b``, ..., ``outside_z`` (Beijing's rings
+2..6 give ``inside_2``, ``2_3`` ... ``outside_6``); a study without ring roads has one
+zone, ``all``. This module derives the ring zones from ring-road lines and attaches both
+labels to any layer with spatial joins (no Python loops over features).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from netplan._errors import LayerError
+from netplan._errors import LayerError, ScenarioError
 
 logger = logging.getLogger(__name__)
 
-METRIC_CRS = "EPSG:32650"
-"""The CRS netplan works in: UTM zone 50N (metres), which covers Beijing."""
+NO_RINGS = "all"
+"""The one ring zone of a study without ring roads: the whole study area."""
 
 RING_ZONES: tuple[str, ...] = ("inside_2", "2_3", "3_4", "4_5", "5_6", "outside_6")
-"""Ring-zone labels, innermost first."""
+"""Ring-zone labels of rings 2..6 (the embedded Beijing and the synthetic studies)."""
 
-OUTSIDE_RING5: frozenset[str] = frozenset({"5_6", "outside_6"})
-"""The ring zones that count as "outside the 5th ring"."""
+_ZONE = re.compile(r"^(?:inside_(\d+)|(\d+)_(\d+)|outside_(\d+))$")
 
-RINGS: tuple[int, ...] = (2, 3, 4, 5, 6)
-"""The ring roads a ring-road layer must hold (column ``ring``)."""
+
+def ring_zone_ids(rings: Iterable[int]) -> tuple[str, ...]:
+    """The ring zones of a set of rings, innermost first.
+
+    Parameters
+    ----------
+    rings
+        Ring numbers (positive integers, any order, repeats allowed).
+
+    Returns
+    -------
+    tuple of str
+        ``inside_a``, ``a_b`` ... ``outside_z``; ``("all",)`` without rings.
+    """
+    rs = sorted({int(r) for r in rings})
+    if not rs:
+        return (NO_RINGS,)
+    return (f"inside_{rs[0]}", *(f"{a}_{b}" for a, b in itertools.pairwise(rs)),
+            f"outside_{rs[-1]}")
+
+
+def ring_zone_bounds(rz: Any) -> tuple[int | None, int | None] | None:
+    """``(inner ring, outer ring)`` of a ring zone id (``None`` for no ring on that side).
+
+    Returns ``None`` for ``all`` and for ids that are no ring zone of :func:`ring_zone_ids`.
+    """
+    m = _ZONE.match("" if rz is None else str(rz))
+    if m is None:
+        return None
+    inside, a, b, outside = m.groups()
+    if inside is not None:
+        return None, int(inside)
+    if outside is not None:
+        return int(outside), None
+    return int(a), int(b)
+
+
+def ring_zone_key(rz: Any) -> tuple[int, int, str]:
+    """Sort key of ring zone ids: innermost first, unknown ids last (by name)."""
+    bounds = ring_zone_bounds(rz)
+    if bounds is None:
+        return (0 if str(rz) == NO_RINGS else 2, 0, str(rz))
+    inner, _ = bounds
+    return (1, -1 if inner is None else inner, str(rz))
+
+
+def ring_zone_order(zones: Iterable[Any]) -> list[str]:
+    """Distinct ring zone ids (``None`` dropped), innermost first."""
+    return sorted({str(z) for z in zones if z is not None and not pd.isna(z)}, key=ring_zone_key)
+
+
+def rings_of(zones: Iterable[Any]) -> tuple[int, ...]:
+    """The ring numbers that bound the given ring zones, ascending."""
+    out: set[int] = set()
+    for z in zones:
+        bounds = ring_zone_bounds(z)
+        if bounds is not None:
+            out.update(r for r in bounds if r is not None)
+    return tuple(sorted(out))
+
+
+def outside_ring_mask(ring_zone: Sequence[Any] | np.ndarray, ring: int) -> np.ndarray:
+    """Which features lie outside ring ``ring`` (their ring zone's inner ring is >= it).
+
+    Parameters
+    ----------
+    ring_zone
+        Ring zone ids of the features.
+    ring
+        A ring number.
+
+    Returns
+    -------
+    numpy.ndarray
+        Booleans; ``False`` for ``all``, missing and unknown ids.
+    """
+    values = pd.Series(np.asarray(ring_zone, dtype=object)).astype(str)
+    outside = {}
+    for z in values.unique():
+        bounds = ring_zone_bounds(z)
+        outside[z] = bounds is not None and bounds[0] is not None and bounds[0] >= ring
+    return values.map(outside).to_numpy(dtype=bool)
+
+
+def outside_ring_limit(ring_zones: Iterable[Any], ring: int, share: float | None
+                       ) -> float | None:
+    """The least share of outlets outside ring ``ring`` to plan with, for a study's ring zones.
+
+    Parameters
+    ----------
+    ring_zones
+        The study's ring zone ids (``Study.ring_zones["ring_zone"]``).
+    ring, share
+        The scenario's ``planning.outside_ring`` and ``planning.min_share_outside_ring``.
+
+    Returns
+    -------
+    float or None
+        ``share``; ``None`` (no constraint) for a study without ring roads.
+
+    Raises
+    ------
+    ScenarioError
+        ``share`` is set and the study has rings, but not ring ``ring``.
+    """
+    rings = rings_of(ring_zones)
+    if share is None or not rings:
+        if share is not None:
+            logger.info("the study has no ring roads: planning without "
+                        "planning.min_share_outside_ring")
+        return None
+    if ring not in rings:
+        raise ScenarioError(
+            f"planning.outside_ring = {ring}, but the study's ring roads are rings "
+            f"{', '.join(map(str, rings))}; set planning.outside_ring to one of them, or "
+            'planning.min_share_outside_ring = "none" to plan without the ring share'
+        )
+    return share
 
 
 def _check_crs(gdf: gpd.GeoDataFrame, layer: str) -> None:
@@ -46,34 +168,35 @@ def _check_crs(gdf: gpd.GeoDataFrame, layer: str) -> None:
 def ring_zones_from_rings(
     gdf_ring_roads: gpd.GeoDataFrame, gdf_districts: gpd.GeoDataFrame
 ) -> gpd.GeoDataFrame:
-    """Cut the study area into the ring zones ``inside_2`` ... ``outside_6``.
+    """Cut the study area into the ring zones of whatever rings the layer holds.
 
     Each ring road is turned into the area it encloses (the lines of one ring may come
     in several rows or parts, e.g. both carriageways of an OpenStreetMap extract; they
-    are noded and polygonized together). Zone ``k_(k+1)`` is the area enclosed by ring
-    ``k+1`` but by no inner ring, so zones never overlap even if the rings cross;
-    ``outside_6`` is the rest of the study area. All zones are clipped to the union of
-    the districts.
+    are noded and polygonized together). Zone ``a_b`` is the area enclosed by ring ``b``
+    but by no inner ring, so zones never overlap even if the rings cross; ``outside_z``
+    is the rest of the study area. All zones are clipped to the union of the districts.
+    Without ring roads the study area is one zone, ``all``.
 
     Parameters
     ----------
     gdf_ring_roads
-        Ring roads with an integer column ``ring`` holding 2, 3, 4, 5 and 6; any CRS.
+        Ring roads with an integer column ``ring`` holding positive ring numbers (any
+        number of rings, none included); any CRS.
     gdf_districts
         District polygons; reprojected to the CRS of ``gdf_ring_roads``.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        Six rows, columns ``ring_zone`` (in :data:`RING_ZONES` order) and ``geometry``, in
-        the CRS of ``gdf_ring_roads``. A zone that does not meet the study area is an empty
-        polygon.
+        One row per zone of :func:`ring_zone_ids`, columns ``ring_zone`` and ``geometry``,
+        in the CRS of ``gdf_ring_roads``. A zone that does not meet the study area is an
+        empty polygon.
 
     Raises
     ------
     LayerError
-        If a layer has no CRS, the ``ring`` column is missing, a ring is missing or a
-        ring's lines do not enclose any area.
+        If a layer has no CRS, the ``ring`` column is missing, a ring number is not a
+        positive integer or a ring's lines do not enclose any area.
     """
     _check_crs(gdf_ring_roads, "ring_roads")
     _check_crs(gdf_districts, "districts")
@@ -81,23 +204,22 @@ def ring_zones_from_rings(
         raise LayerError(
             "ring_roads",
             [
-                "column 'ring' is missing; it must hold the ring number (2..6) of each line; "
-                f"found columns {sorted(map(str, gdf_ring_roads.columns))}"
+                "column 'ring' is missing; it must hold the ring number (1, 2, ...: innermost "
+                f"first) of each line; found columns {sorted(map(str, gdf_ring_roads.columns))}"
             ],
         )
     ring_no = pd.to_numeric(gdf_ring_roads["ring"], errors="coerce")
-    problems = [
-        f"ring {k} is missing (column 'ring' holds {sorted(set(ring_no.dropna().astype(int)))}); "
-        "the layer needs one or more closed lines for each of the rings 2, 3, 4, 5 and 6"
-        for k in RINGS
-        if not (ring_no == k).any()
-    ]
-    if problems:
-        raise LayerError("ring_roads", problems)
-
+    bad = ring_no.isna() | (ring_no < 1) | (ring_no % 1 != 0)
+    if bad.any():
+        raise LayerError("ring_roads", [
+            f"column 'ring' must hold positive whole numbers (the innermost ring smallest); "
+            f"{int(bad.sum())} row(s) do not (values "
+            f"{sorted(map(str, gdf_ring_roads['ring'][bad].unique()))[:10]}); renumber them"])
+    rings = sorted({int(r) for r in ring_no})
     crs = gdf_ring_roads.crs
+    problems: list[str] = []
     enclosed: list[shapely.Geometry] = []
-    for k in RINGS:
+    for k in rings:
         lines = gdf_ring_roads.geometry.values[(ring_no == k).to_numpy()]
         noded = shapely.union_all(lines)
         faces = shapely.polygonize(shapely.get_parts(noded))
@@ -113,13 +235,14 @@ def ring_zones_from_rings(
 
     study = shapely.union_all(gdf_districts.to_crs(crs).geometry.values)
     # Cumulative unions make the zones disjoint even when rings cross.
-    cumulative = np.array(list(_accumulate(enclosed)), dtype=object)
-    inner = np.concatenate([[shapely.Polygon()], cumulative])
-    outer = np.concatenate([cumulative, [study]])
+    cumulative = np.array(_accumulate(enclosed), dtype=object)
+    inner = np.concatenate([np.array([shapely.Polygon()], dtype=object), cumulative])
+    outer = np.concatenate([cumulative, np.array([study], dtype=object)])
     pieces = shapely.intersection(shapely.difference(outer, inner), study)
     pieces = shapely.make_valid(pieces)
     pieces = np.array([_polygonal(g) for g in pieces], dtype=object)
-    return gpd.GeoDataFrame({"ring_zone": list(RING_ZONES)}, geometry=list(pieces), crs=crs)
+    return gpd.GeoDataFrame({"ring_zone": list(ring_zone_ids(rings))}, geometry=list(pieces),
+                            crs=crs)
 
 
 def _accumulate(geoms: list[shapely.Geometry]) -> list[shapely.Geometry]:

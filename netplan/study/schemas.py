@@ -15,7 +15,7 @@ import numpy as np
 from netplan._errors import NetplanError
 
 __all__ = [
-    "KINDS", "MAX_POPULATION", "MAX_SERVERS", "RINGS", "SCHEMAS", "STUDY_KINDS", "WGS84",
+    "KINDS", "MAX_POPULATION", "MAX_SERVERS", "SCHEMAS", "STUDY_KINDS", "WGS84",
     "Column", "LayerSchema", "schema",
 ]
 
@@ -89,7 +89,7 @@ SCHEMAS: Final[dict[str, LayerSchema]] = {
         ),
         LayerSchema(
             "ring_roads",
-            Column("ring", "int", min_value=2, max_value=6),
+            Column("ring", "int", min_value=1, max_value=1_000),  # innermost ring smallest
             (
                 Column("name_zh", "str", required=False, default=""),
                 Column("name_en", "str", required=False, default=""),
@@ -106,6 +106,8 @@ SCHEMAS: Final[dict[str, LayerSchema]] = {
             Column("zone_id", "str"),
             (
                 Column("adcode", "adcode", required=False),  # derived by load_study
+                # other pop_<year> columns are kept as read; the scenario's [years] base
+                # needs its own (see netplan.model.demand.zone_population)
                 Column("pop_2010", "int", min_value=0, max_value=MAX_POPULATION),
                 Column("pop_2020", "int", min_value=0, max_value=MAX_POPULATION),
                 Column("inflow", "int", required=False),  # derived: pop_2020 - pop_2010
@@ -142,8 +144,6 @@ KINDS: Final[tuple[str, ...]] = tuple(SCHEMAS)
 STUDY_KINDS: Final[tuple[str, ...]] = (
     "districts", "ring_roads", "ring_zones", "zones", "branches", "candidates",
 )
-RINGS: Final = (2, 3, 4, 5, 6)
-"""The rings a ring roads layer must hold (2nd to 6th)."""
 
 
 def schema(kind: str) -> LayerSchema:
