@@ -127,20 +127,22 @@ def test_an_edited_plan_changes_the_figures(planned: Path, tmp_path: Path) -> No
     ({"b1": {"action": "enlarge"}}, [],
      ["actions.csv row 1 (line 2): unknown action 'enlarge' for b1"]),
     ({}, [{"site_id": "b99", "action": "keep"}],
-     ["(line 11): site id 'b99' is not an outlet or candidate of the study"]),
+     ["(line {line}): site id 'b99' is not an outlet or candidate of the study"]),
     ({"b8": {"action": "relocate", "relocation_target": "c77"}}, [],
      ["row 8 (line 9): relocation target 'c77' of b8 is not a candidate site"]),
     ({"b2": {"action": "upgrade", "format_after": "mega"}}, [],
      ["row 2 (line 3): format_after 'mega' of b2 is not a format of the scenario"]),
     ({"b3": {"action": "open"}}, [], ["row 3 (line 4): open needs a candidate, b3 is not one"]),
     ({}, [{"site_id": "b1", "action": "close"}],
-     ["row 10 (line 11): site id 'b1' has a row already (row 1)"]),
+     ["row {row} (line {line}): site id 'b1' has a row already (row 1)"]),
 ])
 def test_a_malformed_edit_is_refused(planned: Path, tmp_path: Path,
                                      monkeypatch: pytest.MonkeyPatch,
                                      change: dict[str, dict[str, str]],
                                      extra: list[dict[str, str]], fragments: list[str]) -> None:
     work = _copy(planned, tmp_path)
+    with (work / "plan" / "actions.csv").open(encoding="utf-8", newline="") as f:
+        added = len(list(csv.DictReader(f))) + 1  # the first added row's number
     _edit(work / "plan", change, extra)
     before = snapshot(work)
     res = _cli(work, monkeypatch, "evaluate", "plan", "--data", "study.gpkg", "--json")
@@ -148,6 +150,7 @@ def test_a_malformed_edit_is_refused(planned: Path, tmp_path: Path,
     assert "Traceback" not in res.err and res.out == ""
     text = " ".join(res.err.split())
     for fragment in fragments:
+        fragment = fragment.format(row=added, line=added + 1)
         assert fragment in text, text
     assert "nothing was written" in text
     assert snapshot(work) == before
@@ -206,3 +209,29 @@ def test_the_behaviour_table_is_validated_with_key_paths(tmp_path: Path) -> None
     p.write_text('[behaviour]\nrule = "nearest"\npatience_min = 45\n', encoding="utf-8")
     sc = load_scenario(p)
     assert (sc.behaviour_rule, sc.patience_min, sc.speed_kmh) == ("nearest", 45.0, 15.0)
+
+
+@pytest.mark.parametrize("rule", ["nearest", "choice"])
+def test_diagnose_takes_the_rule(planned: Path, monkeypatch: pytest.MonkeyPatch,
+                                 rule: str) -> None:
+    res = _cli(planned, monkeypatch, "diagnose", "--data", "study.gpkg", "--scenario",
+               "tiny.toml", "--rule", rule, "--json")
+    assert res.code == 0, res.err
+    got = json.loads(res.out)
+    assert got["rule"] == rule == got["service"]["rule"]
+
+
+def test_diagnose_defaults_to_the_scenarios_rule(planned: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    res = _cli(planned, monkeypatch, "diagnose", "--data", "study.gpkg", "--scenario",
+               "tiny.toml", "--json")
+    assert res.code == 0, res.err
+    assert json.loads(res.out)["rule"] == load_scenario(planned / "tiny.toml").behaviour_rule
+
+
+def test_diagnose_refuses_a_bad_rule(planned: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = snapshot(planned)
+    res = _cli(planned, monkeypatch, "diagnose", "--data", "study.gpkg", "--rule", "fastest")
+    assert res.code == 2
+    assert "unknown rule 'fastest'; use one of choice, nearest" in " ".join(res.err.split())
+    assert snapshot(planned) == before

@@ -154,7 +154,7 @@ def test_merge_is_consistent(study, scenario: Scenario, runs) -> None:  # type: 
     assert k["solver"]["status"] == "merged" and k["failed_districts"] == []
     assert k["merge"]["method"] == "recomputed"
     assert k["coordination"]["violations"] == [] or all(
-        v.startswith("min_share_outside_ring5") for v in k["coordination"]["violations"])
+        v.startswith("min_share_outside_ring") for v in k["coordination"]["violations"])
     # actions of the merged plan = each district's actions for its own sites
     for ad, r in runs.items():
         own = merged.actions[merged.actions["adcode"] == ad][ACTION_COLS]
@@ -245,7 +245,7 @@ def test_unknown_mode(study, scenario: Scenario) -> None:  # type: ignore[no-unt
 
 @pytest.mark.slow  # ~25 s: every district run with the behaviour loop (.ci/run runs it)
 def test_compare_city(study, scenario: Scenario, runs) -> None:  # type: ignore[no-untyped-def]
-    sc = scenario.replace(min_share_outside_ring5=None)
+    sc = scenario.replace(min_share_outside_ring=None)
     lim = split_limits(study, sc, year=YEAR)
     merged = merge_districts(study, sc, runs, year=YEAR, limits=lim)
     city = CityPlan(plan=merged, districts={}, failed={}, limits=lim, run={"wall_seconds": 2.0})

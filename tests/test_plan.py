@@ -22,7 +22,7 @@ def study(tiny_gpkg: Path) -> Study:
 def busy(**changes: object) -> Scenario:
     """The default scenario with demand scaled up to the tiny study's few thousand people."""
     base = dict(customer_share=0.9, visits_per_customer_per_year=250.0, max_dist_km=30.0,
-                budget_cny=None, max_open=None, max_close=None, min_share_outside_ring5=None,
+                budget_cny=None, max_open=None, max_close=None, min_share_outside_ring=None,
                 districts={}, time_limit_s=60.0, mip_gap=1e-6)
     base.update(changes)
     return load_scenario().replace(**base)

@@ -40,10 +40,16 @@ def diagnose(
     map_file: Annotated[
         Path | None, typer.Option("--map", help="Also write a diagnosis map (HTML) here.")
     ] = None,
+    rule: Annotated[
+        str | None,
+        typer.Option("--rule", help="Customer behaviour: choice or nearest (default: the "
+                                    "scenario's [behaviour] rule)."),
+    ] = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Measure the current network: load, expected wait, travel, coverage, unserved demand."""
+    _check_rule(rule)
     inputs = command_inputs(data, scenario)
     if map_file is not None:
         check_out(map_file, force=force, inputs=inputs, option="--map")
@@ -54,7 +60,7 @@ def diagnose(
     sc = load_scenario(scenario)
     study = load_study(data)
     adcode = resolve_district(district, study.districts) if district else None
-    result = run_diagnose(study, sc, year=year)
+    result = run_diagnose(study, sc, year=year, rule=rule)
     if map_file is not None:
         from netplan.present.maps import diagnosis_map
 
@@ -243,15 +249,16 @@ def evaluate_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Re-measure a plan's before and after networks under a customer behaviour rule."""
-    from netplan.model.behaviour import RULES
-
-    if rule is not None and rule not in RULES:
-        raise typer.BadParameter(f"unknown rule {rule!r}; use one of {', '.join(RULES)}",
-                                 param_hint="--rule")
+    _check_rule(rule)
     from netplan.planning.evaluate_plan import evaluate_plan
-    from netplan.study.layers import load_study
+    from netplan.planning.plan import read_plan
+    from netplan.present.folder import plan_study
 
-    result = evaluate_plan(plan_dir, load_study(data), rule=rule)
+    study = plan_study(read_plan(plan_dir), data)  # the plan's own study, or --study
+    if study is None:
+        raise typer.BadParameter("the plan does not record its study; pass the one it was "
+                                 "made from", param_hint="--study")
+    result = evaluate_plan(plan_dir, study, rule=rule)
     if as_json:
         print_json(result.to_dict())
         return
@@ -260,3 +267,10 @@ def evaluate_cmd(
     render_evaluation(out, result)
 
 
+def _check_rule(rule: str | None) -> None:
+    """--rule: one of the behaviour rules (exit 2 otherwise), before any data are loaded."""
+    from netplan.model.behaviour import RULES
+
+    if rule is not None and rule not in RULES:
+        raise typer.BadParameter(f"unknown rule {rule!r}; use one of {', '.join(RULES)}",
+                                 param_hint="--rule")

@@ -37,7 +37,7 @@ from scipy import stats
 from netplan._errors import QueueingError
 from netplan._types import FloatArray
 
-__all__ = ["MAX_PATIENCE_MIN", "ErlangA", "erlang_a", "erlang_a_curve"]
+__all__ = ["MAX_PATIENCE_MIN", "ErlangA", "erlang_a", "erlang_a_curve", "tail_capacity_per_h"]
 
 _TAIL_EPS = 1e-12
 #: Longest finite mean patience accepted (a week); beyond it use ``inf`` (Erlang C).
@@ -201,3 +201,55 @@ def erlang_a_curve(servers: int, service_min: float, patience_min: float, *, t_m
     return (np.array([r.mean_wait_min for r in res]),
             np.array([r.share_abandon for r in res]),
             np.array([r.share_wait_over for r in res]))
+
+
+def tail_capacity_per_h(servers: int, service_min: float, patience_min: float, *,
+                        t_min: float, max_share: float) -> float:
+    """Largest arrival rate (per hour) at which at most ``max_share`` wait longer than
+    ``t_min``, customers giving up after a mean ``patience_min`` (the service level of an
+    Erlang A queue).
+
+    ``P(W > t)`` rises with the arrivals towards ``exp(-t / patience)`` (under heavy
+    overload every customer waits until their patience runs out), so a level at or above
+    that is met at any load and is refused. The rate is found by Brent's method between 0
+    and a rate where the share is exceeded (doubling from the servers' capacity).
+
+    Parameters
+    ----------
+    servers, service_min, patience_min
+        As in :func:`erlang_a` (a finite patience).
+    t_min : float
+        The waiting target, minutes.
+    max_share : float
+        The largest share allowed to wait longer than ``t_min``, in (0, 1).
+
+    Returns
+    -------
+    float
+        Arrivals per hour.
+
+    Raises
+    ------
+    QueueingError
+        When ``max_share`` is met at any load, or on invalid numbers.
+    """
+    from scipy.optimize import brentq
+
+    if not 0 < max_share < 1:
+        raise QueueingError(f"max_share must be in (0, 1), got {max_share!r}")
+    ceiling = math.exp(-t_min / patience_min) if math.isfinite(patience_min) else 1.0
+    if max_share >= ceiling * (1 - 1e-9):
+        raise QueueingError(
+            f"a share of {max_share:g} waiting longer than {t_min:g} min is met at any load "
+            f"when customers give up after {patience_min:g} min on average (at most "
+            f"exp(-{t_min:g}/{patience_min:g}) = {ceiling:.3f} can wait that long); give a "
+            "smaller share")
+
+    def excess(lam: float) -> float:
+        return erlang_a(servers, lam, service_min, patience_min,
+                        t_min=t_min).share_wait_over - max_share
+
+    hi = servers * 60.0 / service_min
+    while excess(hi) <= 0:
+        hi *= 2.0
+    return float(brentq(excess, 0.0, hi, xtol=1e-9, rtol=1e-10, maxiter=500))

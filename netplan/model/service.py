@@ -16,9 +16,12 @@ queue at the ``counters`` (mean service ``counter_service_min``), ``s lam`` at t
   looking big because its terminals are idle.
 * With ``[service] max_share_over_target`` set (a service level, Marianov–Serra style),
   a stream's capacity is instead the largest arrival rate at which the share of its
-  customers who wait longer than the target, the Erlang C tail
-  ``P(W > T) = C(c, a) exp(-(c - a) T / S)``, stays at or under that share
-  (:func:`tail_capacity_per_h`); the outlet's capacity combines the streams as above.
+  customers who wait longer than the target stays at or under that share; the outlet's
+  capacity combines the streams as above. Customers who give up after a finite mean
+  patience (``[behaviour] patience_min``, as the behaviour model measures every plan)
+  make the tail the Erlang A one (:func:`netplan.model.erlang_a.tail_capacity_per_h`);
+  with infinite patience it is the Erlang C tail ``P(W > T) = C(c, a) exp(-(c - a) T /
+  S)`` (:func:`tail_capacity_per_h`).
 * Wait: the arrival-weighted mean of the two streams' mean waits,
   ``(1 - s) W_counter + s W_terminal`` (``inf`` as soon as a stream with arrivals saturates).
 * Utilisation: the larger of the two streams' utilisations (not capped; >= 1 = saturated).
@@ -31,13 +34,14 @@ root-findings.
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from netplan._types import FloatArray
-from netplan.model import queueing
+from netplan.model import erlang_a, queueing
 from netplan.model.scenario import Scenario
 
 __all__ = [
@@ -54,9 +58,12 @@ __all__ = [
 
 @functools.lru_cache(maxsize=4096)
 def _stream_cap(servers: int, service_min: float, target_wait_min: float,
-                max_share: float | None) -> float:
+                max_share: float | None, patience_min: float) -> float:
     if max_share is None:
         return queueing.capacity_per_h_at_target(servers, service_min, target_wait_min)
+    if math.isfinite(patience_min):
+        return erlang_a.tail_capacity_per_h(servers, service_min, patience_min,
+                                            t_min=target_wait_min, max_share=max_share)
     return tail_capacity_per_h(servers, service_min, target_wait_min, max_share)
 
 
@@ -116,10 +123,11 @@ def stream_capacity_per_h(
     uc, ic = np.unique(c, return_inverse=True)
     ut, it = np.unique(t, return_inverse=True)
     share = scenario.max_share_over_target
-    cap_c = np.array([_stream_cap(int(k), scenario.counter_service_min, target, share)
-                      for k in uc])
-    cap_t = np.array([_stream_cap(int(k), scenario.terminal_service_min, target, share)
-                      for k in ut])
+    patience = float(scenario.patience_min)
+    cap_c = np.array([_stream_cap(int(k), scenario.counter_service_min, target, share,
+                                  patience) for k in uc])
+    cap_t = np.array([_stream_cap(int(k), scenario.terminal_service_min, target, share,
+                                  patience) for k in ut])
     return (
         np.asarray(cap_c[ic].reshape(c.shape), dtype=np.float64),
         np.asarray(cap_t[it].reshape(t.shape), dtype=np.float64),

@@ -38,7 +38,7 @@ from netplan.planning.evaluate import (
     study_zones,
     zone_points,
 )
-from netplan.study.geometry import RING_ZONES
+from netplan.study.geometry import ring_zone_order
 from netplan.study.layers import Study
 
 __all__ = ["SATURATION_UTILISATION", "Diagnosis", "diagnose", "throughput_per_h",
@@ -100,7 +100,8 @@ class Diagnosis:
     zones: pd.DataFrame
 
     def to_dict(self, *, adcode: str | None = None) -> dict[str, Any]:
-        """JSON-ready dict; with ``adcode``, the figures of that district only."""
+        """JSON-ready dict (``rule``: the behaviour rule the figures assume); with
+        ``adcode``, the figures of that district only."""
         if adcode is None:
             head = dict(self.kpis["overall"])
             outlets = self.outlets
@@ -111,6 +112,7 @@ class Diagnosis:
             "year": self.year,
             "scenario": self.scenario_name,
             "target_wait_min": self.target_wait_min,
+            "rule": self.rule,
             "district": adcode,
             **head,
             "service": self.service["overall" if adcode is None else adcode],
@@ -181,7 +183,7 @@ def diagnose(study: Study, scenario: Scenario, *, year: int | None = None,
         site_adcode=site_ad,
         site_ring=branches["ring_zone"].to_numpy(dtype=object),
         district_order=districts,
-        ring_order=list(RING_ZONES),
+        ring_order=ring_zone_order(study.ring_zones["ring_zone"]),
         **m.kpi_measures(pop, net.is_open),
     )
     service_by: dict[str, ServiceKpis] = {"overall": m.service}

@@ -267,7 +267,8 @@ def study_zones(study: Study, scenario: Scenario, *, year: int
     tuple of ndarray
         ``(zone_xy, population, arrivals_per_h)``.
     """
-    pop = np.asarray(demand.zone_population(study.zones, scenario, year=year), np.float64)
+    pop = np.asarray(demand.zone_population(study.zones, scenario, year=year,
+                                            districts=study.districts), np.float64)
     arrivals = np.asarray(demand.arrivals_per_h(pop, scenario), np.float64)
     return zone_points(study.zones), pop, arrivals
 

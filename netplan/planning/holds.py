@@ -3,55 +3,61 @@
 The optimiser routes customers fractionally as it likes, but no bank can impose that
 routing: customers choose by the scenario's ``[behaviour]`` rule. A plan's promise — every
 outlet within its capacity at the waiting target — therefore need not hold once customers
-choose for themselves. :func:`solve_until_holds` closes that gap with an outer loop:
+choose for themselves. :func:`solve_until_holds` closes that gap with an outer loop, a
+fixed-point iteration between the plan and the rule's loads:
 
+0. measure the current network under the rule and scale the capacity (as in 3.) of the
+   outlets it overloads: a plan keeps most of them, so the first solve already knows;
 1. solve the MILP;
 2. measure the planned network under the rule (:func:`netplan.planning.evaluate.measure`);
-3. for every decided outlet whose load under the rule ``L`` exceeds its capacity, tighten
-   the model *at that site* and solve again:
+3. for every decided outlet whose load under the rule ``L`` exceeds the capacity ``c`` of
+   the format it runs, tighten the model *at that site* and solve again:
 
+   * **its capacity, by the measured excess**: every option of the site keeps only the
+     share ``c / L`` of its capacity in the model (compounding over the rounds while the
+     outlet stays overloaded, never below :data:`MIN_SCALE`). The model, which fills an
+     outlet to its capacity, must then serve the excess the rule sends there from
+     somewhere else — a larger format at the site, an opening nearby — or leave it
+     unserved at its price. The floor keeps the outlet worth running: a model that saw
+     its capacity vanish would rather close it, and its customers would then find no
+     outlet at all;
+   * **the routing of its customers**: a zone whose first outlet under the rule is an
+     overloaded one may not be routed farther than that outlet without paying the price
+     of an unserved customer, so the model cannot relieve the outlet on paper by sending
+     its customers to spare capacity they would not travel to;
    * **a penalty on the options too small for the load**: option ``o`` pays, per year,
-     ``(min(L, cap_max) - cap_o)+`` arrivals/h of overflow as the visits they stand for times
-     the unserved penalty per visit (the price the model already puts on a customer it
-     does not serve). The site's largest option pays nothing, so the optimiser upgrades
-     the outlet (or relieves it otherwise) where that is worth its price, and keeping a
-     too-small format stays possible where a limit forbids the upgrade — a soft cut keeps
-     every scenario feasible that was feasible, which a hard one (forbidding options)
-     would not under ``max_upgrade``, ``max_close`` or a budget;
-   * **a tighter capacity row where even the largest option is too small**: the site's
-     capacities in the model are scaled by ``cap_max / L`` (compounding over the rounds
-     while the outlet stays overloaded, never below :data:`MIN_SCALE`), so the model must
-     serve the excess from somewhere else — open or upgrade a site nearby — instead of
-     routing it to the outlet on paper.
-     The floor keeps the outlet worth running: a model that saw its capacity vanish would
-     rather close it, and its customers would then find no outlet at all;
+     ``(min(L, cap_max) - cap_o)+`` arrivals/h of overflow as the visits they stand for
+     times the unserved penalty per visit;
    * **a price on the closure that fed it**: the nearest outlet closed by the plan (an
-     existing one, within reach) pays the same overflow penalty if it closes again, since
-     its customers are the ones the rule sends to the overloaded outlet.
+     existing one, within reach) pays the same overflow penalty if it closes again.
 
-   Both tightenings stay in the model for later rounds, so an outlet relieved once is not
-   overloaded again by the next plan;
-4. stop when no decided outlet is over its capacity under the rule, after
-   :data:`MAX_ROUNDS` solves, when the time limit leaves too little for another solve (the
-   first gets :data:`FIRST_SHARE` of it, each later one what is left), or
-   when a round returns the same network (the tightening cannot move it further).
+   Every tightening stays in the model for later rounds, so an outlet relieved once is
+   not overloaded again by the next plan. Treating the rule's loads of the last plan as
+   fixed while the next one is solved is what makes this a fixed-point iteration: the
+   capacity scales converge to the share of its capacity each outlet can be given in the
+   optimiser's routing so that the rule loads it to at most its capacity;
+4. stop when no decided outlet is over its capacity under the rule, when a round has no
+   fewer overloaded outlets than the best before it (``stalled``), after
+   :data:`MAX_ROUNDS` solves, or when the time limit leaves too little for another round
+   (the first solve gets :data:`FIRST_SHARE` of it, each later one at most
+   :data:`ROUND_SHARE`).
 
 Each re-solve starts from the model's own warm start (the current network), not from
-the last plan: HiGHS, handed the last plan, was seen to stop at once and report it
-optimal although the tightened model had far cheaper plans.
+the last plan: handed the last plan (its relocations undone, so that it meets the
+budget), the optimiser was seen to return it at once as within the gap although the
+tightened model had far cheaper plans.
 
-The plan kept is the round with the lowest score: its cost in the untightened model plus
-the demand above capacity or unserved under the rule (arrivals/h) priced like unserved
-visits — the same price the tightenings use — then the fewest overloaded outlets, then
-the later round. So a round that "holds" by closing outlets and leaving their customers
-without one, or that a short time limit left much dearer, is not preferred. Its
-model — with the tightenings of the rounds before it — is the one whose proven gap
-``kpis.json`` reports. Closest assignment (``nearest``) could be imposed exactly with
-closest-assignment constraints; the loop is used for both rules instead, since ``choice``
-has no such exact linear form and the loop keeps the model as sparse as it was.
+The plan kept is the round with the fewest overloaded outlets under the rule; among
+equals, the lowest score: its cost in the untightened model plus the demand above
+capacity or unserved under the rule (arrivals/h) priced like unserved visits. Its model —
+with the tightenings of the rounds before it — is the one whose proven gap ``kpis.json``
+reports. Closest-assignment constraints (one per zone, site and closer site within reach)
+would not make ``nearest`` exact: its customers spill to the next outlet when one is
+full, which closest assignment forbids; the loop is used for both rules.
 
-The outlets still over capacity after the loop are listed with the reason the loop could
-not relieve them (:func:`remaining_reasons`).
+The outlets still over capacity after the loop are listed with the reasons the loop could
+not relieve them (:func:`remaining_reasons`): a limit is named only where it bars every
+way of adding capacity for that outlet's customers.
 """
 
 from __future__ import annotations
@@ -83,19 +89,22 @@ __all__ = [
     "solve_until_holds",
 ]
 
-MAX_ROUNDS: int = 4
+MAX_ROUNDS: int = 8
 """Most solves of one plan (the first one included)."""
 
 MIN_SCALE: float = 0.5
 """Smallest share of its capacity an outlet keeps in the model after tightening."""
 
-FIRST_SHARE: float = 0.5
-"""Share of the time limit the first solve may use; later rounds share what is left."""
+FIRST_SHARE: float = 0.45
+"""Share of the time limit the first solve may use."""
+
+ROUND_SHARE: float = 0.12
+"""Share of the time limit each later solve may use at most."""
 
 AFTER_SHARE: float = 0.1
 """Share of the time limit kept for what follows the loop (the plan's layers and files)."""
 
-MIN_ROUND_SHARE: float = 0.1
+MIN_ROUND_SHARE: float = 0.08
 """A further round runs only if it can have this share of the time limit."""
 
 OVER_TOL: float = 1e-9
@@ -116,12 +125,15 @@ class HoldsLoop:
         Why the loop stopped: ``holds``, ``iteration limit``, ``time limit`` or ``stalled``.
     seconds : float
         Solver time over all rounds.
+    added_seconds : float
+        Wall time the loop added to the first solve (its measurements and later rounds).
     """
 
     overloaded: list[int]
     kept_round: int
     stop: str
     seconds: float
+    added_seconds: float = 0.0
 
 
 def measure_after(model: planner.Model, scenario: Scenario,
@@ -203,7 +215,9 @@ class _Cuts:
 
     def add(self, sites: NDArray[np.int64], load: NDArray[np.float64],
             cap_max: NDArray[np.float64], closed: NDArray[np.int64],
-            xy: NDArray[np.float64]) -> None:
+            xy: NDArray[np.float64], cap_now: NDArray[np.float64]) -> None:
+        """Tighten ``sites`` (overloaded under the rule: ``load`` above ``cap_now``, the
+        capacity of the option each runs): scale, penalty load and closure prices."""
         self.load[sites] = np.maximum(self.load[sites], load[sites])
         excess = load[sites] - cap_max[sites]
         if closed.size:
@@ -212,8 +226,8 @@ class _Cuts:
             for k, e in zip(feeder, excess, strict=True):
                 if e > 0:
                     self.close_excess[k] = max(self.close_excess[k], float(e))
-        short = cap_max[sites] / np.maximum(load[sites], 1e-12)
-        self.scale[sites] = np.maximum(self.scale[sites] * np.minimum(short, 1.0), MIN_SCALE)
+        share = cap_now[sites] / np.maximum(load[sites], 1e-12)
+        self.scale[sites] = np.maximum(self.scale[sites] * np.minimum(share, 1.0), MIN_SCALE)
 
 
 def _tightened(model: planner.Model, scenario: Scenario, cuts: _Cuts) -> planner.Model:
@@ -315,17 +329,20 @@ def solve_until_holds(model: planner.Model, scenario: Scenario, solve: Solve, *,
     closable = s.existing & s.decide & ~np.asarray(model.problem.site_locked, bool)
     cap_max, price = _largest_capacity(model), _price(model, scenario)
     rounds: list[_Round] = []
-    current, limit = model, _first_limit(time_limit_s)
-    stop, spent, measure_s = "iteration limit", 0.0, 0.0
+    current = _tightened(model, scenario, cuts) if _pretighten(model, scenario, cuts) else model
+    limit = _first_limit(time_limit_s)
+    stop, spent, measure_s, first_done = "iteration limit", 0.0, 0.0, 0.0
     while True:
         sol = solve(current, limit)
         spent += float(sol.seconds)
+        first_done = first_done or time.perf_counter()
         t0 = time.perf_counter()
         m = measure_after(current, scenario, sol.site_option)
         measure_s = max(measure_s, time.perf_counter() - t0)
         over = overloaded(current, m.load, m.capacity)
         excess = float(np.sum(m.load[over] - m.capacity[over])
                        + m.evaluation.unserved_per_h.sum())
+        best_before = min((r.overloaded for r in rounds), default=None)
         rounds.append(_Round(current, sol, len(over),
                              _score(model, current, sol, excess, price)))
         if progress:
@@ -334,7 +351,7 @@ def solve_until_holds(model: planner.Model, scenario: Scenario, solve: Solve, *,
         if len(over) == 0:
             stop = "holds"
             break
-        if len(rounds) > 1 and np.array_equal(sol.site_option, rounds[-2].sol.site_option):
+        if best_before is not None and len(over) >= best_before:
             stop = "stalled"
             break
         if len(rounds) >= MAX_ROUNDS:
@@ -343,15 +360,32 @@ def solve_until_holds(model: planner.Model, scenario: Scenario, solve: Solve, *,
         if limit is not None and limit <= 0:
             stop = "time limit"
             break
-        closed = np.flatnonzero(closable & (np.asarray(sol.site_option) < 0))
-        cuts.add(over, m.load, cap_max, closed, s.xy)
+        chosen = np.asarray(sol.site_option, np.int64)
+        cap_now = np.where(chosen >= 0, model.options.capacity[np.maximum(chosen, 0)], 0.0)
+        cuts.add(over, m.load, cap_max, np.flatnonzero(closable & (chosen < 0)), s.xy,
+                 cap_now)
         cuts.add_reach(model, over, m, scenario.detour_factor)
         current = _tightened(model, scenario, cuts)
-    best = min(range(len(rounds)),
-               key=lambda r: (round(rounds[r].score, 2), rounds[r].overloaded, -r))
+    best = min(range(len(rounds)), key=lambda r: (rounds[r].overloaded,
+                                                  round(rounds[r].score, 2), -r))
     loop = HoldsLoop(overloaded=[r.overloaded for r in rounds], kept_round=best + 1,
-                     stop=stop, seconds=spent)
+                     stop=stop, seconds=spent,
+                     added_seconds=time.perf_counter() - (first_done or start))
     return rounds[best].model, rounds[best].sol, loop
+
+
+def _pretighten(model: planner.Model, scenario: Scenario, cuts: _Cuts) -> bool:
+    """Round 0: tighten the outlets the rule overloads in the current network, which a
+    plan mostly keeps, before the first solve; whether any was."""
+    current = np.asarray(model.problem.current_options(), np.int64)
+    if not (current >= 0).any():
+        return False
+    m = measure_after(model, scenario, current)
+    over = overloaded(model, m.load, m.capacity)
+    cap_now = np.where(current >= 0, model.options.capacity[np.maximum(current, 0)], 0.0)
+    cuts.add(over, m.load, _largest_capacity(model), np.empty(0, np.int64), model.sites.xy,
+             cap_now)
+    return bool(over.size)
 
 
 def _first_limit(time_limit_s: float | None) -> float | None:
@@ -359,15 +393,17 @@ def _first_limit(time_limit_s: float | None) -> float | None:
 
 
 def _next_limit(time_limit_s: float | None, start: float, measure_s: float) -> float | None:
-    """Time for the next solve: what is left (less the measurements still to come); ``0``
-    when that is under :data:`MIN_ROUND_SHARE` of the limit."""
+    """Time for the next solve: what is left (less the measurements still to come), at most
+    :data:`ROUND_SHARE` of the limit; ``0`` when under :data:`MIN_ROUND_SHARE` of it."""
     if time_limit_s is None:
         return None
     # the next round's measurement, the plan's own four (before/after, rule and nearest)
     # and the writing of the plan
     reserve = 6.0 * measure_s + AFTER_SHARE * time_limit_s
     left = time_limit_s - (time.perf_counter() - start) - reserve
-    return left if left >= MIN_ROUND_SHARE * time_limit_s else 0.0
+    if left < MIN_ROUND_SHARE * time_limit_s:
+        return 0.0
+    return min(left, ROUND_SHARE * time_limit_s)
 
 
 def oneoff_spend(model: planner.Model, chosen: NDArray[np.int64],
@@ -397,44 +433,87 @@ def oneoff_spend(model: planner.Model, chosen: NDArray[np.int64],
     return spend
 
 
-def _limits_reached(model: planner.Model, scenario: Scenario, chosen: NDArray[np.int64],
-                    relocated: NDArray[np.bool_]) -> list[str]:
-    """The plan-wide counts the solution uses up."""
+@dataclass(frozen=True)
+class _Limits:
+    """What of the plan-wide and district limits a solution has left."""
+
+    spend: float
+    budget: float
+    tag_full: NDArray[np.bool_]  # per option tag: its limit is used up
+    open_full: bool  # planning.max_open used up
+    group_open_full: NDArray[np.bool_]  # per district: its max_open used up
+    relocated: NDArray[np.bool_]  # relocation pairs used
+
+
+def _limits(model: planner.Model, scenario: Scenario, chosen: NDArray[np.int64],
+            relocated: NDArray[np.bool_]) -> _Limits:
     s, p = model.sites, model.problem
     is_open = chosen >= 0
     tags = np.asarray(p.opt_tag)[chosen[is_open]]
     tag_max = np.asarray(p.tag_max)
-    opened = int(np.sum(is_open & ~s.existing & s.decide)) - int(relocated.sum())
+    used = np.array([np.sum(tags == t) for t in range(len(tag_max))], np.int64)
+    new = is_open & ~s.existing & s.decide
+    new[model.reloc_to[relocated]] = False
+    group = np.asarray(p.site_group)
+    g_max = np.asarray(p.group_max_new)
+    g_used = np.bincount(group[new & (group >= 0)], minlength=len(g_max))[:len(g_max)]
+    return _Limits(
+        spend=oneoff_spend(model, chosen, relocated),
+        budget=np.inf if scenario.budget_cny is None else float(scenario.budget_cny),
+        tag_full=(tag_max >= 0) & (used >= tag_max),
+        open_full=scenario.max_open is not None and int(new.sum()) >= scenario.max_open,
+        group_open_full=(g_max >= 0) & (g_used >= g_max), relocated=relocated)
 
-    def full(tag: int) -> bool:
-        return bool(tag < len(tag_max) and tag_max[tag] >= 0
-                    and np.sum(tags == tag) >= tag_max[tag])
 
-    reached = {
-        "max_open": scenario.max_open is not None and opened >= scenario.max_open,
-        "max_upgrade": full(planner.TAG_UPGRADE),
-        "max_convert": full(planner.TAG_CONVERT),
-    }
-    return [f"{k} reached" for k, v in reached.items() if v]
-
-
-def _relief_spend(model: planner.Model, chosen: NDArray[np.int64], j: int) -> float:
-    """The cheapest one-off spend that adds capacity at or near site ``j``: a larger
-    option at ``j`` or an opening of a candidate not open (``inf``: none)."""
-    s, o = model.sites, model.options
+def _blocks(model: planner.Model, lim: _Limits, chosen: NDArray[np.int64], j: int
+            ) -> tuple[list[set[str]], bool]:
+    """Every way to add capacity for site ``j``'s customers, each with the limits that
+    forbid it: a larger option at ``j``, an opening of a candidate or the reopening of a
+    closed outlet that shares a zone with ``j``. Also whether ``j`` runs its largest option.
+    """
+    s, o, p = model.sites, model.options, model.problem
+    tag = np.asarray(p.opt_tag)
     k = int(chosen[j])
-    now = o.capacity[k] if k >= 0 else 0.0
-    bigger = (o.site == j) & (o.capacity > now)
-    idle = ~s.existing & s.decide & (chosen < 0)
-    spends = o.oneoff[bigger | idle[o.site]]
-    return float(spends.min()) if spends.size else np.inf
+    now_cap = o.capacity[k] if k >= 0 else 0.0
+    now_spend = o.oneoff[k] if k >= 0 else 0.0
+    routes: list[set[str]] = []
+    group = np.asarray(p.site_group)
+    # a relocation opens its outlet's format: another format there is a new opening
+    moved_in = bool(np.isin(j, model.reloc_to[lim.relocated]))
+    for q in np.flatnonzero((o.site == j) & (o.capacity > now_cap)):
+        why = {"max_upgrade reached" if tag[q] == planner.TAG_UPGRADE else
+               "max_convert reached"} if tag[q] >= 0 and lim.tag_full[tag[q]] else set()
+        if moved_in and lim.open_full:
+            why.add("max_open reached")
+        if moved_in and group[j] >= 0 and lim.group_open_full[group[j]]:
+            why.add("max_open of its district reached")
+        if lim.spend - now_spend + o.oneoff[q] > lim.budget * (1 + 1e-9):
+            why.add("budget reached")
+        routes.append(why)
+    zones = model.dist_m[:, [j]].tocoo().row
+    near = np.unique(model.dist_m[zones].tocoo().col) if zones.size else np.empty(0, int)
+    moved = np.zeros(len(s), bool)  # a relocated outlet reopened only undoes its move
+    moved[model.reloc_from[lim.relocated]] = True
+    idle = near[s.decide[near] & (chosen[near] < 0) & ~moved[near]
+                & ~np.asarray(p.site_forbidden, bool)[near]]
+    for c in idle:
+        if s.existing[c]:  # keeping a closed outlet open spends less, not more
+            routes.append(set())
+            continue
+        why = {"max_open reached"} if lim.open_full else set()
+        if group[c] >= 0 and lim.group_open_full[group[c]]:
+            why.add("max_open of its district reached")
+        if lim.spend + float(o.oneoff[o.site == c].min()) > lim.budget * (1 + 1e-9):
+            why.add("budget reached")
+        routes.append(why)
+    return routes, not (o.capacity[o.site == j] > now_cap).any()
 
 
 _STOP_TEXT: dict[str, str] = {
     "iteration limit": "iteration limit reached",
     "time limit": "time limit reached",
-    "stalled": "stalled (the tightened model kept the plan: relief costs more than the "
-               "overflow at the unserved penalty)",
+    "stalled": "stalled (a round left no fewer outlets over capacity: relief costs the "
+               "model more than the overflow at the unserved price)",
     "once": "solved once, without the loop",
 }
 """How the reason of a remaining overloaded outlet ends, by why the loop stopped."""
@@ -443,6 +522,13 @@ _STOP_TEXT: dict[str, str] = {
 def remaining_reasons(model: planner.Model, scenario: Scenario, sol: optimize.Solution,
                       sites: NDArray[np.int64], *, loop: HoldsLoop | None) -> list[str]:
     """Why each still-overloaded site could not be relieved (one text per site).
+
+    Every way to add capacity for the site's customers — a larger option at the site, the
+    opening of a candidate or the reopening of a closed outlet that shares a zone with it —
+    is checked against the limits the plan has used up. When every way is barred, the
+    reason names the limits that bar them (a limit is named only if raising it would open
+    one of those ways). When some way is open, the model did not take it: the reason says
+    why the loop stopped.
 
     Parameters
     ----------
@@ -460,30 +546,25 @@ def remaining_reasons(model: planner.Model, scenario: Scenario, sol: optimize.So
     Returns
     -------
     list of str
-        ``locked``, ``largest format too small`` (the outlet runs its largest option),
-        the limits the plan has used up (``max_open reached``, ``max_upgrade reached``,
-        ``max_convert reached``, ``budget reached``: the cheapest larger option or
-        opening would exceed it) and why the loop stopped (:data:`_STOP_TEXT`), joined
-        with ``"; "``.
+        ``largest format too small`` (the outlet runs its largest option) followed, when
+        every relief is barred, by the limits that bar it (``max_upgrade reached``,
+        ``max_convert reached``, ``max_open reached``, ``max_open of its district
+        reached``, ``budget reached``; ``no candidate site within reach`` when there is
+        nothing else to open), joined with ``"; "``; otherwise ``relief within the limits
+        not taken:`` and why the loop stopped (:data:`_STOP_TEXT`).
     """
     chosen = np.asarray(sol.site_option, np.int64)
-    relocated = np.asarray(sol.relocated, bool)
-    limits = _limits_reached(model, scenario, chosen, relocated)
-    spend = oneoff_spend(model, chosen, relocated)
-    budget = np.inf if scenario.budget_cny is None else scenario.budget_cny
-    locked = np.asarray(model.problem.site_locked, bool)
-    cap_max = _largest_capacity(model)
-    o = model.options
+    lim = _limits(model, scenario, chosen, np.asarray(sol.relocated, bool))
     stop = _STOP_TEXT.get("once" if loop is None else loop.stop, "")
     out: list[str] = []
     for j in sites:
-        parts = ["locked"] if locked[j] else []
-        k = int(chosen[j])
-        if k >= 0 and o.capacity[k] >= cap_max[j]:
-            parts.append("largest format too small")
-        parts += limits
-        if spend + _relief_spend(model, chosen, int(j)) > budget:
-            parts.append("budget reached")
-        parts.append(stop)
+        routes, largest = _blocks(model, lim, chosen, int(j))
+        parts = ["largest format too small"] if largest else []
+        if routes and all(routes):
+            parts += sorted(set().union(*routes))
+        elif not routes:
+            parts.append("no candidate site within reach")
+        else:
+            parts.append(f"relief within the limits not taken: {stop}")
         out.append("; ".join(parts))
     return out

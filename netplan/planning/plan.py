@@ -70,7 +70,8 @@ from netplan.planning.contract import (
 )
 from netplan.planning.evaluate import Network, behaviour_block, measure
 from netplan.planning.limits import district_scenario, split_limits
-from netplan.study.geometry import METRIC_CRS
+from netplan.study.crs import BEIJING_CRS
+from netplan.study.geometry import outside_ring_mask, ring_zone_order, rings_of
 from netplan.study.layers import Study, resolve_district
 
 
@@ -304,6 +305,7 @@ def plan_from_solution(
     z_ad = zones["adcode"].to_numpy(dtype=object)
     zone_scope = np.ones(len(z_ad), bool) if adcode is None else (z_ad == adcode)
     beh = behaviour_of(scenario)
+    rings = ring_zone_order(study.ring_zones["ring_zone"])
     before = _network(model, scenario, s.counters, s.terminals, beh, zone_scope)
     after = _network(model, scenario, dec.counters, dec.terminals, beh, zone_scope)
     # one row per decided outlet and per new opening; a move's target is in its origin's row
@@ -315,11 +317,11 @@ def plan_from_solution(
         "solver": _solver_kpis(sol),
         "actions": {a: int(np.sum(dec.action[in_scope] == a)) for a in actions.ACTION_NAMES},
         "costs": _costs(model, scenario, dec, before, after),
-        "before": _kpi_set(model, scenario, zones, before, zone_scope, adcode),
-        "after": _kpi_set(model, scenario, zones, after, zone_scope, adcode),
+        "before": _kpi_set(model, scenario, zones, before, zone_scope, adcode, rings),
+        "after": _kpi_set(model, scenario, zones, after, zone_scope, adcode, rings),
         "behaviour": _behaviour(model, scenario, sol, dec, (before, after), zone_scope, loop),
     }
-    geo = gpd.GeoSeries(shapely.points(s.xy[:, 0], s.xy[:, 1]), crs=METRIC_CRS)
+    geo = gpd.GeoSeries(shapely.points(s.xy[:, 0], s.xy[:, 1]), crs=study.crs)
     reason = _reasons(model, scenario, dec, before, after,
                       nearest_site_km=_nearest_other_km(s, dec.is_open))
     return Plan(
@@ -336,6 +338,8 @@ def plan_from_solution(
             # (0: none)
             "search_seconds": round(float(sol.search_seconds), 3),
             "search_gain": round(float(sol.search_gain), 2),
+            # wall time the behaviour loop added to the first solve (0: solved once)
+            "loop_added_seconds": round(0.0 if loop is None else loop.added_seconds, 3),
         },
     )
 
@@ -395,6 +399,7 @@ def _kpi_set(
     net: _Network,
     zone_scope: NDArray[np.bool_],
     adcode: str | None,
+    ring_order: list[str],
 ) -> KpiSet:
     """Overall (over the scope), per-district and per-ring-zone KPIs of one network."""
     s = model.sites
@@ -415,11 +420,13 @@ def _kpi_set(
         site_adcode=s.adcode,
         site_ring=s.ring_zone,
         district_order=model.groups,
-        ring_order=planner.ring_order(),
+        ring_order=ring_order,
         **measures,
     )
     overall = kpi.network_kpis(zone_mask=zone_scope, site_mask=s.decide, **measures)
-    overall["share_outlets_outside_ring5"] = _share_outside(s, net.is_open & s.decide)
+    overall["share_outlets_outside_ring"] = (  # None when the study has no such ring
+        _share_outside(s, net.is_open & s.decide, scenario.outside_ring)
+        if scenario.outside_ring in rings_of(ring_order) else None)
     bundle["overall"] = overall
     if adcode is not None:
         bundle["districts"] = {adcode: bundle["districts"][adcode]}
@@ -465,7 +472,7 @@ def _actions_layer(s: planner.Sites, dec: _Decisions, before: _Network, after: _
             "reason": reason[rows],
         },
         geometry=geo[rows].reset_index(drop=True),
-        crs=METRIC_CRS,
+        crs=geo.crs,
     )
 
 
@@ -495,7 +502,7 @@ def _sites_after_layer(model: planner.Model, dec: _Decisions, after: _Network,
             "in_scope": s.decide[op],
         },
         geometry=geo[op].reset_index(drop=True),
-        crs=METRIC_CRS,
+        crs=geo.crs,
     )
 
 
@@ -512,8 +519,8 @@ def _assignment_layer(model: planner.Model, zones: gpd.GeoDataFrame,
             "share": np.round(a.share, 6),
             "dist_m": np.round(a.dist_m, 1),
         },
-        geometry=gpd.GeoSeries(lines, crs=METRIC_CRS),
-        crs=METRIC_CRS,
+        geometry=gpd.GeoSeries(lines, crs=zones.crs),
+        crs=zones.crs,
     )
 
 
@@ -546,15 +553,11 @@ def _zones_layer(model: planner.Model, zones: gpd.GeoDataFrame, before: _Network
     )
 
 
-def _share_outside(s: planner.Sites, open_mask: NDArray[np.bool_]) -> float | None:
-    from netplan.study.geometry import OUTSIDE_RING5
-
+def _share_outside(s: planner.Sites, open_mask: NDArray[np.bool_], ring: int) -> float | None:
     n = int(open_mask.sum())
     if n == 0:
         return None
-    return round(
-        float(np.isin(s.ring_zone[open_mask].astype(str), sorted(OUTSIDE_RING5)).sum() / n), 4
-    )
+    return round(float(outside_ring_mask(s.ring_zone[open_mask], ring).sum() / n), 4)
 
 
 def _travel_cost(model: planner.Model, scenario: Scenario, a: kpi.Assignment) -> float:
@@ -705,11 +708,6 @@ def read_plan(folder: Path) -> Plan:
             f"{folder} is not a plan folder: {', '.join(missing)} missing; run `netplan plan "
             f"--out {folder}` first"
         )
-    gpkg = folder / PLAN_FOLDER.gpkg
-    layers = {
-        name: gpd.read_file(gpkg, layer=name, engine="pyogrio").to_crs(METRIC_CRS)
-        for name in ("actions", "sites_after", "assignment", "zones_kpi")
-    }
     kpis = _checked_kpis(folder / PLAN_FOLDER.kpis)
     run_path = folder / PLAN_FOLDER.run
     run: RunInfo = {}
@@ -719,6 +717,13 @@ def read_plan(folder: Path) -> Plan:
             raise NetplanError(f"{run_path} is not a run.json written by netplan (expected a "
                                "JSON object); rerun `netplan plan` to rewrite the folder")
         run = cast(RunInfo, raw)
+    study = run.get("study")
+    crs = study["crs"] if study else BEIJING_CRS  # plans before they recorded it: Beijing's
+    gpkg = folder / PLAN_FOLDER.gpkg
+    layers = {
+        name: gpd.read_file(gpkg, layer=name, engine="pyogrio").to_crs(crs)
+        for name in ("actions", "sites_after", "assignment", "zones_kpi")
+    }
     for name in ("actions", "sites_after", "zones_kpi"):
         for col in (
             "format_before",
