@@ -204,12 +204,22 @@ def test_synthetic_and_branch_outlets() -> None:
         queuelog_gen.generate_log(s.assign(kind="farm"), scenario=SC)
 
 
-def test_committed_sample() -> None:
+def test_committed_sample_is_the_embedded_network_with_the_2017_improvement() -> None:
+    from netplan.model.calibrate import CHANNEL_COLUMNS, fit_log
+    from netplan.study.readers import read_layer
+
     assert SAMPLE.is_file()
-    assert SAMPLE.stat().st_size < 300_000
+    assert SAMPLE.stat().st_size < 3_000_000
     df = queuelog.read_queue_log(SAMPLE)
-    assert df["outlet_id"].nunique() == 40
-    assert df["timestamp"].dt.year.unique().tolist() == [2023]
+    assert set(CHANNEL_COLUMNS) <= set(df.columns)
+    from netplan._paths import default_gpkg
+
+    branch_ids = set(read_layer(default_gpkg(), "branches")["branch_id"].astype(str))
+    assert df["outlet_id"].nunique() == 40 and set(df["outlet_id"]) <= branch_ids
+    assert df["timestamp"].dt.year.unique().tolist() == [2016, 2017, 2018]
+    years = {y["year"]: y for y in fit_log(df).by_year}
+    assert years[2016]["counter_mean_wait_min"] > 11.0 > years[2017]["counter_mean_wait_min"]
+    assert years[2016]["smart_share"] < years[2017]["smart_share"]
 
 
 # --- CLI -----------------------------------------------------------------------------------
@@ -239,3 +249,18 @@ def test_cli_analyze_bad_file_is_a_domain_error(tmp_path: Path) -> None:
     res = runner.invoke(app, ["queue-log", "analyze", str(p)])
     assert isinstance(res.exception, LayerError)
     assert "arrivals" in str(res.exception)
+
+
+@pytest.mark.slow
+def test_cli_generate_embedded_is_the_network_with_channels(tmp_path: Path) -> None:
+    from netplan.model.calibrate import CHANNEL_COLUMNS
+
+    out = tmp_path / "log.parquet"
+    res = runner.invoke(app, ["queue-log", "generate", "--embedded", "--out", str(out),
+                              "--years", "1", "--outlets", "3"])
+    assert res.exit_code == 0, res.output
+    df = queuelog.read_queue_log(out)
+    assert set(CHANNEL_COLUMNS) <= set(df.columns)
+    assert sorted(df["outlet_id"].unique()) == ["B0001", "B0281", "B0562"]
+    assert df["timestamp"].min() == pd.Timestamp("2016-01-02 10:00")
+    assert (df["counter_arrivals"] + df["terminal_arrivals"] == df["arrivals"]).all()

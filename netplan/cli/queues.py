@@ -1,8 +1,9 @@
-"""Commands on queues: one M/M/c queue, queue logs.
+"""Commands on queues: one M/M/c queue, queue logs, calibration from logs, staffing.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,8 +11,10 @@ import typer
 from rich.markup import escape
 
 from netplan.cli._app import (
+    DataOpt,
     ForceOpt,
     JsonOpt,
+    ScenarioOpt,
     app,
     check_out,
     command_inputs,
@@ -86,10 +89,15 @@ def queue_log_generate(  # noqa: PLR0913 - one parameter per command-line option
     years: Annotated[int, typer.Option("--years", help="Length of the log in years.")] = 3,
     outlets: Annotated[
         int | None,
-        typer.Option("--outlets", help="Outlets (synthetic: default 40; --data: the first N)."),
+        typer.Option("--outlets", help="Outlets (synthetic: default 40; --data: N spread "
+                     "evenly over the branch ids)."),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
-    start: Annotated[str, typer.Option("--start", help="First day (ISO date).")] = "2022-01-01",
+    start: Annotated[
+        str | None,
+        typer.Option("--start", help="First day (ISO date; default 2016-01-01 with --data or "
+                     "--embedded, else 2022-01-01)."),
+    ] = None,
     data: Annotated[
         Path | None,
         typer.Option("--data", help="Take the outlets from this file's branches layer."),
@@ -102,7 +110,12 @@ def queue_log_generate(  # noqa: PLR0913 - one parameter per command-line option
     ] = None,
     force: ForceOpt = False,
 ) -> None:
-    """Write a realistic synthetic hourly queue log (deterministic for a seed)."""
+    """Write a realistic synthetic hourly queue log (deterministic for a seed).
+
+    With --data or --embedded the outlets are the study's branches with their arrivals
+    under the behaviour model, and the log has the counter and terminal channels apart
+    (see netplan.model.queuelog_gen.generate_channel_log): the modelled sample log.
+    """
     from netplan._paths import default_gpkg
     from netplan.model import queuelog, queuelog_gen
     from netplan.model.scenario import load_scenario
@@ -112,15 +125,21 @@ def queue_log_generate(  # noqa: PLR0913 - one parameter per command-line option
     check_out(out_file, force=force, inputs=inputs)
     sc = load_scenario(scenario)
     if reads_layers:
-        from netplan.study.readers import read_layer
+        import numpy as np
 
-        branches = read_layer(data if data is not None else default_gpkg(), "branches")
-        table = queuelog_gen.outlets_from_branches(branches, seed=seed, scenario=sc)
-        if outlets is not None:
-            table = table.head(outlets)
+        from netplan.planning.calibration import network_outlets
+        from netplan.study.layers import load_study
+
+        study = load_study(data if data is not None else default_gpkg())
+        table = network_outlets(study, sc, year=sc.base_year, seed=seed)
+        if outlets is not None and 0 < outlets < len(table):
+            table = table.iloc[np.linspace(0, len(table) - 1, outlets).round().astype(int)]
+        log_df = queuelog_gen.generate_channel_log(
+            table, years=years, start=start or "2016-01-01", seed=seed, scenario=sc)
     else:
         table = queuelog_gen.synthetic_outlets(outlets or 40, seed=seed, scenario=sc)
-    log_df = queuelog_gen.generate_log(table, years=years, start=start, seed=seed, scenario=sc)
+        log_df = queuelog_gen.generate_log(table, years=years, start=start or "2022-01-01",
+                                           seed=seed, scenario=sc)
     path = queuelog.write_queue_log(log_df, out_file, force=force, inputs=inputs)
     err.print(f"{len(log_df):,} rows, {len(table)} outlets, {years} year(s)", highlight=False)
     typer.echo(str(path))
@@ -174,3 +193,187 @@ def queue_log_analyze(
     out.print(worst)
 
 
+
+
+@app.command()
+def calibrate(
+    queue_log: Annotated[Path, typer.Option("--queue-log", help="Queue log (.parquet/.csv).")],
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="Calibrated scenario TOML.")],
+    scenario: ScenarioOpt = None,
+    data: DataOpt = None,
+    fit_csv: Annotated[
+        Path | None, typer.Option("--fit", help="Also write the fit per outlet (CSV) here.")
+    ] = None,
+    tolerance: Annotated[
+        float, typer.Option("--tolerance", help="Flag outlets whose observed/modelled "
+                            "arrivals ratio is beyond x this (> 1).", min=1.01)
+    ] = 1.5,
+    force: ForceOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit demand, service and patience of a scenario to a queue log (behaviour model)."""
+    inputs = command_inputs(data, scenario, queue_log)
+    check_out(out_file, force=force, inputs=inputs)
+    if fit_csv is not None:
+        check_out(fit_csv, force=force, inputs=[*inputs, out_file], option="--fit")
+    from netplan._io import atomic_path, atomic_write_text
+    from netplan.model import calibrate as fit_mod
+    from netplan.model import queuelog
+    from netplan.model.scenario import load_scenario
+    from netplan.planning.calibration import calibrate as run_calibrate
+    from netplan.planning.calibration import calibrated_toml
+    from netplan.study.layers import load_study
+
+    sc = load_scenario(scenario)
+    fit = fit_mod.fit_log(queuelog.read_queue_log(queue_log))
+    cal = run_calibrate(fit, load_study(data), sc, tolerance=tolerance)
+    text = calibrated_toml(cal, log_name=queue_log.name)
+    atomic_write_text(out_file, text, force=force, inputs=inputs)
+    if fit_csv is not None:
+        with atomic_path(fit_csv, force=force, inputs=inputs) as tmp:
+            cal.outlets.to_csv(tmp, index=False)
+    if as_json:
+        print_json({"scenario": str(out_file), "sources": cal.sources, **cal.summary})
+        return
+    _render_calibration(cal)
+    typer.echo(str(out_file))
+
+
+def _render_calibration(cal: Any) -> None:
+    """The calibration's figures as terminal tables."""
+    from rich.table import Table
+
+    s = cal.summary
+    table = Table(title=f"calibrated scenario (rule {s['rule']}, log {s['window'][0]}.."
+                        f"{s['window'][1]})")
+    table.add_column("value")
+    table.add_column("fitted", justify="right")
+    table.add_column("from")
+    for key, note in cal.sources.items():
+        name = key.split(".")[1]
+        table.add_row(escape(key), f"{getattr(cal.scenario, name):g}", escape(note))
+    out.print(table)
+    por = Table(title="peak-hour share per portrait")
+    for col in ("portrait", "outlets", "peak-hour share"):
+        por.add_column(col)
+    for p in s["portraits"]:
+        por.add_row(escape(p["label"]), str(p["outlets"]), f"{p['peak_hour_share']:.3f}")
+    out.print(por)
+    years = ", ".join(
+        f"{y['year']}: counter wait {y.get('counter_mean_wait_min', y['mean_wait_min']):.1f} min"
+        for y in s["by_year"])
+    out.print(
+        f"fit: arrivals WAPE {s['arrivals_wape']:.1%}, median |log ratio| "
+        f"{s['arrivals_median_abs_log_ratio']}, peak-hour counter wait MAE "
+        f"{s['peak_wait_mae_min']} min; {s['flagged']} outlet(s) flagged"
+        + (f" ({', '.join(map(escape, s['flagged_examples']))})" if s["flagged"] else "")
+        + f"\nby year: {years}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def staff(  # noqa: PLR0913 - one parameter per command-line option
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    plan_dir: Annotated[
+        Path | None, typer.Option("--plan", help="Staff a plan's outlets (default: the "
+                                  "current network).")
+    ] = None,
+    queue_log: Annotated[
+        Path | None, typer.Option("--queue-log", help="Queue log with the hourly profiles "
+                                  "(default: the committed sample).")
+    ] = None,
+    date_profile: Annotated[
+        str, typer.Option("--date-profile", help="weekday or weekend.")
+    ] = "weekday",
+    floaters: Annotated[
+        int, typer.Option("--floaters", help="Floating staff per pool of nearby outlets.",
+                          min=0)
+    ] = 1,
+    travel_km: Annotated[
+        float, typer.Option("--travel-km", help="Largest distance between outlets sharing "
+                            "floaters (km).", min=0.1)
+    ] = 3.0,
+    max_share_over: Annotated[
+        float | None, typer.Option("--max-share-over", help="Staff to P(wait > target) <= "
+                                   "this instead of the mean wait.", min=0.001, max=0.999)
+    ] = None,
+    year: Annotated[
+        int | None, typer.Option("--year", help="Demand year of the current network: 2010, "
+                                 "2020 (base) or 2035 (ignored with --plan).")
+    ] = None,
+    scenario: ScenarioOpt = None,
+    data: DataOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Counters to open per outlet and hour (Erlang C), floaters, staff hours saved."""
+    from netplan.planning.staffing import DATE_PROFILES
+
+    if date_profile not in DATE_PROFILES:
+        raise typer.BadParameter(f"use one of {', '.join(DATE_PROFILES)}",
+                                 param_hint="--date-profile")
+    from netplan._io import check_folder_target, staged_folder
+    from netplan._paths import data_dir
+    from netplan.model import calibrate as fit_mod
+    from netplan.model import queuelog
+    from netplan.model.scenario import load_scenario, scenario_from_dict
+    from netplan.planning import staffing
+    from netplan.present.roster import heatmap_html
+
+    check_folder_target(out_dir)
+    log_path = (queue_log if queue_log is not None
+                else data_dir() / "samples" / "queue_log_sample.parquet")
+    fit = fit_mod.fit_log(queuelog.read_queue_log(log_path))
+    if plan_dir is not None:
+        from netplan.planning.plan import read_plan
+
+        plan = read_plan(plan_dir)
+        sc = (load_scenario(scenario) if scenario is not None
+              else scenario_from_dict(dict(plan.kpis["scenario"]), source=str(plan_dir)))
+        outlets = staffing.plan_outlets(plan)
+    else:
+        from netplan.study.layers import load_study
+
+        sc = load_scenario(scenario)
+        outlets = staffing.network_outlets(load_study(data), sc,
+                                           year=sc.base_year if year is None else year)
+    result = staffing.roster_for(outlets, fit, sc, date_profile=date_profile,
+                                 floaters=floaters, travel_km=travel_km,
+                                 max_share_over=max_share_over)
+    with staged_folder(out_dir) as tmp:
+        result.roster.to_csv(tmp / "roster.csv", index=False)
+        (tmp / "heatmap.html").write_text(heatmap_html(result), encoding="utf-8")
+        (tmp / "staffing.json").write_text(
+            json.dumps(result.summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    if as_json:
+        print_json(result.summary)
+        return
+    _render_staffing(result.summary)
+    typer.echo(str(out_dir))
+
+
+def _render_staffing(s: dict[str, Any]) -> None:
+    """The staffing summary as a terminal table."""
+    from rich.table import Table
+
+    t = Table(title=f"staff hours per {s['date_profile']} ({s['outlets']} outlets, rule "
+                    f"{s['rule']})")
+    t.add_column("roster")
+    t.add_column("staff hours", justify="right")
+    flat = s["staff_hours_flat"]
+    for label, key in (("every installed counter all day", "staff_hours_installed"),
+                       ("flat: busiest hour's counters all day", "staff_hours_flat"),
+                       ("own staff + floaters", "staff_hours_with_floaters"),
+                       ("hour by hour", "staff_hours_hourly")):
+        v = s[key]
+        t.add_row(label, f"{v:,} ({(v - flat) / max(flat, 1):+.1%} vs flat)")
+    out.print(t)
+    b = s["booking"]
+    out.print(
+        f"{s['short_outlet_hours']} outlet-hours at {s['short_outlets']} outlets need more "
+        f"counters than installed ({s['counter_customers_in_short_hours']:.1%} of counter "
+        f"customers); counter mean wait {s['counter_mean_wait_min']:.1f} min.\n"
+        f"bookings {b['share']:.0%}: peak hour {b['without']['peak_hour_arrivals']:,.0f} -> "
+        f"{b['with']['peak_hour_arrivals']:,.0f} arrivals (peak-hour share "
+        f"{b['without']['peak_hour_share']:.3f} -> {b['with']['peak_hour_share']:.3f}), "
+        f"hourly staff hours "
+        f"{b['without']['staff_hours_hourly']:,} -> {b['with']['staff_hours_hourly']:,}",
+        highlight=False, soft_wrap=True)

@@ -33,6 +33,7 @@ __all__ = [
     "LOG_COLUMNS",
     "analyze",
     "analyze_file",
+    "outlet_portraits",
     "read_queue_log",
     "validate_queue_log",
     "write_queue_log",
@@ -455,6 +456,38 @@ def _profile(df: pd.DataFrame, hours: list[int]) -> pd.DataFrame:
                           aggfunc="sum", fill_value=0)
     ndays = df.groupby("outlet_id")["date"].nunique()
     return sums.div(ndays, axis=0).astype(float)
+
+
+def outlet_portraits(
+    outlet_ids: list[str],
+    weekday: FloatArray,
+    weekend: FloatArray,
+    hours: list[int],
+    *,
+    k_range: tuple[int, int] = (3, 6),
+    random_state: int = 0,
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Cluster outlets into portraits by the shape of their week (see :func:`analyze`).
+
+    Parameters
+    ----------
+    outlet_ids
+        The outlets, one per row of ``weekday`` and ``weekend``.
+    weekday, weekend
+        ``(outlets, hours)`` mean arrivals per hour of day (any scale per outlet).
+    hours
+        The hours of day of the columns.
+    k_range, random_state
+        Numbers of clusters tried; seed of KMeans.
+
+    Returns
+    -------
+    tuple
+        The portrait label of each outlet and the described portraits.
+    """
+    labels, described, _ = _portraits(outlet_ids, weekday, weekend, hours, k_range=k_range,
+                                      random_state=random_state)
+    return labels, described
 
 
 def _portraits(
