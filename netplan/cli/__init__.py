@@ -21,7 +21,8 @@ from netplan.cli._app import _STATE, app, err
 __all__ = ["app", "main"]
 #: The command modules, in the order ``--help`` lists their commands; importing one
 #: registers its commands on :data:`app`. A new command group is one module and one name here.
-COMMAND_MODULES: tuple[str, ...] = ("planning", "present", "data", "queues", "classic")
+COMMAND_MODULES: tuple[str, ...] = ("planning", "present", "data", "study", "queues",
+                                     "classic", "whatif")
 for _name in COMMAND_MODULES:
     importlib.import_module(f"netplan.cli.{_name}")
 

@@ -10,18 +10,22 @@ documented default)::
 
     name = "..."            description = "..."
     [years]     base, horizon
-    [horizon]   total_population, central_population
+    [horizon]   total_population, central_population, central_districts
     [demand]    customer_share, visits_per_customer_per_year, business_days_per_year,
                 peak_hour_share, smart_share
     [service]   counter_service_min, terminal_service_min, target_wait_min
     [travel]    max_dist_km, k_nearest, detour_factor, cost_cny_per_km, relocation_radius_km
-    [planning]  budget_cny, max_open, max_close, max_upgrade, max_convert, min_share_outside_ring5,
-                amortisation_years, unserved_penalty_cny_per_visit, balance_weight,
-                balance_threshold, time_limit_s, mip_gap
+    [planning]  budget_cny, max_open, max_close, max_upgrade, max_convert, outside_ring,
+                min_share_outside_ring, amortisation_years, unserved_penalty_cny_per_visit,
+                balance_weight, balance_threshold, time_limit_s, mip_gap
     [behaviour] rule, patience_min, speed_kmh, wait_weight, scale_per_min, spill_utilisation
     [formats.<name>]    counters, terminals, opex_cny_per_year, open_cny, convert_cny,
                         close_cny, relocate_cny, description
     [districts.<key>]   policy, min_outlets, max_outlets, max_open, max_close
+    [phases.<year>]     budget_cny, max_open, max_close, max_upgrade, max_convert of a
+                        phase (netplan.planning.phases)
+    [uncertainty.<name>] channel_shift, growth, visit_frequency of a demand case
+                        (netplan.planning.stress)
 
 Defaults and merging
 --------------------
@@ -34,8 +38,10 @@ Defaults and merging
 * ``[districts]``, when present at all, *replaces* :data:`DEFAULT_DISTRICTS` entirely (the
   policies are one decision; write ``[districts]`` with nothing under it for none).
 * TOML has no null: the optional limits (``budget_cny``, ``max_open``, ``max_close``,
-  ``min_share_outside_ring5``, ``time_limit_s`` and the district limits) accept the
+  ``min_share_outside_ring``, ``time_limit_s`` and the district limits) accept the
   string ``"none"`` (or ``"unlimited"``) for "no limit".
+* The old key ``planning.min_share_outside_ring5`` is still read, as ``outside_ring = 5``
+  and ``min_share_outside_ring``, with a note naming the keys that replace it.
 
 Every problem of a file is reported at once in one :class:`~netplan._errors.ScenarioError`,
 each naming its key path (``demand.smart_share must be in [0, 1), got 1.4``).
@@ -46,6 +52,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
+import logging
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -60,12 +67,16 @@ from netplan.model.scenario_keys import (
     DEFAULTS,
     FORMAT_FIELDS,
     MAX_COUNT,
+    PHASE_KEYS,
     POLICY_LIMITS,
     SECTIONS,
     SPECS,
+    UNCERTAINTY_FIELDS,
     check_value,
 )
 from netplan.study.inputs import check_file_size, source_path
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "BEHAVIOUR_RULES",
@@ -271,11 +282,14 @@ class Scenario:
     horizon_year: int
     horizon_total_population: float
     horizon_central_population: float
+    central_districts: tuple[str, ...]
     customer_share: float
     visits_per_customer_per_year: float
     business_days_per_year: float
     peak_hour_share: float
     smart_share: float
+    booking_share: float
+    booking_cap: float
     counter_service_min: float
     terminal_service_min: float
     target_wait_min: float
@@ -289,7 +303,8 @@ class Scenario:
     max_close: int | None
     max_upgrade: int | None
     max_convert: int | None
-    min_share_outside_ring5: float | None
+    outside_ring: int
+    min_share_outside_ring: float | None
     amortisation_years: float
     unserved_penalty_cny_per_visit: float
     balance_weight: float
@@ -305,6 +320,9 @@ class Scenario:
     formats: Mapping[str, Format]
     districts: Mapping[str, DistrictPolicy]
     max_share_over_target: float | None = None
+    # what-if tables ([phases.<year>], [uncertainty.<name>]): name -> key -> value
+    phases: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    uncertainty: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
     source: str = dataclasses.field(default="<defaults>", compare=False)
     source_sha256: str | None = dataclasses.field(default=None, compare=False)
 
@@ -350,6 +368,9 @@ class Scenario:
             raise ScenarioError(_join(problems, f"scenario {self.name!r} ({self.source})"))
         object.__setattr__(self, "formats", MappingProxyType(dict(self.formats)))
         object.__setattr__(self, "districts", MappingProxyType(dict(self.districts)))
+        for attr in _NAMED_TABLES:
+            object.__setattr__(self, attr, MappingProxyType(
+                {k: MappingProxyType(dict(v)) for k, v in getattr(self, attr).items()}))
 
     def replace(self, **changes: Any) -> Scenario:
         """Return a copy with ``changes`` applied (attribute names), validated again."""
@@ -418,9 +439,11 @@ def _parse(
     values: dict[str, Any] = dict(DEFAULTS)
     values["name"] = default_name
     values["description"] = ""
-    top_known = ["name", "description", *[s for s in SECTIONS if s], "formats", "districts"]
+    top_known = ["name", "description", *[s for s in SECTIONS if s], "formats", "districts",
+                 *_NAMED_TABLES]
     if allow_source:
         top_known.append("source")
+    raw = _renamed_keys(raw, source, problems)
     for key, val in raw.items():
         if key in ("name", "description"):
             if not isinstance(val, str):
@@ -431,7 +454,7 @@ def _parse(
             given = _source_from_dict(val, problems)
             if given is not None:
                 source, source_sha256 = given
-        elif key in ("formats", "districts"):
+        elif key in ("formats", "districts", *_NAMED_TABLES):
             continue
         elif key in SECTIONS and key:
             if not isinstance(val, Mapping):
@@ -463,12 +486,37 @@ def _parse(
 
     formats = _parse_formats(raw.get("formats", {}), problems)
     districts = _parse_districts(raw.get("districts"), problems)
+    phases = _parse_named(raw.get("phases"), "phases", problems)
+    uncertainty = _parse_named(raw.get("uncertainty"), "uncertainty", problems)
     if problems:
         raise ScenarioError(_join(problems, f"scenario {source}") + "\nFix the value(s) in "
                             "the file; netplan/data/scenarios/beijing-2035.toml documents "
                             "every key.")
-    return Scenario(formats=formats, districts=districts, source=source,
+    return Scenario(formats=formats, districts=districts, phases=phases,
+                    uncertainty=uncertainty, source=source,
                     source_sha256=source_sha256, **values)
+
+
+_OLD_RING_KEY = "min_share_outside_ring5"
+
+
+def _renamed_keys(raw: Mapping[str, Any], source: str, problems: list[str]) -> Mapping[str, Any]:
+    """The old ``planning.min_share_outside_ring5`` read as ``outside_ring = 5`` and
+    ``min_share_outside_ring`` (a note names the new keys)."""
+    planning = raw.get("planning")
+    if not isinstance(planning, Mapping) or _OLD_RING_KEY not in planning:
+        return raw
+    new = dict(planning)
+    value = new.pop(_OLD_RING_KEY)
+    if "min_share_outside_ring" in new or new.get("outside_ring", 5) != 5:
+        problems.append(f"planning.{_OLD_RING_KEY} is the old name of outside_ring = 5 and "
+                        "min_share_outside_ring; give only the new keys")
+        return raw
+    new["outside_ring"], new["min_share_outside_ring"] = 5, value
+    log.warning("scenario %s: planning.%s is an old key; write outside_ring = 5 and "
+                "min_share_outside_ring = %s instead", source, _OLD_RING_KEY,
+                value if not isinstance(value, str) else f'"{value}"')
+    return {**raw, "planning": new}
 
 
 class _Invalid:
@@ -533,6 +581,42 @@ def _parse_districts(raw: Any, problems: list[str]) -> dict[str, DistrictPolicy]
             kw[lim], _ = check_value("", table.get(lim), "int", lo=0, optional=True)
         out[key] = DistrictPolicy(**kw)
     return out
+
+
+_NAMED_TABLES: tuple[str, ...] = ("phases", "uncertainty")
+_PLANNING_SPECS = {s.key: s for s in SPECS if s.section == "planning" and s.key in PHASE_KEYS}
+
+
+def _parse_named(raw: Any, section: str, problems: list[str]) -> dict[str, dict[str, Any]]:
+    """``[phases.<year>]`` (planning limits of a phase) or ``[uncertainty.<name>]`` tables."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping) or not all(isinstance(v, Mapping) for v in raw.values()):
+        problems.append(f"{section} must be tables [{section}.<name>], got {quoted(raw)}")
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for name, table in raw.items():
+        name = str(name)
+        if section == "phases" and not (name.isdigit() and 1900 <= int(name) <= 2200):
+            problems.append(f"phases.{name}: a phase is named by its year (e.g. [phases.2030])")
+            continue
+        known = list(_PLANNING_SPECS) if section == "phases" else list(UNCERTAINTY_FIELDS)
+        row: dict[str, Any] = {}
+        for key, val in table.items():
+            path = f"{section}.{name}.{key}"
+            if key not in known:
+                problems.append(_unknown(f"{section}.{name}", str(key), known))
+            elif section == "phases":
+                s = _PLANNING_SPECS[key]
+                row[key], p = check_value(path, val, s.kind, lo=s.lo, hi=s.hi,
+                                          optional=s.optional)
+                problems += [p] if p else []
+            else:
+                kind, lo, hi = UNCERTAINTY_FIELDS[key]
+                row[key], p = check_value(path, val, kind, lo=lo, hi=hi)
+                problems += [p] if p else []
+        out[name] = row
+    return dict(sorted(out.items())) if section == "phases" else out
 
 
 def scenario_from_dict(
@@ -619,6 +703,9 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
         for name, f in scenario.formats.items()
     }
     out["districts"] = {k: dataclasses.asdict(p) for k, p in scenario.districts.items()}
+    for attr in _NAMED_TABLES:  # only when given: older plans' echo stays as it was
+        if getattr(scenario, attr):
+            out[attr] = {k: dict(v) for k, v in getattr(scenario, attr).items()}
     label = scenario.source
     if scenario.source_sha256 is not None:
         label = Path(label).name

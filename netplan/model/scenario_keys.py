@@ -28,7 +28,7 @@ class Spec:
     section: str  # TOML table, "" for top level
     key: str  # key inside the table
     field: str  # Scenario attribute
-    kind: str  # "float" | "int" | "str"
+    kind: str  # "float" | "int" | "str" | "strs" (a list of strings)
     default: Any
     lo: float | None = None
     hi: float | None = None
@@ -54,6 +54,8 @@ SPECS: tuple[Spec, ...] = (
           0, _MAX_PEOPLE, lo_open=True),
     Spec("horizon", "central_population", "horizon_central_population", "float",
           10_850_000.0, 0, _MAX_PEOPLE),
+    # () = the districts whose `zone` column says core or central
+    Spec("horizon", "central_districts", "central_districts", "strs", ()),
     Spec("demand", "customer_share", "customer_share", "float", 0.22, 0, 1, lo_open=True),
     Spec("demand", "visits_per_customer_per_year", "visits_per_customer_per_year", "float",
           6.0, 0, 10_000, lo_open=True),
@@ -61,6 +63,8 @@ SPECS: tuple[Spec, ...] = (
           0, 366, lo_open=True),
     Spec("demand", "peak_hour_share", "peak_hour_share", "float", 0.18, 0, 1, lo_open=True),
     Spec("demand", "smart_share", "smart_share", "float", 0.6, 0, 1, hi_open=True),
+    Spec("demand", "booking_share", "booking_share", "float", 0.0, 0, 1),
+    Spec("demand", "booking_cap", "booking_cap", "float", 1.0, 0, 10, lo_open=True),
     Spec("service", "counter_service_min", "counter_service_min", "float", 12.0, 0.1,
           _MAX_MINUTES),
     Spec("service", "terminal_service_min", "terminal_service_min", "float", 4.0, 0.1,
@@ -79,7 +83,8 @@ SPECS: tuple[Spec, ...] = (
     Spec("planning", "max_close", "max_close", "int", 40, 0, MAX_COUNT, optional=True),
     Spec("planning", "max_upgrade", "max_upgrade", "int", None, 0, MAX_COUNT, optional=True),
     Spec("planning", "max_convert", "max_convert", "int", 40, 0, MAX_COUNT, optional=True),
-    Spec("planning", "min_share_outside_ring5", "min_share_outside_ring5", "float", 0.32,
+    Spec("planning", "outside_ring", "outside_ring", "int", 5, 1, 1_000),
+    Spec("planning", "min_share_outside_ring", "min_share_outside_ring", "float", 0.32,
           0, 1, optional=True),
     Spec("planning", "amortisation_years", "amortisation_years", "float", 10.0, 0.1, 1_000),
     Spec("planning", "unserved_penalty_cny_per_visit", "unserved_penalty_cny_per_visit",
@@ -141,6 +146,18 @@ def _num(x: float | None) -> str:
     return str(int(x)) if float(x).is_integer() else repr(x)
 
 
+def _check_text(path: str, value: Any, kind: str) -> tuple[Any, str | None]:
+    """A string; or (``strs``) a list of names or codes (TOML strings or integers) as a tuple."""
+    if kind == "str":
+        if not isinstance(value, str):
+            return None, f"{path} must be a string, got {quoted(value)}"
+        return value, None
+    if not isinstance(value, list | tuple) or not all(
+            isinstance(v, str | int) and not isinstance(v, bool) for v in value):
+        return None, f"{path} must be a list of names or codes, got {quoted(value)}"
+    return tuple(str(v).strip() for v in value), None
+
+
 def check_value(
     path: str,
     value: Any,
@@ -159,10 +176,8 @@ def check_value(
         return None, f"{path} is required (no limit is not allowed here)"
     if optional and isinstance(value, str) and value.strip().lower() in NONE_WORDS:
         return None, None
-    if kind == "str":
-        if not isinstance(value, str):
-            return None, f"{path} must be a string, got {quoted(value)}"
-        return value, None
+    if kind in ("str", "strs"):
+        return _check_text(path, value, kind)
     hint = ' or "none" for no limit' if optional else ""
     if isinstance(value, bool) or not isinstance(value, int | float):
         what = "an integer" if kind == "int" else "a number"
@@ -189,3 +204,19 @@ def check_value(
     return value, None
 
 
+
+
+# --- tables of named cases (what-if: netplan stress, phased plans) ------------------------
+
+#: Keys of an ``[uncertainty.<name>]`` table, one demand case of ``netplan stress``:
+#: key -> (kind, lo, hi). ``channel_shift`` is added to ``demand.smart_share``, ``growth``
+#: multiplies ``demand.customer_share`` (the bank's customers), ``visit_frequency``
+#: multiplies ``demand.visits_per_customer_per_year``; a missing key changes nothing.
+UNCERTAINTY_FIELDS: dict[str, tuple[str, float, float]] = {
+    "channel_shift": ("float", -1.0, 1.0),
+    "growth": ("float", 0.01, 100.0),
+    "visit_frequency": ("float", 0.01, 100.0),
+}
+#: The ``[planning]`` keys a ``[phases.<year>]`` table may set for its phase.
+PHASE_KEYS: tuple[str, ...] = ("budget_cny", "max_open", "max_close", "max_upgrade",
+                               "max_convert")
