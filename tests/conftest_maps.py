@@ -1,9 +1,11 @@
 """Synthetic plans for the map and report tests (built directly as ``Plan(...)``, no solver).
 
 ``tiny_plan()``: ten sites on the tiny study of ``conftest.py`` covering every action —
-keep (b1, b6, b7, b8), upgrade (b2, named ``<script>alert(1)</script>``), close (b3),
+keep (b1, b6 with a Chinese name, b7, b8), upgrade (b2, named
+``<script>alert(1)</script>``), close (b3),
 convert (b4), relocate (b5 → candidate c1), open (c2) — plus one outlet outside the
-planned area (x9, in ``sites_after`` only) and nine zones (one empty, one unserved after).
+planned area (x9, in ``sites_after`` only) and nine zones (one empty, one unserved after),
+with an assignment after the plan (some zones split between two outlets).
 The reason of b3 carries an ``<img onerror>`` and zone z8's id a ``<b>`` tag, so every
 popup path is exercised by the escaping tests.
 
@@ -22,11 +24,12 @@ import shapely
 
 from netplan.model.scenario import scenario_from_dict, scenario_to_dict
 from netplan.planning.plan import Plan
-from netplan.study.geometry import METRIC_CRS
+from netplan.study.crs import BEIJING_CRS as METRIC_CRS
 
 XSS_NAME = "<script>alert(1)</script>"
 XSS_REASON = 'closed: too close to b1 <img src=x onerror="alert(3)">'
 XSS_ZONE = "z8<b>bold</b>"
+CHINESE_NAME = "王府井支行 Wangfujing"
 
 # site_id, name, lon, lat, kind, adcode, ring_zone, action, fmt_b, fmt_a, target,
 # arrivals_b, arrivals_a, wait_b, wait_a, reason
@@ -41,7 +44,7 @@ SITES: list[tuple[Any, ...]] = [
      "light", "", 12.0, 14.0, 1.0, 3.0, "converted to light: 14/h fits a light outlet"),
     ("b5", "Branch b5", 116.435, 39.900, "outlet", "110105", "4_5", "relocate", "full", "",
      "c1", 20.0, 0.0, 2.0, math.nan, "relocated 2.7 km to Metro A (c1) as a light outlet"),
-    ("b6", "Branch b6", 116.357, 39.900, "outlet", "110101", "5_6", "keep", "light", "light",
+    ("b6", CHINESE_NAME, 116.357, 39.900, "outlet", "110101", "5_6", "keep", "light", "light",
      "", 10.0, 11.0, 12.0, 9.0, "kept: 11/h"),
     ("b7", "Branch b7", 116.480, 39.930, "outlet", "110105", "outside_6", "keep", "full",
      "full", "", 80.0, 50.0, math.inf, 7.0, "kept: 50/h"),
@@ -85,12 +88,12 @@ def tiny_kpis() -> dict[str, Any]:
     sc = scenario_to_dict(scenario_from_dict({"name": "tiny <test>", "description":
                                               "synthetic & small"}))
     sc["source"] = "<dict>"
-    before = {"overall": {**_group_kpis(8, 9.5, 1800.0), "share_outlets_outside_ring5": 0.375},
+    before = {"overall": {**_group_kpis(8, 9.5, 1800.0), "share_outlets_outside_ring": 0.375},
               "districts": {"110101": _group_kpis(4, 7.0, 1500.0),
                             "110105": _group_kpis(4, 12.0, 2000.0)},
               "ring_zones": {"inside_2": _group_kpis(2, 9.0, 800.0),
                              "outside_6": _group_kpis(2, 15.0, 3000.0)}}
-    after = {"overall": {**_group_kpis(8, 5.0, 1600.0), "share_outlets_outside_ring5": 0.5},
+    after = {"overall": {**_group_kpis(8, 5.0, 1600.0), "share_outlets_outside_ring": 0.5},
              "districts": {"110101": _group_kpis(4, 4.0, 1400.0),
                            "110105": _group_kpis(4, 6.0, 1700.0)},
              "ring_zones": {"inside_2": _group_kpis(2, 5.0, 700.0),
@@ -153,8 +156,15 @@ def tiny_plan() -> Plan:
         "unserved_before": [r[11] for r in z], "unserved_after": [r[12] for r in z],
         "serving_before": [r[7] for r in z], "serving_after": [r[8] for r in z],
     }, geometry=zgeom.values, crs=METRIC_CRS)
-    assignment = gpd.GeoDataFrame({"zone_id": [], "site_id": [], "share": [], "dist_m": []},
-                                  geometry=gpd.GeoSeries([], crs=METRIC_CRS), crs=METRIC_CRS)
+    # after the plan: each served zone sends 80 % of its customers to its main outlet and
+    # 20 % (z2, z3) or 3 % (z5) to a second one
+    rows = [(r[0], r[8], 0.8 if r[0] in ("z2", "z3", "z5") else 1.0) for r in z if r[8]]
+    rows += [("z2", "b4", 0.2), ("z3", "b6", 0.2), ("z5", "b1", 0.03)]
+    assignment = gpd.GeoDataFrame({
+        "zone_id": [r[0] for r in rows], "site_id": [r[1] for r in rows],
+        "share": [r[2] for r in rows], "dist_m": [1000.0 for _ in rows],
+    }, geometry=gpd.GeoSeries(shapely.points([(0.0, 0.0)] * len(rows)), crs=METRIC_CRS),
+        crs=METRIC_CRS)
     return Plan(kpis=tiny_kpis(), actions=actions, sites_after=sites_after,
                 assignment=assignment, zones_kpi=zones_kpi, run={"netplan": "test"})
 

@@ -32,23 +32,32 @@ class TileSource:
     gcj02: bool
 
 
-TILES: Mapping[str, TileSource] = {
-    "osm": TileSource(
-        "osm", "OpenStreetMap", "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-        '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> '
-        "contributors", "abc", False),
-    "cartodb": TileSource(
-        "cartodb", "CARTO Positron (light)",
-        "https://{s}.basemaps.cartocdn.com/light_all/{z}/{x}/{y}{r}.png",
-        '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> '
-        'contributors &copy; <a href="https://carto.com/attributions">CARTO</a>', "abcd",
-        False),
-    "gaode": TileSource(
-        "gaode", "Gaode / AutoNavi 高德地图 (GCJ-02)",
-        "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
-        "&x={x}&y={y}&z={z}",
-        "&copy; AutoNavi 高德地图 (GCJ-02; netplan shifted its data to match)", "1234", True),
-}
+_PROVIDERS: tuple[tuple[str, str, str, bool], ...] = (
+    # key, xyzservices provider, title, coordinates in GCJ-02
+    ("osm", "OpenStreetMap.Mapnik", "OpenStreetMap", False),
+    ("cartodb", "CartoDB.Positron", "CARTO Positron (light)", False),
+    ("gaode", "Gaode.Normal", "Gaode / AutoNavi 高德地图 (GCJ-02)", True),
+)
+
+
+def _tile_sources() -> dict[str, TileSource]:
+    """The online backgrounds, from xyzservices' provider table (https only)."""
+    import warnings
+
+    import xyzservices.providers as xyz
+
+    out = {}
+    for key, name, title, gcj02 in _PROVIDERS:
+        p = xyz.query_name(name)
+        with warnings.catch_warnings():  # xyzservices warns that CARTO may want a key
+            warnings.simplefilter("ignore", UserWarning)
+            url = p.build_url(fill_subdomain=False, scale_factor="{r}")
+        out[key] = TileSource(key, title, url.replace("http://", "https://", 1),
+                              p.html_attribution, str(p.get("subdomains", "")), gcj02)
+    return out
+
+
+TILES: Mapping[str, TileSource] = _tile_sources()
 TILE_CHOICES: tuple[str, ...] = ("none", "osm", "cartodb", "gaode")
 
 

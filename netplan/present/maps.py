@@ -4,30 +4,43 @@ What a map shows (plan)
 -----------------------
 * **Outlets** as markers coloured *and* shaped by the planned action (the markers of the
   action registry, :mod:`netplan.planning.actions`; a move shows a hollow marker at the
-  old site and a star at the new one) with a legend; relocations as dashed arrows from
-  the old to the new site.
-* **Zones** (the ~1 km population cells) as a choropleth whose measure is chosen with
-  the radio buttons of the layer list: population, inflow, unserved customers after the
-  plan, distance to the serving outlet before / after, catchments (zones coloured by
-  the outlet that serves them after the plan), or none. Each measure has its own legend.
-* **Before / after**: the network before and after the plan as two layers coloured by
-  expected wait, and three buttons (plan actions / network before / network after)
-  that switch layers and zone measure together; a KPI panel with the overall figures
-  before → after.
-* **Context** (when a :class:`~netplan.study.layers.Study` is given): district outlines
-  with names, ring roads, ring zones.
+  old site and a star at the new one); relocations as dashed arrows from the old to the
+  new site. Kept outlets are small grey dots, and closures and the old sites of moves are
+  drawn over everything else, so the changes show at the opening zoom.
+* **Zones** (the population cells) coloured by one measure chosen in the side panel:
+  residents per km², inflow, unserved customers before / after / their change, distance to
+  the outlets used before / after / its change, catchments, or none. The classes are fixed
+  and documented (:mod:`netplan.present.zones`), the same on every map; a zone nobody
+  serves is grey only when it has unserved customers, shaded by how many.
+* **Find and filter**: a search box (branch name or id), a district filter, the action
+  legend as a filter (untick an action to hide it), and a sortable table of every site
+  linked both ways with the map (a row shows its outlet and opens its popup; an outlet
+  highlights its row). Clicking an outlet shades its catchment: the zones whose customers
+  go there under the behaviour rule (the plan's ``assignment`` layer).
+* **Presets**: all actions, changes only, the network before / after (outlets coloured
+  by expected wait); a KPI panel with the overall figures before → after from the
+  behaviour model, naming its rule.
+* **Context** (with a :class:`~netplan.study.layers.Study`): the districts (also the
+  background: the map is private and offline by default), ring roads, ring zones, metro
+  stations and the candidate sites the plan did not choose. A district's plan is framed
+  on its district, outlined, with the rest dimmed.
 * Popups on every outlet (before → after: format, customers per peak hour, load
   against capacity, expected wait, catchment population, the reason of the action) and
-  on every zone (population, inflow, distances, serving outlet before → after).
+  on every zone.
 
 How it is built
 ---------------
-The page is a fixed frame (:mod:`netplan.present.page`); the data go into it once, as a
-JSON payload that a small inlined script (``templates/map.js``) draws: it builds the
-Leaflet map, one feature group per layer and the layer list. Zone geometry is stored
-once and restyled when the measure changes. Leaflet is inlined: the page loads nothing
-from the network. Tiles are optional (``tiles="none"`` gives a plain background); with
-``tiles="gaode"`` every coordinate is shifted WGS84 → GCJ-02 to match the Chinese tiles.
+The page is fixed markup (:mod:`netplan.present.page`, :mod:`netplan.present.panels`): a
+side panel beside the map (below it on a narrow screen, collapsible), styled from the
+``<head>``. The data go into it once, as a JSON payload that a small inlined script
+(``templates/map.js``) draws with Leaflet. Zone geometry is stored once and restyled when
+the measure changes. Leaflet is inlined: the page loads nothing from the network unless
+online tiles are asked for (``tiles="osm"``, ``"cartodb"``, ``"gaode"``, from
+xyzservices' provider table; with ``"gaode"`` every coordinate is shifted WGS84 → GCJ-02).
+:func:`map_screenshot` saves a PNG of a page with headless Chromium.
+
+Folium is not used: it renders its pages through Jinja templates, and no template engine
+may see a user's string (see :mod:`netplan.present.page`).
 
 Every user string (names, ids, reasons, labels) is HTML-escaped in Python before it
 enters the payload, and the payload is JSON with ``<``, ``>`` and ``&`` escaped: no user
@@ -49,7 +62,14 @@ import shapely
 from netplan._errors import NetplanError
 from netplan._io import atomic_write_text
 from netplan.present import texts as pr
-from netplan.present.context import context_layers, kpi_table_html, network_source, outlet_popup
+from netplan.present.context import (
+    context_layers,
+    context_legends,
+    focus_layer,
+    kpi_table_html,
+    network_source,
+    outlet_popup,
+)
 from netplan.present.frame import TILE_CHOICES, TILES, MapPage, render, tile_source
 from netplan.present.geo import (
     ZONE_SIMPLIFY_M,
@@ -69,16 +89,18 @@ from netplan.present.markers import (
     load_class,
     load_styles,
 )
+from netplan.present.panels import find_section, kpi_section, layers_section, title_section
+from netplan.present.panels import zones_section as zones_panel
 from netplan.present.plan_layers import plan_page
 from netplan.present.texts import esc
 from netplan.present.zones import (
     Measure,
     catchment_classes,
     catchment_measure,
+    density_measure,
     distance_measure,
     inflow_measure,
     none_measure,
-    population_measure,
     unserved_measure,
 )
 
@@ -90,13 +112,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "SCREENSHOT_SIZE",
     "TILES",
     "TILE_CHOICES",
     "diagnosis_map",
     "diagnosis_map_html",
+    "map_screenshot",
     "plan_map",
     "plan_map_html",
+    "require_screenshot_browser",
 ]
+
+SCREENSHOT_SIZE: tuple[int, int] = (1600, 1000)
+"""Width and height in pixels of a map's screenshot (:func:`map_screenshot`)."""
 
 
 def _write(html_text: str, out: Path, *, force: bool, inputs: Sequence[Path]) -> Path:
@@ -109,7 +137,7 @@ def _write(html_text: str, out: Path, *, force: bool, inputs: Sequence[Path]) ->
 
 
 def plan_map_html(plan: Plan, *, study: Study | None = None,
-                  tiles: str | None = "cartodb") -> str:
+                  tiles: str | None = "none") -> str:
     """The plan's map as one HTML string (see :func:`plan_map`).
 
     Parameters
@@ -133,7 +161,7 @@ def plan_map_html(plan: Plan, *, study: Study | None = None,
 
 
 def plan_map(plan: Plan, *, study: Study | None = None, out: Path,
-             tiles: str | None = "cartodb", force: bool = False,
+             tiles: str | None = "none", force: bool = False,
              inputs: Sequence[Path] = ()) -> Path:
     """Write the committee map of a plan: one standalone HTML file that works offline.
 
@@ -147,9 +175,11 @@ def plan_map(plan: Plan, *, study: Study | None = None, out: Path,
     out : Path
         The HTML file to write (folders are created).
     tiles : str or None
-        Background tiles: ``"cartodb"`` (default), ``"osm"``, ``"gaode"`` (GCJ-02: all data
-        are shifted to match) or ``"none"`` / ``None`` (plain background). The data draw
-        without the tiles, so the map works offline.
+        Background: ``"none"`` / ``None`` (default: the study's own layers draw the
+        background, districts, ring roads and metro stations; the page asks the network
+        for nothing), or online tiles ``"osm"``, ``"cartodb"``, ``"gaode"`` (GCJ-02: all
+        data are shifted to match), which send a request to that provider for every tile
+        viewed. The data draw without the tiles.
     force : bool
         Replace an existing ``out`` (see :func:`netplan._io.check_new_file`).
     inputs : sequence of Path
@@ -209,30 +239,29 @@ def _diagnosis_zones(study: Study, diagnosis: Diagnosis, adcode: str | None) -> 
 def _diagnosis_measures(study: Study, zones: pd.DataFrame, zgeom_m: Any, year: int,
                         serving_idx: Any) -> list[Measure]:
     pop = float_col(zones, "population")
-    arrivals = float_col(zones, "arrivals_per_h")
+    unserved = float_col(zones, "arrivals_per_h") * np.nan_to_num(
+        float_col(zones, "unserved_share"))
     zone_xy = shapely.get_coordinates(shapely.centroid(zgeom_m)) if len(zones) else np.zeros(
         (0, 2))
+    area = np.asarray(shapely.area(zgeom_m), dtype=np.float64) / 1e6
     cell_m = float(np.sqrt(np.median(shapely.area(zgeom_m)))) if len(zones) else 1.0
     measures = [
-        unserved_measure(arrivals * np.nan_to_num(float_col(zones, "unserved_share")),
-                         title="Unserved customers at peak (modelled)",
+        unserved_measure("unserved", unserved, title="Unserved customers",
                          legend_title="Unserved customers per peak hour"),
-        population_measure(pop, year,
-                           title=f"Population {year} per ~1 km zone (modelled from census)"),
+        density_measure(pop, area, year, title=f"Residents per km², {year}"),
     ]
     if "inflow" in study.zones:
         zg = study.zones
         inf_of = dict(zip(zg["zone_id"].astype(str), zg["inflow"], strict=True))
         infl = np.asarray([inf_of.get(z, np.nan) for z in zones["zone_id"].astype(str)],
                           dtype=np.float64)
-        measures.append(inflow_measure(infl, title="Population inflow 2010 → 2020 per zone "
-                                                   "(modelled from census)"))
+        measures.append(inflow_measure(infl, area, title="Change in residents 2010 → 2020"))
     measures += [
-        distance_measure("dist", float_col(zones, "dist_m"),
-                         title="Distance to the serving outlet (modelled)",
-                         legend_title="Distance to the serving outlet"),
+        distance_measure("dist", float_col(zones, "dist_m"), unserved,
+                         title="Distance to the outlets used",
+                         legend_title="Distance to the outlets used"),
         catchment_measure("catchment", catchment_classes(zone_xy, serving_idx, cell_m),
-                          title="Catchments: zones by serving outlet (modelled)"),
+                          title="Catchments: zones by main serving outlet"),
         none_measure(),
     ]
     return measures
@@ -262,45 +291,75 @@ def _diagnosis_zone_payload(zones: pd.DataFrame, zll: Any, measures: list[Measur
                 "near": clean(float_col(zones, "nearest_m") / 1000.0, 2),
                 "uns": clean(100.0 * float_col(zones, "unserved_share"), 1),
                 "s": serving_idx.tolist()},
+        "catch_keys": ["s"],
+        "catch_notes": {"s": esc("the zones it mainly serves (modelled).")},
         "rows": zrows, "tables": {"districts": [esc(names.get(d, d)) for d in d_keys]},
         "note": "All figures modelled from the scenario's assumptions.",
     }
 
 
+_DIAGNOSIS_HOW_TO_READ = (
+    "Each dot is an outlet, coloured by its peak-hour load against its capacity at the "
+    "waiting target (red = overloaded, blue = under-used); untick a class in the legend to "
+    "hide it. Find an outlet by name or id, or pick a district; click a row or an outlet "
+    "for its figures and its catchment. Choose what colours the zones under “Colour the "
+    "zones by”: the classes are fixed and the same on every netplan map. Every figure is "
+    "modelled."
+)
+
+
 def _diagnosis_panels(diagnosis: Diagnosis, *, scope: str, adcode: str | None,
-                      measures: list[Measure]) -> tuple[str, str]:
+                      measures: list[Measure], overlays: list[tuple[str, str, bool]],
+                      legends: dict[str, str], districts_html: list[str]) -> tuple[str, str]:
     tw = float(diagnosis.target_wait_min)
     title = f"Current branch network: {scope}"
     intro = (f"Diagnosis with the demand of {diagnosis.year}, scenario "
              f"“{diagnosis.scenario_name}”, waiting target {tw:g} min.")
-    title_html = (
-        f'<div id="netplan-title" class="netplan-panel"><h2>{esc(title)}</h2>'
-        f"<p>{esc(intro)}</p>"
-        '<details><summary>How to read this map</summary><p class="netplan-note">'
-        "Each dot is an outlet, coloured by its peak-hour load against its capacity at the "
-        "waiting target (red = overloaded, blue = under-used). Zones are coloured by "
-        "unserved customers; choose another measure in the list at the top right. Click "
-        "an outlet or a zone for its figures. Every figure is modelled.</p></details></div>"
-    )
     k = diagnosis.kpis["overall"] if adcode is None else diagnosis.kpis["districts"][adcode]
     svc = diagnosis.service["overall" if adcode is None else adcode]
     rows = (pr.kpi_rows(None, svc, target_wait_min=tw, specs=pr.SERVICE_SPECS)
             + pr.kpi_rows(None, k, target_wait_min=tw, keys=pr.TRAVEL_KEYS))
-    kpi_html = (
-        f'<div id="netplan-kpi-panel" class="netplan-panel"><details open><summary>Key '
-        f"figures of {esc(scope)}</summary>"
-        f"{kpi_table_html(rows, two_sided=False)}"
-        f'<p class="netplan-note">{esc(pr.behaviour_caption(diagnosis.rule))} '
-        "Modelled figures.</p></details></div>"
-    )
-    legend_html = (
-        '<div id="netplan-legend" class="netplan-panel netplan-legend">'
-        '<div id="netplan-legend-load" class="netplan-legend-block" data-layers="outlets">'
-        f'<div class="netplan-legend-title">Outlets: peak load vs capacity at the {tw:g}-min '
-        f"target</div>{legend_rows(load_styles())}</div>"
-        + "".join(ms.legend_html() for ms in measures) + "</div>"
-    )
-    return title, title_html + kpi_html + legend_html
+    load_legend = (f'<div class="netplan-legend-title">Peak load vs capacity at the {tw:g}-min '
+                   f"target; untick to hide</div>{legend_rows(load_styles(), filters=True)}")
+    html = (title_section(title, intro, views=(), how_to_read=_DIAGNOSIS_HOW_TO_READ)
+            + find_section(districts_html=districts_html,
+                           heads=(("Load", "Peak load against capacity at the target"),
+                                  ("Outlet", "Name and id"),
+                                  ("/h", "Customers per peak hour"),
+                                  ("Wait", "Expected wait, minutes")),
+                           what="Every outlet of the network.")
+            + kpi_section(f"Key figures of {scope}", kpi_table_html(rows, two_sided=False),
+                          f"{pr.behaviour_caption(diagnosis.rule)} Modelled figures.")
+            + zones_panel(measures, "unserved")
+            + layers_section(overlays, {"outlets": load_legend, **legends}))
+    return title, html
+
+
+def _diagnosis_outlet_payload(records: list[dict[Hashable, Any]], ids: list[str],
+                              latlon: Any, names: dict[str, str], tw: float,
+                              catch: dict[Hashable, float]) -> dict[str, Any]:
+    load_st = load_styles()
+    layer = sorted(((k, load_class(r.get("utilisation"))) for k, r in enumerate(records)),
+                   key=lambda e: (load_st[e[1]].z, e[0]))
+    adcodes = [str(r.get("adcode", "")) for r in records]
+    d_keys = sorted(set(adcodes))
+    return {
+        "outlets": {"id": ids, "id_html": [esc(s) for s in ids],
+                    "name": [esc(r.get("name", "")) for r in records],
+                    "lat": latlon[:, 0].tolist() if ids else [],
+                    "lon": latlon[:, 1].tolist() if ids else [],
+                    "popup": [_diagnosis_popup(r, names=names, tw=tw,
+                                               catchment=catch.get(str(r["id"])))
+                              for r in records],
+                    "d": [d_keys.index(a) for a in adcodes],
+                    "dnames": [esc(names.get(a, a)) for a in d_keys],
+                    "arr": clean(float_col(pd.DataFrame(records), "arrivals_per_h"), 1),
+                    "wait": clean(float_col(pd.DataFrame(records), "wait_min"), 1)},
+        "outlet_layers": {"outlets": [list(e) for e in layer]},
+        "icons": icon_payload(load_st),
+        "table": {"layer": "outlets", "cols": [["icon"], ["name"], ["num", "arr"],
+                                               ["num", "wait"]]},
+    }
 
 
 def _diagnosis_page(study: Study, diagnosis: Diagnosis, *, adcode: str | None,
@@ -319,13 +378,6 @@ def _diagnosis_page(study: Study, diagnosis: Diagnosis, *, adcode: str | None,
     shown = (np.nan_to_num(float_col(zones, "population")) > 0) | (
         np.nan_to_num(float_col(zones, "arrivals_per_h")) > 0)
     zones = zones[shown].reset_index(drop=True)
-    records = outlets.to_dict("records")
-    popups = [_diagnosis_popup(r, names=names, tw=tw, catchment=catch.get(str(r["id"])))
-              for r in records]
-    load_st = load_styles()
-    layer = sorted(((k, load_class(r.get("utilisation"))) for k, r in enumerate(records)),
-                   key=lambda e: (load_st[e[1]].z, e[0]))
-
     zgeo_of = dict(zip(study.zones["zone_id"].astype(str), study.zones.geometry.values,
                        strict=True))
     zgeom_m = np.asarray([zgeo_of[z] for z in zones["zone_id"].astype(str)], dtype=object)
@@ -333,32 +385,28 @@ def _diagnosis_page(study: Study, diagnosis: Diagnosis, *, adcode: str | None,
     s_idx = np.array([idx_of.get(s, -1) if s else -1 for s in str_col(zones, "serving")],
                      np.int64)
     measures = _diagnosis_measures(study, zones, zgeom_m, diagnosis.year, s_idx)
-    overlays = [("outlets", f"Outlets by load at peak vs capacity at the {tw:g}-min target "
-                            f"({network_source(study)})", True)]
-    payload: dict[str, Any] = {
-        "zones": _diagnosis_zone_payload(zones, zll, measures, year=diagnosis.year,
-                                         serving_idx=s_idx, names=names),
-        "outlets": {"id": ids, "id_html": [esc(s) for s in ids],
-                    "name": [esc(r.get("name", "")) for r in records],
-                    "lat": latlon[:, 0].tolist() if ids else [],
-                    "lon": latlon[:, 1].tolist() if ids else [], "popup": popups},
-        "outlet_layers": {"outlets": [list(e) for e in layer]},
-        "icons": icon_payload(load_st),
-        "control_heads": {"base": "Colour the ~1 km zones by", "overlays": "Show on the map"},
-    }
+    payload = _diagnosis_outlet_payload(outlets.to_dict("records"), ids, latlon, names, tw,
+                                        catch)
+    payload["zones"] = _diagnosis_zone_payload(zones, zll, measures, year=diagnosis.year,
+                                               serving_idx=s_idx, names=names)
     ctx_overlays, ctx_payload = context_layers(study, co)
     payload.update(ctx_payload)
+    overlays = [("outlets", f"Outlets by load at peak vs capacity at the {tw:g}-min target "
+                            f"({network_source(study)})", True), *ctx_overlays]
     scope = "the whole city" if adcode is None else names.get(adcode, adcode)
-    title, panels_html = _diagnosis_panels(diagnosis, scope=scope, adcode=adcode,
-                                           measures=measures)
-    return MapPage(title=title, payload=payload, measures=measures,
-                   overlays=overlays + ctx_overlays, panels_html=panels_html,
-                   bounds=bounds(np.vstack([latlon, zone_latlon(zll)])),
-                   default_measure="unserved")
+    title, panels_html = _diagnosis_panels(
+        diagnosis, scope=scope, adcode=adcode, measures=measures, overlays=overlays,
+        legends=context_legends(ctx_payload), districts_html=payload["outlets"]["dnames"])
+    box = bounds(np.vstack([latlon, zone_latlon(zll)]))
+    focus = focus_layer(study, adcode, co) if adcode is not None else None
+    if focus is not None:
+        payload["focus"], box = focus
+    return MapPage(title=title, payload=payload, measures=measures, overlays=overlays,
+                   panels_html=panels_html, bounds=box, default_measure="unserved")
 
 
 def diagnosis_map_html(study: Study, diagnosis: Diagnosis, *, adcode: str | None = None,
-                       tiles: str | None = "cartodb") -> str:
+                       tiles: str | None = "none") -> str:
     """The diagnosis map as one HTML string (see :func:`diagnosis_map`).
 
     Parameters
@@ -384,7 +432,7 @@ def diagnosis_map_html(study: Study, diagnosis: Diagnosis, *, adcode: str | None
 
 
 def diagnosis_map(study: Study, diagnosis: Diagnosis, *, out: Path, adcode: str | None = None,
-                  tiles: str | None = "cartodb", force: bool = False,
+                  tiles: str | None = "none", force: bool = False,
                   inputs: Sequence[Path] = ()) -> Path:
     """Write the map of a diagnosis of the current network (standalone HTML, offline).
 
@@ -426,3 +474,87 @@ def diagnosis_map(study: Study, diagnosis: Diagnosis, *, out: Path, adcode: str 
         )
     return _write(diagnosis_map_html(study, diagnosis, adcode=adcode, tiles=tiles), Path(out),
                   force=force, inputs=inputs)
+
+
+# --- screenshot -------------------------------------------------------------------------
+
+
+def require_screenshot_browser() -> Path:
+    """The headless Chromium that takes screenshots, or a clear error saying how to get one.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    NetplanError
+        When no Chromium is found (see :func:`netplan.present.pdf.find_chromium`).
+    """
+    from netplan.present.pdf import BROWSER_ENV, BROWSER_NAMES, find_chromium
+
+    browser = find_chromium()
+    if browser is None:
+        raise NetplanError(
+            f"--screenshot needs headless Chromium, but none of {', '.join(BROWSER_NAMES)} "
+            f"is on PATH or in /usr/bin (or ${BROWSER_ENV} is not an executable file); "
+            "install it (Debian/Ubuntu: apt-get install chromium), or set "
+            f"{BROWSER_ENV}, or leave out --screenshot")
+    return browser
+
+
+def map_screenshot(html_text: str, *, size: tuple[int, int] = SCREENSHOT_SIZE,
+                   timeout_s: float = 120.0) -> bytes:
+    """A PNG of a map page as it opens, taken offline by headless Chromium.
+
+    The page is written to a temporary folder and Chromium, started with a list of
+    arguments (no shell) and every network feature off, draws it for a few seconds of
+    virtual time and saves the window. Online tiles never show (the browser may not
+    reach the network).
+
+    Parameters
+    ----------
+    html_text : str
+        A map page (:func:`plan_map_html` or :func:`diagnosis_map_html`).
+    size : (int, int)
+        Window width and height in pixels.
+    timeout_s : float
+        Give up after this many seconds.
+
+    Returns
+    -------
+    bytes
+        The PNG.
+
+    Raises
+    ------
+    NetplanError
+        No Chromium, or it failed or timed out.
+    """
+    import subprocess
+    import tempfile
+
+    from netplan.present.pdf import _QUIET_FLAGS
+
+    browser = require_screenshot_browser()
+    with tempfile.TemporaryDirectory(prefix="netplan-shot-") as tmp:
+        folder = Path(tmp)
+        page, png = folder / "map.html", folder / "map.png"
+        page.write_text(html_text, encoding="utf-8")
+        argv = [str(browser), *_QUIET_FLAGS, f"--user-data-dir={folder / 'profile'}",
+                "--hide-scrollbars", "--force-device-scale-factor=1",
+                f"--window-size={int(size[0])},{int(size[1])}", "--virtual-time-budget=8000",
+                f"--screenshot={png}", page.as_uri()]
+        try:
+            done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                                  timeout=timeout_s, check=False)
+        except subprocess.TimeoutExpired:
+            raise NetplanError(f"Chromium ({browser}) took no screenshot within "
+                               f"{timeout_s:g} s; try again on a less busy machine") from None
+        except OSError as exc:
+            raise NetplanError(f"cannot start Chromium ({browser}): {exc}") from None
+        if done.returncode != 0 or not png.is_file() or png.stat().st_size == 0:
+            tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-5:]
+            raise NetplanError(f"Chromium ({browser}) took no screenshot (exit code "
+                               f"{done.returncode}): " + (" | ".join(tail) or "no message"))
+        return png.read_bytes()

@@ -8,6 +8,7 @@ of the before / after views (outlets coloured by expected wait) and of the diagn
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -27,6 +28,8 @@ __all__ = [
     "legend_rows",
     "load_class",
     "load_styles",
+    "plan_styles",
+    "quiet_keys",
     "svg",
     "wait_class",
     "wait_styles",
@@ -149,6 +152,55 @@ def load_class(util: Any) -> str:
         "u3" if u <= 1.2 else "u4")
 
 
+QUIET_SIZE = 8
+"""Size in pixels of the markers of sites the plan does not change (see :func:`plan_styles`)."""
+
+
+def quiet_keys() -> frozenset[str]:
+    """Keys of the markers of sites the plan leaves as they are: kept and context outlets.
+
+    Returns
+    -------
+    frozenset of str
+    """
+    keep = {m.key for a in actions.ACTIONS if not a.changes_network for m in a.markers}
+    return frozenset(keep | {actions.CONTEXT_MARKER.key})
+
+
+ON_TOP_Z = 1000
+"""Added to the ``z`` of the markers :func:`plan_styles` puts on top."""
+
+
+def plan_styles(on_top: frozenset[str] = frozenset()) -> dict[str, Marker]:
+    """The action markers as the plan's map draws them (and its legend shows them).
+
+    The registry's markers, except that sites the plan does not change are small
+    (:data:`QUIET_SIZE`), so that at the opening zoom the changes stand out and are drawn
+    over them (the page stacks markers by their ``z``), and the markers in ``on_top`` are
+    stacked over every other.
+
+    Parameters
+    ----------
+    on_top : frozenset of str
+        Marker keys to draw over all others (the map passes the sites that lose their
+        outlet: closures and the old sites of moves, the markers a committee looks for
+        first and the ones most often covered by a new site next to them).
+
+    Returns
+    -------
+    dict of str to Marker
+    """
+    quiet = quiet_keys()
+    out = {}
+    for k, m in actions.markers().items():
+        if k in quiet:
+            m = dataclasses.replace(m, size=min(m.size, QUIET_SIZE))
+        if k in on_top:
+            m = dataclasses.replace(m, z=m.z + ON_TOP_Z)
+        out[k] = m
+    return out
+
+
 def z_order(keys: Sequence[str], styles: Mapping[str, Marker]) -> list[int]:
     """Indices ordered so that important markers are added last (stable)."""
     return sorted(range(len(keys)), key=lambda k: (styles[keys[k]].z, k))
@@ -166,14 +218,22 @@ def legend_keys() -> list[str]:
 
 
 def legend_rows(styles: Mapping[str, Marker], counts: Mapping[str, int] | None = None,
-                keys: Sequence[str] | None = None) -> str:
-    """Legend rows (icon and label, with a count when given) of some markers."""
+                keys: Sequence[str] | None = None, *, filters: bool = False) -> str:
+    """Legend rows (icon and label, with a count when given) of some markers.
+
+    With ``filters``, each row is a check box (``data-filter`` = the marker key) that the
+    page's script uses to show or hide the markers of that kind: the legend is the filter.
+    """
     rows = []
     for k in keys if keys is not None else list(styles):
         st = styles[k]
         n = f" ({counts[k]:,})" if counts is not None and k in counts else ""
-        rows.append(f'<div class="netplan-legend-row">{svg(st)}<span>{esc(st.label)}{n}'
-                    f"</span></div>")
+        body = f"{svg(st)}<span>{esc(st.label)}{n}</span>"
+        if filters:
+            rows.append(f'<label class="netplan-legend-row netplan-filter"><input '
+                        f'type="checkbox" data-filter="{esc(k)}" checked>{body}</label>')
+        else:
+            rows.append(f'<div class="netplan-legend-row">{body}</div>')
     return "".join(rows)
 
 

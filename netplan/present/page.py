@@ -100,15 +100,21 @@ _MAP_INIT = ('netplanMap(JSON.parse(document.getElementById("netplan-data").text
 
 
 def map_page(*, title: str, panels_html: str, data: Mapping[str, Any]) -> str:
-    """A whole map page: Leaflet, the map's script, the panels and the data payload.
+    """A whole map page: Leaflet, the map's script, the side panel and the data payload.
+
+    The layout is fixed markup styled from the ``<head>``: the side panel beside the map
+    (below it on a narrow screen), collapsible with its toggle button, so the panel never
+    covers the map and nothing shows unstyled while the page loads. The notice that the
+    map needs JavaScript is a ``<noscript>``: it shows only when it is true.
 
     Parameters
     ----------
     title : str
         Plain text for ``<title>`` (escaped here).
     panels_html : str
-        The title, KPI and legend panels: markup built by netplan in which every user
-        string is already escaped. Inserted as it is, never parsed as a template.
+        The side panel's sections (:mod:`netplan.present.panels`): markup built by
+        netplan in which every user string is already escaped. Inserted as it is, never
+        parsed as a template.
     data : Mapping
         The payload ``templates/map.js`` draws (layers, layer list, bounds, tiles).
 
@@ -125,10 +131,15 @@ def map_page(*, title: str, panels_html: str, data: Mapping[str, Any]) -> str:
         f"<style>{_asset('map.css')}</style>\n",
         inline_script(_leaflet_js()), "\n",
         inline_script(_asset("map.js")), "\n",
-        '</head>\n<body>\n<div id="netplan-map"></div>\n'
-        '<div id="netplan-fallback" class="netplan-fallback">The map needs JavaScript; the '
-        "figures below are still readable.</div>\n",
-        panels_html, "\n",
+        '</head>\n<body>\n<div id="netplan-app">\n'
+        '<aside id="netplan-side" aria-label="Map panel">\n'
+        '<button type="button" id="netplan-side-toggle" aria-expanded="true" '
+        'aria-controls="netplan-side-body"><span class="netplan-open-label">Show panel'
+        '</span><span class="netplan-close-label">Hide panel</span></button>\n'
+        '<div id="netplan-side-body">\n', panels_html, "\n</div>\n</aside>\n"
+        '<div id="netplan-map"><noscript><p class="netplan-noscript">The map needs '
+        "JavaScript; the figures in the panel are still readable.</p></noscript></div>\n"
+        "</div>\n",
         f'<script type="application/json" id="netplan-data">{script_json(data)}</script>\n',
         inline_script(_MAP_INIT), "\n</body>\n</html>\n",
     ))

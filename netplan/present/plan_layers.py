@@ -20,7 +20,14 @@ from numpy.typing import NDArray
 
 from netplan.planning import actions
 from netplan.present import texts as pr
-from netplan.present.context import context_layers, kpi_table_html, network_source, outlet_popup
+from netplan.present.context import (
+    context_layers,
+    context_legends,
+    focus_layer,
+    kpi_table_html,
+    network_source,
+    outlet_popup,
+)
 from netplan.present.frame import MapPage
 from netplan.present.geo import (
     ZONE_SIMPLIFY_M,
@@ -39,19 +46,30 @@ from netplan.present.markers import (
     icon_payload,
     legend_keys,
     legend_rows,
+    plan_styles,
+    quiet_keys,
     wait_class,
     wait_styles,
     z_order,
+)
+from netplan.present.panels import (
+    find_section,
+    kpi_section,
+    layers_section,
+    title_section,
+    zones_section,
 )
 from netplan.present.texts import esc
 from netplan.present.zones import (
     Measure,
     catchment_classes,
     catchment_measure,
+    density_measure,
+    distance_change_measure,
     distance_measure,
     inflow_measure,
     none_measure,
-    population_measure,
+    unserved_change_measure,
     unserved_measure,
 )
 
@@ -60,7 +78,11 @@ if TYPE_CHECKING:
     from netplan.planning.plan import Plan
     from netplan.study.layers import Study
 
-__all__ = ["plan_page"]
+__all__ = ["CATCHMENT_MIN_SHARE", "plan_page"]
+
+CATCHMENT_MIN_SHARE = 0.05
+"""A zone belongs to an outlet's highlighted catchment when at least this share of its
+customers go there (the plan's ``assignment`` layer, from the behaviour model)."""
 
 Row = Mapping[str, Any]
 """One record of a plan layer."""
@@ -86,8 +108,6 @@ class _Sites:
 
 
 def _sites(plan: Plan, co: Coords) -> _Sites:
-    from netplan.study.geometry import METRIC_CRS
-
     acts = plan.actions.sort_values("site_id", kind="stable").reset_index(drop=True)
     after = plan.sites_after.sort_values("site_id", kind="stable").reset_index(drop=True)
     a_ids = acts["site_id"].astype(str).to_numpy(dtype=object)
@@ -101,7 +121,7 @@ def _sites(plan: Plan, co: Coords) -> _Sites:
     arow = dict(zip(a_ids.tolist(), acts.to_dict("records"), strict=True))
     return _Sites(
         ids=[str(s) for s in ids[order].tolist()],
-        latlon=co.points(geoms, plan.actions.crs or METRIC_CRS),
+        latlon=co.points(geoms, plan.actions.crs),
         metric_xy=(shapely.get_coordinates(shapely.centroid(geoms)) if len(geoms)
                    else np.zeros((0, 2))),
         arow=arow,
@@ -198,6 +218,9 @@ class _Outlets:
     name_html: list[str] = field(default_factory=list)
     before_layer: list[list[Any]] = field(default_factory=list)
     after_layer: list[list[Any]] = field(default_factory=list)
+    adcode: list[str] = field(default_factory=list)
+    arrivals: list[float | None] = field(default_factory=list)  # customers/h after (or before)
+    wait: list[float | None] = field(default_factory=list)  # expected wait after, minutes
 
 
 def _servers(c: Any, t: Any) -> str:
@@ -254,6 +277,9 @@ def _outlets(sites: _Sites, *, sizes: dict[str, Size],
                                        action_html=action_html, rows=rows, reason=reason))
         out.name_html.append(esc(txt(base.get("name"))))
         out.icon_key.append(key)
+        out.adcode.append(adcode)
+        out.arrivals.append(pr.finite((sr or {}).get("arrivals_per_h")))
+        out.wait.append(pr.finite((sr or {}).get("wait_min")))
         fmt_b = txt(ar.get("format_before")) if ar is not None else txt((sr or {}).get("format"))
         if fmt_b:
             wait_b = ar.get("wait_before_min") if ar is not None else None
@@ -264,7 +290,8 @@ def _outlets(sites: _Sites, *, sizes: dict[str, Size],
 
 
 def _arrows(sites: _Sites, name_html: list[str]) -> list[list[Any]]:
-    """Dashed arrows old site → new site of every move: lat/lon of both, angle, tooltip."""
+    """Dashed arrows old site → new site of every move: lat/lon of both, angle, tooltip,
+    the index of the old site."""
     arrows: list[list[Any]] = []
     for sid in sites.ids:
         ar = sites.arow.get(sid)
@@ -279,7 +306,7 @@ def _arrows(sites: _Sites, name_html: list[str]) -> list[list[Any]]:
         angle = round(-math.degrees(math.atan2(y1 - y0, lo1 - lo0)), 1)
         tip = (f"Relocation: {esc(ar.get('name'))} ({esc(sid)}) → "
                f"{name_html[j]} ({esc(tgt)}), {dist_km:.1f} km")
-        arrows.append([float(la0), float(lo0), float(la1), float(lo1), angle, tip])
+        arrows.append([float(la0), float(lo0), float(la1), float(lo1), angle, tip, i])
     return arrows
 
 
@@ -291,14 +318,13 @@ class _Zones:
     pop: NDArray[np.float64]
     inflow: NDArray[np.float64]
     arrivals: NDArray[np.float64]
+    area_km2: NDArray[np.float64]
     serve_b: NDArray[np.int64]  # index of the serving outlet before (-1: none)
     serve_a: NDArray[np.int64]
     zll: NDArray[Any]  # simplified geometry in lon/lat
 
 
 def _zones(plan: Plan, sites: _Sites, co: Coords) -> _Zones:
-    from netplan.study.geometry import METRIC_CRS
-
     zk = plan.zones_kpi.sort_values("zone_id", kind="stable").reset_index(drop=True)
     pop, inflow = float_col(zk, "population"), float_col(zk, "inflow")
     arrivals = float_col(zk, "arrivals_per_h")
@@ -311,9 +337,11 @@ def _zones(plan: Plan, sites: _Sites, co: Coords) -> _Zones:
                         np.int64)
 
     zgeom = shapely.simplify(np.asarray(zk.geometry.values, dtype=object), ZONE_SIMPLIFY_M)
+    area = shapely.area(np.asarray(zk.geometry.values, dtype=object)) / 1e6
     return _Zones(table=zk, pop=pop[keep], inflow=inflow[keep], arrivals=arrivals[keep],
+                  area_km2=np.asarray(area, dtype=np.float64),
                   serve_b=serving("serving_before"), serve_a=serving("serving_after"),
-                  zll=co.lonlat(zgeom, plan.zones_kpi.crs or METRIC_CRS))
+                  zll=co.lonlat(zgeom, plan.zones_kpi.crs))
 
 
 def _catchments(plan: Plan) -> tuple[dict[Hashable, float], dict[Hashable, float]]:
@@ -329,23 +357,24 @@ def _plan_measures(z: _Zones, year: int | str) -> list[Measure]:
     geom_m = np.asarray(zk.geometry.values, dtype=object)
     zone_xy = shapely.get_coordinates(shapely.centroid(geom_m)) if len(zk) else np.zeros((0, 2))
     cell_m = float(np.sqrt(np.median(shapely.area(geom_m)))) if len(zk) else 1.0
+    un_b = z.arrivals * np.nan_to_num(float_col(zk, "unserved_before"))
+    un_a = z.arrivals * np.nan_to_num(float_col(zk, "unserved_after"))
+    d_b, d_a = float_col(zk, "dist_before_m"), float_col(zk, "dist_after_m")
     return [
-        population_measure(z.pop, year,
-                           title=f"Population {year} per ~1 km zone (modelled from census)"),
-        inflow_measure(z.inflow, title="Population inflow 2010 → 2020 per zone (modelled from "
-                                       "census)"),
-        unserved_measure(z.arrivals * np.nan_to_num(float_col(zk, "unserved_after")),
-                         title="Unserved customers at peak after the plan (modelled)",
+        density_measure(z.pop, z.area_km2, year, title=f"Residents per km², {year}"),
+        inflow_measure(z.inflow, z.area_km2, title="Change in residents 2010 → 2020"),
+        unserved_measure("unserved_before", un_b, title="Unserved customers, before",
+                         legend_title="Unserved customers per peak hour, before the plan"),
+        unserved_measure("unserved", un_a, title="Unserved customers, after",
                          legend_title="Unserved customers per peak hour, after the plan"),
-        distance_measure("dist_before", float_col(zk, "dist_before_m"),
-                         title="Distance to the serving outlet before the plan (modelled)",
-                         legend_title="Distance to the serving outlet, before"),
-        distance_measure("dist_after", float_col(zk, "dist_after_m"),
-                         title="Distance to the serving outlet after the plan (modelled)",
-                         legend_title="Distance to the serving outlet, after"),
+        unserved_change_measure(un_b, un_a, title="Change in unserved customers"),
+        distance_measure("dist_before", d_b, un_b, title="Distance to the outlets used, before",
+                         legend_title="Distance to the outlets used, before the plan"),
+        distance_measure("dist_after", d_a, un_a, title="Distance to the outlets used, after",
+                         legend_title="Distance to the outlets used, after the plan"),
+        distance_change_measure(d_b, d_a, title="Change in distance"),
         catchment_measure("catchment", catchment_classes(zone_xy, z.serve_a, cell_m),
-                          title="Catchments after the plan: zones by serving outlet "
-                                "(modelled)"),
+                          title="Catchments after the plan"),
         none_measure(),
     ]
 
@@ -385,101 +414,162 @@ def _zone_payload(z: _Zones, measures: list[Measure], *, year: int | str,
     return {
         "title": "Zone", "id": [esc(i) for i in zk["zone_id"].astype(str)],
         "geom": polygons(z.zll), "cls": {ms.key: ms.classes for ms in measures if ms.classes},
-        "val": vals, "rows": zrows, "tables": tables,
+        "val": vals, "rows": zrows, "tables": tables, "catch_keys": ["sa", "sb"],
         "note": "All figures modelled: population from census totals, customers and waits "
                 "from the scenario's assumptions.",
     }
 
 
-_VIEWS: dict[str, Any] = {
-    "actions": {"overlays": {"actions": True, "relocations": True, "before": False,
-                             "after": False}, "measure": None},
-    "before": {"overlays": {"actions": False, "relocations": False, "before": True,
-                            "after": False}, "measure": "dist_before"},
-    "after": {"overlays": {"actions": False, "relocations": True, "before": False,
-                           "after": True}, "measure": "dist_after"},
-}
+def _views() -> dict[str, Any]:
+    """The presets: which layers show, which actions the legend filter shows, the colouring."""
+    plan_layers = {"actions": True, "relocations": True, "before": False, "after": False}
+    return {
+        "actions": {"overlays": plan_layers, "hide": [], "measure": None},
+        "changes": {"overlays": plan_layers, "hide": sorted(quiet_keys()),
+                    "measure": "dist_change"},
+        "before": {"overlays": {"actions": False, "relocations": False, "before": True,
+                                "after": False}, "hide": [], "measure": "dist_before"},
+        "after": {"overlays": {"actions": False, "relocations": True, "before": False,
+                               "after": True}, "hide": [], "measure": "dist_after"},
+    }
 
 
-def _outlet_payload(sites: _Sites, outs: _Outlets, tw: float) -> dict[str, Any]:
-    styles = actions.markers()
+_VIEW_BUTTONS = (("actions", "All actions"), ("changes", "Changes only"),
+                 ("before", "Network before"), ("after", "Network after"))
+
+
+def _catchment_lists(plan: Plan, sites: _Sites, zone_ids: list[str]) -> list[list[int]]:
+    """Per site: ``[zone, share %, zone, share %, ...]`` of the zones that send at least
+    :data:`CATCHMENT_MIN_SHARE` of their customers there after the plan."""
+    out: list[list[int]] = [[] for _ in sites.ids]
+    a = plan.assignment
+    if not len(a):
+        return out
+    zi = {z: k for k, z in enumerate(zone_ids)}
+    z = a["zone_id"].astype(str).map(zi)
+    s = a["site_id"].astype(str).map(sites.idx_of)
+    share = pd.to_numeric(a["share"], errors="coerce")
+    ok = z.notna() & s.notna() & (share >= CATCHMENT_MIN_SHARE)
+    df = pd.DataFrame({"s": s[ok].astype(int), "z": z[ok].astype(int),
+                       "p": np.round(100 * share[ok]).astype(int)}).sort_values(["s", "z"])
+    for si, zk, pk in zip(df["s"].tolist(), df["z"].tolist(), df["p"].tolist(), strict=True):
+        out[si] += [zk, pk]
+    return out
+
+
+def _catchment_notes(plan: Plan) -> dict[str, str]:
+    """How each kind of highlighted catchment was found (escaped text for the panel)."""
+    beh: Mapping[str, Any] = plan.kpis.get("behaviour") or {}
+    rule = f" (rule “{beh['rule']}”)" if beh.get("rule") else ""
+    return {
+        "catch": esc(f"shaded by the share of each zone's customers going there after the "
+                     f"plan, zones sending at least {CATCHMENT_MIN_SHARE:.0%}{rule}."),
+        "sa": esc(f"the zones it mainly serves after the plan{rule}."),
+        "sb": esc(f"the zones it mainly served before the plan{rule}."),
+    }
+
+
+def _closed_keys(sites: _Sites, outs: _Outlets) -> frozenset[str]:
+    """Marker keys whose every site has no outlet after the plan (closures, old sites)."""
+    open_after = {k: sid in sites.srow for k, sid in enumerate(sites.ids)}
+    keys = set(outs.icon_key)
+    return frozenset(key for key in keys if not any(
+        open_after[k] for k, ik in enumerate(outs.icon_key) if ik == key))
+
+
+def _outlet_payload(sites: _Sites, outs: _Outlets, tw: float, names: Mapping[str, str]
+                    ) -> dict[str, Any]:
+    styles = plan_styles(on_top=_closed_keys(sites, outs))
     n = len(sites.ids)
+    d_keys = sorted(set(outs.adcode))
     return {
         "outlets": {"id": sites.ids, "id_html": [esc(s) for s in sites.ids],
                     "name": outs.name_html, "lat": sites.latlon[:, 0].tolist() if n else [],
-                    "lon": sites.latlon[:, 1].tolist() if n else [], "popup": outs.popups},
+                    "lon": sites.latlon[:, 1].tolist() if n else [], "popup": outs.popups,
+                    "d": [d_keys.index(a) for a in outs.adcode],
+                    "dnames": [esc(names.get(a, a) or pr.DASH) for a in d_keys],
+                    "arr": clean(np.asarray(outs.arrivals, dtype=float), 1),
+                    "wait": clean(np.asarray(outs.wait, dtype=float), 1)},
         "outlet_layers": {
             "actions": [[k, outs.icon_key[k]] for k in z_order(outs.icon_key, styles)],
             "before": outs.before_layer, "after": outs.after_layer,
         },
         "icons": icon_payload({**styles, **wait_styles(tw)}),
-        "control_heads": {"base": "Colour the ~1 km zones by", "overlays": "Show on the map"},
-        "views": _VIEWS, "default_view": "actions",
+        "table": {"layer": "actions", "skip": [actions.CONTEXT_MARKER.key],
+                  "cols": [["icon"], ["name"], ["num", "arr"], ["num", "wait"]]},
+        "views": _views(), "default_view": "actions",
     }
 
 
-def _title_panel(title: str, intro: str, *, gcj02: bool) -> str:
-    shift = (" Coordinates are shifted to GCJ-02 to sit on the Gaode background."
-             if gcj02 else "")
-    return (
-        f'<div id="netplan-title" class="netplan-panel"><h2>{esc(title)}</h2>'
-        f"<p>{esc(intro)}</p>"
-        '<div class="netplan-views" role="group" aria-label="before / after">'
-        '<button type="button" data-view="actions">Plan actions</button>'
-        '<button type="button" data-view="before">Network before</button>'
-        '<button type="button" data-view="after">Network after</button></div>'
-        '<details><summary>How to read this map</summary><p class="netplan-note">'
-        "Markers are outlets, shaped and coloured by what the plan does with them (legend, "
-        "bottom right). Click an outlet or a zone for its figures before → after. The "
-        "buttons above switch between the plan's actions and the network before / after "
-        "(outlets coloured by expected wait). The list at the top right chooses what "
-        "colours the zones and which layers show. Every figure is modelled: outlets, "
-        "population and customers come from the scenario's assumptions, not from "
-        f"observations.{esc(shift)}</p></details></div>"
-    )
+_HOW_TO_READ = (
+    "Markers are outlets, shaped and coloured by what the plan does with them; kept outlets "
+    "are small grey dots so that the changes stand out. Untick an action in the legend to "
+    "hide it, or use the presets above. Find an outlet by name or id, or pick a district; "
+    "click a row of the table or an outlet for its figures before → after, its reason, "
+    "and its catchment (the zones whose customers go there under the behaviour rule). "
+    "Choose what colours the zones under “Colour the zones by”: the classes are fixed and "
+    "the same on every netplan map. Every figure is modelled: outlets, population and "
+    "customers come from the scenario's assumptions, not from observations."
+)
 
 
-def _kpi_panel(kpis: Kpis, scope: str, tw: float) -> str:
+def _kpi_section(kpis: Kpis, scope: str, tw: float) -> str:
     rows, caption = pr.plan_kpi_rows(kpis, tw)
     rows += pr.cost_rows(kpis.get("costs") or {})
-    return (
-        '<div id="netplan-kpi-panel" class="netplan-panel"><details open><summary>'
-        f"Key figures of {esc(scope)}, before → after</summary>{kpi_table_html(rows)}"
-        f'<p class="netplan-note">{esc(caption)} '
-        f"Actions: {esc(pr.action_counts_text(kpis)) or pr.DASH}. "
-        "Green = better, red = worse. Modelled figures.</p></details></div>"
-    )
+    note = (f"{caption} Actions: {pr.action_counts_text(kpis) or pr.DASH}. "
+            "Green = better, red = worse. Modelled figures.")
+    return kpi_section(f"Key figures of {scope}, before → after", kpi_table_html(rows), note)
 
 
-def _legend_panel(icon_key: list[str], measures: list[Measure], tw: float) -> str:
+def _action_legend(icon_key: list[str]) -> str:
     counts = dict.fromkeys(legend_keys(), 0)
     for ik in icon_key:
         counts[ik] = counts.get(ik, 0) + 1
     keys = [k for k in counts if k != actions.CONTEXT_MARKER.key or counts[k]]
-    return (
-        '<div id="netplan-legend" class="netplan-panel netplan-legend">'
-        '<div id="netplan-legend-actions" class="netplan-legend-block" '
-        'data-layers="actions"><div class="netplan-legend-title">'
-        "Outlets: planned action (count)</div>"
-        f"{legend_rows(actions.markers(), counts, keys)}</div>"
-        '<div id="netplan-legend-arrows" class="netplan-legend-block" '
-        f'data-layers="relocations">{arrow_legend_row()}</div>'
-        '<div id="netplan-legend-wait" class="netplan-legend-block" data-layers="before after">'
-        f'<div class="netplan-legend-title">Outlets: expected wait at peak (target '
-        f"{tw:g} min)</div>{legend_rows(wait_styles(tw))}</div>"
-        + "".join(ms.legend_html() for ms in measures) + "</div>"
-    )
+    return ('<div class="netplan-legend-title">Planned action (count); untick to hide</div>'
+            f"{legend_rows(plan_styles(), counts, keys, filters=True)}")
 
 
 def _overlays(study: Study | None) -> list[tuple[str, str, bool]]:
     net_src = network_source(study)
-    names = " / ".join(a.name for a in actions.ACTIONS)
     return [
-        ("actions", f"Outlets: planned action ({names}; {net_src})", True),
-        ("relocations", "Relocations: arrow from the old to the new site (plan)", True),
-        ("before", f"Network before the plan: outlets by expected wait ({net_src})", False),
-        ("after", "Network after the plan: outlets by expected wait (modelled)", False),
+        ("actions", f"Outlets by planned action ({net_src})", True),
+        ("relocations", "Relocations: old site → new site", True),
+        ("before", f"Network before the plan, by expected wait ({net_src})", False),
+        ("after", "Network after the plan, by expected wait (modelled)", False),
     ]
+
+
+def _panels(plan: Plan, *, study: Study | None, names: Mapping[str, str], outs: _Outlets,
+            measures: list[Measure], overlays: list[tuple[str, str, bool]],
+            ctx_payload: dict[str, Any], gcj02: bool) -> tuple[str, str]:
+    """Title and the side panel's markup."""
+    kpis = plan.kpis
+    year = kpis.get("year", "")
+    tw = pr.target_wait(kpis) or 11.0
+    scope = pr.scope_text(kpis, names)
+    solver = kpis.get("solver") or {}
+    gap = pr.finite(solver.get("gap"))
+    title = f"Branch network plan: {scope}"
+    intro = (f"Demand of {year}, scenario “{pr.scenario_name(kpis)}”, waiting target "
+             f"{tw:g} min. Solver: {solver.get('status', '?')}"
+             + (f", gap {100 * gap:.2f} %" if gap is not None else "") + ".")
+    shift = (" Coordinates are shifted to GCJ-02 to sit on the Gaode background."
+             if gcj02 else "")
+    wait_legend = (f'<div class="netplan-legend-title">Expected wait at peak (target {tw:g} '
+                   f"min)</div>{legend_rows(wait_styles(tw))}")
+    legends = {"actions": _action_legend(outs.icon_key), "relocations": arrow_legend_row(),
+               "before": wait_legend, "after": wait_legend, **context_legends(ctx_payload)}
+    d_keys = sorted(set(outs.adcode))
+    html = (title_section(title, intro, views=_VIEW_BUTTONS, how_to_read=_HOW_TO_READ + shift)
+            + find_section(districts_html=[esc(names.get(a, a) or pr.DASH) for a in d_keys],
+                           heads=(("Action", "Planned action"), ("Outlet", "Name and id"),
+                                  ("/h", "Customers per peak hour after the plan"),
+                                  ("Wait", "Expected wait after the plan, minutes")),
+                           what="Every site of the plan, with its action.")
+            + _kpi_section(kpis, scope, tw)
+            + zones_section(measures, "population") + layers_section(overlays, legends))
+    return title, html
 
 
 def plan_page(plan: Plan, *, study: Study | None, co: Coords) -> MapPage:
@@ -509,22 +599,22 @@ def plan_page(plan: Plan, *, study: Study | None, co: Coords) -> MapPage:
     zones = _zones(plan, sites, co)
     measures = _plan_measures(zones, year)
     payload: dict[str, Any] = {"zones": _zone_payload(zones, measures, year=year, names=names)}
-    payload.update(_outlet_payload(sites, outs, tw))
+    payload["zones"]["catch"] = _catchment_lists(
+        plan, sites, zones.table["zone_id"].astype(str).tolist())
+    payload["zones"]["catch_notes"] = _catchment_notes(plan)
+    payload.update(_outlet_payload(sites, outs, tw, names))
     payload["arrows"] = _arrows(sites, outs.name_html)
     payload["arrow_color"] = ARROW_COLOR
-    ctx_overlays, ctx_payload = context_layers(study, co)
+    ctx_overlays, ctx_payload = context_layers(study, co, used_sites=frozenset(sites.ids))
     payload.update(ctx_payload)
-
-    scope = pr.scope_text(kpis, names)
-    solver = kpis.get("solver") or {}
-    gap = pr.finite(solver.get("gap"))
-    title = f"Branch network plan: {scope}"
-    intro = (f"Demand of {year}, scenario “{pr.scenario_name(kpis)}”, waiting target "
-             f"{tw:g} min. Solver: {solver.get('status', '?')}"
-             + (f", gap {100 * gap:.2f} %" if gap is not None else "") + ".")
-    panels = (_title_panel(title, intro, gcj02=co.gcj02) + _kpi_panel(kpis, scope, tw)
-              + _legend_panel(outs.icon_key, measures, tw))
-    return MapPage(title=title, payload=payload, measures=measures,
-                   overlays=_overlays(study) + ctx_overlays, panels_html=panels,
-                   bounds=bounds(np.vstack([sites.latlon, zone_latlon(zones.zll)])),
-                   default_measure="population")
+    overlays = _overlays(study) + ctx_overlays
+    title, panels = _panels(plan, study=study, names=names, outs=outs, measures=measures,
+                            overlays=overlays, ctx_payload=ctx_payload, gcj02=co.gcj02)
+    box = bounds(np.vstack([sites.latlon, zone_latlon(zones.zll)]))
+    scope = str(kpis.get("scope", "city"))
+    if scope != "city":
+        focus = focus_layer(study, scope, co)
+        if focus is not None:
+            payload["focus"], box = focus
+    return MapPage(title=title, payload=payload, measures=measures, overlays=overlays,
+                   panels_html=panels, bounds=box, default_measure="population")

@@ -1,12 +1,17 @@
 """The committee report of a plan: one standalone HTML page (no external JS, CSS or fonts).
 
-Sections: the plan in a few sentences; the scenario in words (demand, service, travel,
-limits, formats, district policies); KPIs before → after overall, per district and per
-ring zone; charts as inline SVG (:mod:`netplan.present.charts`: customers by expected
-wait before / after, outlets per ring zone, outlets per 100,000 residents per district);
-the map (linked and embedded in an iframe); the list of actions with their reasons
-(sortable and filterable by a few lines of inline script; the table reads fine without
-it).
+It prints as the committee's approval pack (A4 landscape): an executive summary with
+what is asked and what to weigh (:mod:`netplan.present.narrative`); the limits the plan
+uses up, whether it holds under the behaviour rule and the headroom left, actions and
+one-off spend per district (:mod:`netplan.present.pack`); the trade-offs in figures; a
+static map of the decisions (:mod:`netplan.present.staticmap`); KPIs before → after
+overall, per district and per ring zone, every one labelled with its behaviour rule;
+charts as inline SVG (:mod:`netplan.present.charts`); methodology, assumptions and
+caveats; the scenario in words. Then the appendices: a map of each district with
+actions, the actions grouped by district with their reasons in full, and the outlets
+still over capacity with the reason. On screen the interactive map is embedded too, and
+the actions table is sortable and filterable by a few lines of inline script (it reads
+fine without it). ``netplan report --pdf`` prints it (:mod:`netplan.present.pdf`).
 
 Every user string (names, ids, reasons, scenario text) is HTML-escaped and the page is
 assembled in a fixed frame (:func:`netplan.present.page.document`): no user text is ever
@@ -19,7 +24,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -31,10 +35,11 @@ import pandas as pd
 from netplan._errors import NetplanError
 from netplan._io import atomic_write_text
 from netplan.planning import actions
+from netplan.present import narrative, pack, report_parts, staticmap
 from netplan.present import texts as pr
 from netplan.present.charts import grouped_bar_svg, hbar_svg
 from netplan.present.page import document
-from netplan.present.texts import DASH, esc
+from netplan.present.texts import esc
 
 if TYPE_CHECKING:
     from netplan.planning.contract import Kpis, NetworkKpis
@@ -102,16 +107,16 @@ def _wait_chart(plan: Plan, tw: float) -> str:
 
 
 def _ring_chart(kpis: Kpis) -> str:
-    from netplan.study.geometry import RING_ZONES
+    from netplan.study.geometry import ring_zone_order
 
     rb, ra = kpis["before"]["ring_zones"], kpis["after"]["ring_zones"]
-    zones = [z for z in RING_ZONES if z in rb or z in ra]
+    zones = ring_zone_order([*rb, *ra])
 
     def outlets(group: Mapping[str, NetworkKpis]) -> list[float]:
         return [float(group[z]["outlets"]) if z in group else 0.0 for z in zones]
 
     return grouped_bar_svg(
-        [pr.ring_zone_label(z).replace(" ring", "").replace("the ", "") for z in zones],
+        [pr.ring_zone_label(z, short=True) for z in zones],
         [("before the plan", BEFORE_COLOR, outlets(rb)),
          ("after the plan", AFTER_COLOR, outlets(ra))],
         title="Outlets per ring zone", y_label="outlets")
@@ -196,177 +201,11 @@ def _group_table(kpis: Kpis, part: Literal["districts", "ring_zones"],
             "</table></div>")
 
 
-def _row_order(act: str, moved_by: str) -> tuple[int, int]:
-    """Sort key of an action row: the registry's priority; a move's new site right after
-    the action that moved an outlet there; anything else last."""
-    if act in actions.BY_NAME:
-        return (actions.action(act).priority, 0)
-    if moved_by in actions.BY_NAME:
-        return (actions.action(moved_by).priority, 1)
-    return (1_000_000, 0)
-
-
-def _actions_table(plan: Plan, names: Mapping[str, str]) -> str:
-    a = plan.actions.drop(columns="geometry").copy()
-    a["action"] = a["action"].fillna("").astype(str)
-    moves = [(str(s), str(t), str(act)) for s, t, act in zip(
-        a["site_id"], a.get("relocation_target", ""), a["action"], strict=True)
-        if str(t) and str(t) != "nan"]
-    origin = {t: s for s, t, _ in moves}
-    origin_action = {t: act for _, t, act in moves}
-    a["_o"] = [_row_order(act, origin_action.get(str(s), ""))
-               for act, s in zip(a["action"], a["site_id"], strict=True)]
-    a = a.sort_values(["_o", "site_id"], kind="stable")
-    rows = []
-    for r in a.to_dict("records"):
-        act = str(r["action"])
-        sid = str(r["site_id"])
-        shown = act or ("relocation target" if sid in origin else "new site")
-        reason = str(r.get("reason") or "")
-        if not act and sid in origin:
-            reason = f"new site of {origin[sid]}"
-        if act and sid in origin.values():
-            reason = reason or f"moves to {r.get('relocation_target')}"
-        ad = str(r.get("adcode") or "")
-        fb, fa = str(r.get("format_before") or ""), str(r.get("format_after") or "")
-        ab = pr.finite(r.get("arrivals_before_per_h")) if fb else None
-        aa = pr.finite(r.get("arrivals_after_per_h")) if fa else None
-        wb = r.get("wait_before_min") if fb else None
-        wa = r.get("wait_after_min") if fa else None
-
-        def key(v: float | None) -> str:
-            return "" if v is None else f"{v:.3f}"
-
-        def wkey(v: Any) -> str:
-            try:
-                x = float(v)
-            except (TypeError, ValueError):
-                return ""
-            return "" if math.isnan(x) else ("1e9" if math.isinf(x) else f"{x:.3f}")
-
-        rows.append(
-            f'<tr data-action="{esc(act or "relocation-target")}"><td>{esc(sid)}</td>'
-            f"<td>{esc(r.get('name'))}</td><td>{esc(names.get(ad, ad))}</td>"
-            f'<td>{esc(pr.ring_zone_label(r.get("ring_zone")))}</td>'
-            f'<td class="act act-{esc(act or "target")}">{esc(shown)}</td>'
-            f"<td>{esc(fb or DASH)} → {esc(fa or DASH)}</td>"
-            f'<td data-sort="{key(ab)}">{esc(pr.num(ab, 1))}</td>'
-            f'<td data-sort="{key(aa)}">{esc(pr.num(aa, 1))}</td>'
-            f'<td data-sort="{wkey(wb)}">{esc(pr.wait_text(wb))}</td>'
-            f'<td data-sort="{wkey(wa)}">{esc(pr.wait_text(wa))}</td>'
-            f"<td>{esc(reason)}</td></tr>"
-        )
-    heads = ["site", "name", "district", "ring zone", "action", "format before → after",
-             "customers/h before", "customers/h after", "wait before", "wait after", "reason"]
-    th = "".join(f'<th data-col="{k}" data-num="{int(k in (6, 7, 8, 9))}" tabindex="0">'
-                 f"{esc(h)}</th>" for k, h in enumerate(heads))
-    return (
-        '<div class="controls"><label><input type="checkbox" id="show-keep"> show the '
-        'outlets that are kept as they are</label> <label>filter <input type="search" '
-        'id="filter" placeholder="name, id, district, reason"></label></div>'
-        f'<div class="wide"><table id="actions" class="actions"><thead><tr>{th}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table></div>"
-    )
-
-
-# --- scenario in words ----------------------------------------------------------------
-
-
-def _get(d: Mapping[str, Any], *path: str) -> Any:
-    cur: Any = d
-    for p in path:
-        if not isinstance(cur, Mapping) or p not in cur:
-            return None
-        cur = cur[p]
-    return cur
-
-
-def _limit(x: Any, fmt: str = "{:,.0f}") -> str:
-    v = pr.finite(x)
-    return "no limit" if v is None else fmt.format(v)
-
-
-def _scenario_html(kpis: Kpis, names: Mapping[str, str]) -> str:
-    sc = kpis.get("scenario") or {}
-
-    def g(*path: str) -> Any:
-        return _get(sc, *path)
-    year = kpis.get("year")
-
-    def n(x: Any, nd: int = 0) -> str:
-        return pr.num(x, nd)
-
-    def p(x: Any) -> str:
-        return pr.pct(x, 0)
-
-    paras = [
-        f"The plan uses the scenario <b>{esc(sc.get('name', DASH))}</b>"
-        + (f": {esc(sc.get('description'))}" if sc.get("description") else "."),
-        f"<b>Demand</b> is that of {esc(year)} (base year {esc(g('years', 'base'))}, horizon "
-        f"{esc(g('years', 'horizon'))}; at the horizon {esc(n(g('horizon', 'total_population')))}"
-        f" residents, {esc(n(g('horizon', 'central_population')))} of them in the six central "
-        f"districts). {esc(p(g('demand', 'customer_share')))} of the residents are customers "
-        "of the bank; each visits an outlet "
-        f"{esc(n(g('demand', 'visits_per_customer_per_year'), 1))} times a year, on "
-        f"{esc(n(g('demand', 'business_days_per_year')))} business days; "
-        f"{esc(p(g('demand', 'peak_hour_share')))} of a day's visits fall in the peak hour, "
-        f"and {esc(p(g('demand', 'smart_share')))} of the business goes through smart "
-        "terminals.",
-        f"<b>Service</b>: a counter serves a customer in "
-        f"{esc(n(g('service', 'counter_service_min'), 1))} min on average, a smart terminal in "
-        f"{esc(n(g('service', 'terminal_service_min'), 1))} min. Every outlet is sized so that "
-        "the mean wait at the peak hour stays under "
-        f"<b>{esc(n(g('service', 'target_wait_min'), 1))} min</b> (two M/M/c queues, Erlang C).",
-        f"<b>Travel</b>: customers go to one of their {esc(n(g('travel', 'k_nearest')))} nearest "
-        f"outlets within {esc(n(g('travel', 'max_dist_km'), 1))} km (straight line × "
-        f"{esc(n(g('travel', 'detour_factor'), 2))} for detours); a kilometre costs them "
-        f"{esc(n(g('travel', 'cost_cny_per_km'), 1))} CNY. An outlet may move up to "
-        f"{esc(n(g('travel', 'relocation_radius_km'), 1))} km.",
-        f"<b>Limits</b>: one-off budget {esc(_limit(g('planning', 'budget_cny'), '{:,.0f} CNY'))}; "
-        f"at most {esc(_limit(g('planning', 'max_open')))} openings and "
-        f"{esc(_limit(g('planning', 'max_close')))} closures; at least "
-        f"{esc(_limit(g('planning', 'min_share_outside_ring5'), '{:.0%}'))} of the outlets "
-        "outside the 5th ring; one-off costs amortised over "
-        f"{esc(n(g('planning', 'amortisation_years')))} years.",
-    ]
-    fmts = sc.get("formats") or {}
-    frows = "".join(
-        f"<tr><td>{esc(name)}</td><td>{esc(pr.num(f.get('counters')))}</td>"
-        f"<td>{esc(pr.num(f.get('terminals')))}</td>"
-        f"<td>{esc(pr.million(f.get('opex_cny_per_year')))}</td>"
-        f"<td>{esc(pr.million(f.get('open_cny')))}</td>"
-        f"<td>{esc(pr.million(f.get('convert_cny')))}</td>"
-        f"<td>{esc(pr.million(f.get('close_cny')))}</td>"
-        f"<td>{esc(pr.million(f.get('relocate_cny')))}</td>"
-        f"<td>{esc(f.get('description') or '')}</td></tr>"
-        for name, f in fmts.items() if isinstance(f, Mapping)
-    )
-    ftable = ("<h3>Outlet formats</h3><div class=\"wide\"><table class=\"plain\"><thead><tr>"
-              "<th>format</th><th>counters</th><th>smart terminals</th><th>operating cost / "
-              "year (CNY)</th><th>open</th><th>convert into</th><th>close</th><th>relocate</th>"
-              f"<th>description</th></tr></thead><tbody>{frows}</tbody></table></div>"
-              ) if frows else ""
-    pols = sc.get("districts") or {}
-    prows = "".join(
-        f"<tr><td>{esc(names.get(str(k), str(k)))}</td><td>{esc(v.get('policy'))}</td>"
-        f"<td>{esc(_limit(v.get('min_outlets')))}</td><td>{esc(_limit(v.get('max_outlets')))}</td>"
-        f"<td>{esc(_limit(v.get('max_open')))}</td><td>{esc(_limit(v.get('max_close')))}</td>"
-        "</tr>"
-        for k, v in pols.items() if isinstance(v, Mapping)
-    )
-    ptable = ("<h3>District policies (一区一策)</h3><table class=\"plain\"><thead><tr>"
-              "<th>district</th><th>policy</th><th>min outlets</th><th>max outlets</th>"
-              f"<th>max openings</th><th>max closures</th></tr></thead><tbody>{prows}</tbody>"
-              "</table><p class=\"note\">Districts not listed: the optimizer decides freely.</p>"
-              ) if prows else "<p>No district policies: the optimizer decides freely.</p>"
-    return "".join(f"<p>{x}</p>" for x in paras) + ftable + ptable
-
-
 # --- the page -------------------------------------------------------------------------
 
 _CSS = """
 body { font: 15px/1.5 "Helvetica Neue", Arial, "Noto Sans CJK SC", "Microsoft YaHei",
-  sans-serif; color: #222; margin: 0; background: #fafafa; }
+  "WenQuanYi Micro Hei", sans-serif; color: #222; margin: 0; background: #fafafa; }
 main { max-width: 1180px; margin: 0 auto; padding: 16px 24px 48px; background: #fff; }
 h1 { font-size: 26px; margin: 8px 0 4px; } h2 { font-size: 20px; margin-top: 32px;
   border-bottom: 2px solid #0072b2; padding-bottom: 2px; } h3 { font-size: 16px; }
@@ -378,7 +217,8 @@ th, td { padding: 3px 8px; border-bottom: 1px solid #e3e3e3; text-align: left;
 thead th { border-bottom: 2px solid #999; background: #f4f4f4; position: sticky; top: 0; }
 table.kpi td:nth-child(n+2) { text-align: right; white-space: nowrap; }
 table.groups td:nth-child(n+2) { white-space: nowrap; text-align: right; }
-table.groups tfoot td { font-weight: bold; border-top: 2px solid #999; }
+table.groups tfoot td, table.plain tfoot td { font-weight: bold; border-top: 2px solid #999; }
+table.num td:nth-child(n+2) { text-align: right; }
 .better { color: #0a7d32; font-weight: bold; } .worse { color: #c0392b; font-weight: bold; }
 .b { color: #666; }
 .wide { overflow-x: auto; max-width: 100%; }
@@ -386,19 +226,63 @@ table.groups tfoot td { font-weight: bold; border-top: 2px solid #999; }
 .card { border: 1px solid #ddd; border-radius: 6px; padding: 8px 12px; min-width: 150px;
   background: #fcfcfc; }
 .card .v { font-size: 20px; font-weight: bold; } .card .l { color: #555; font-size: 13px; }
+.decide { border: 2px solid #0072b2; border-radius: 6px; padding: 4px 14px; margin: 12px 0; }
+.decide ul { margin: 2px 0 8px; } .decide p { margin: 6px 0 0; }
+p.warn { border-left: 4px solid #d55e00; padding-left: 10px; }
+p.ok { border-left: 4px solid #009e73; padding-left: 10px; }
 .charts { display: flex; flex-wrap: wrap; gap: 8px 28px; align-items: flex-start; }
 svg.chart { max-width: 100%; height: auto; display: block; margin: 10px 0 24px; }
 svg.chart text { font: 12px sans-serif; fill: #333; } svg.chart .ct { font-weight: bold;
   font-size: 14px; } svg.chart .grid { stroke: #e5e5e5; } svg.chart .axis { stroke: #666; }
 svg.chart .marker { stroke: #c0392b; stroke-dasharray: 5 4; stroke-width: 1.5; }
 svg.chart .lbl { font-size: 11px; }
+figure.map { margin: 8px 0; } figure.map img { width: 100%; height: auto; display: block;
+  border: 1px solid #ccc; }
+.dmaps { display: flex; flex-wrap: wrap; gap: 12px 20px; }
+.dmaps figure { width: calc(50% - 10px); margin: 0; break-inside: avoid; }
+.dmaps img { width: 100%; height: auto; border: 1px solid #ccc; }
+figcaption { font-size: 13px; color: #333; }
+ul.legend { list-style: none; padding: 0; margin: 4px 0; font-size: 12.5px;
+  display: flex; flex-wrap: wrap; gap: 2px 16px; }
+.sw { display: inline-block; width: 11px; height: 11px; margin-right: 5px;
+  vertical-align: -1px; box-sizing: border-box; border: 1px solid #888; }
+.sw.line { height: 0; width: 18px; border: 0; vertical-align: 3px; }
 table.actions td:nth-child(n+7):nth-child(-n+10) { text-align: right; white-space: nowrap; }
 table.actions th { cursor: pointer; } table.actions th.sorted-asc::after { content: " ▲"; }
 table.actions th.sorted-desc::after { content: " ▼"; }
+table.actions tr.grp { display: none; }
+table.actions tr.grp th { background: #eef4fa; font-size: 14px; cursor: default; }
 .act { font-weight: bold; }
 .controls { margin: 8px 0; } .controls label { margin-right: 16px; }
 iframe.map { width: 100%; height: 640px; border: 1px solid #ccc; }
-@media print { iframe.map, .controls, nav { display: none; } thead th { position: static; } }
+.print-only { display: none; }
+@page { size: A4 landscape; margin: 10mm 11mm; }
+@media print {
+  body { font-size: 9.5pt; line-height: 1.35; background: #fff; }
+  main { max-width: none; padding: 0; }
+  iframe.map, .controls, nav, .screen-only, section.screen-only { display: none; }
+  .print-only { display: block; }
+  h1 { font-size: 17pt; margin-top: 0; } h2 { font-size: 13pt; margin-top: 14pt; }
+  h3 { font-size: 11pt; margin: 8pt 0 4pt; } .lede { font-size: 10.5pt; }
+  .note { font-size: 8pt; }
+  section.page { break-before: page; } h2, h3 { break-after: avoid; }
+  table { width: 100%; font-size: 8pt; } th, td { padding: 1.5pt 4pt; }
+  thead th { position: static; } thead { display: table-header-group; }
+  tr, figure, .card, .decide, svg.chart { break-inside: avoid; }
+  .wide { overflow: visible; }
+  table.groups td, table.kpi td, table.actions td { white-space: normal !important; }
+  table.groups td .b { display: block; }
+  td.reason { min-width: 28%; }
+  table.actions tr.grp { display: table-row; }
+  table.actions.sorted tr.grp, table.actions tr[data-action="keep"] { display: none; }
+  table.actions td:nth-child(3), table.actions th:nth-child(3) { display: none; }
+  .charts { gap: 0 16px; } svg.chart { margin: 4pt 0; max-height: 82mm; width: auto; }
+  figure.map img { max-height: 150mm; width: auto; max-width: 100%; }
+  .dmaps { gap: 6pt 14px; } .dmaps figure { width: calc(33.3% - 10px); }
+  .dmaps img { max-height: 62mm; width: auto; max-width: 100%; }
+  .dmaps figcaption, .dmaps ul.legend { font-size: 7.5pt; }
+  .cards { gap: 6px; } .card { padding: 3pt 6pt; min-width: 0; } .card .v { font-size: 12pt; }
+}
 """
 
 _JS = """
@@ -427,7 +311,11 @@ _JS = """
         h.classList.remove("sorted-asc", "sorted-desc");
       });
       th.classList.add(asc ? "sorted-asc" : "sorted-desc");
-      var rows = Array.prototype.slice.call(tbody.rows);
+      table.classList.add("sorted");
+      var all = Array.prototype.slice.call(tbody.rows);
+      // the district heading rows (print only) go last: a sorted table is not grouped
+      var heads = all.filter(function (r) { return r.classList.contains("grp"); });
+      var rows = all.filter(function (r) { return !r.classList.contains("grp"); });
       rows.sort(function (a, b) {
         var x = a.cells[col], y = b.cells[col], r;
         if (num) {
@@ -439,7 +327,7 @@ _JS = """
         }
         return asc ? r : -r;
       });
-      rows.forEach(function (r) { tbody.appendChild(r); });
+      rows.concat(heads).forEach(function (r) { tbody.appendChild(r); });
     }
     th.addEventListener("click", sort);
     th.addEventListener("keydown", function (e) { if (e.key === "Enter") { sort(); } });
@@ -503,73 +391,117 @@ def _cards(kpis: Kpis, tw: float | None) -> str:
     return f'<div class="cards">{"".join(out)}</div>'
 
 
-def _lede(kpis: Kpis, scope: str, tw: float | None) -> str:
-    counts = kpis.get("actions") or {}
-    changed = [a for a in actions.by_priority() if a.changes_network]
-    kept = [a for a in actions.by_priority() if not a.changes_network]
-    verbs = [f"{counts[a.name]} {a.name}" for a in changed if counts.get(a.name)]
-    ob = (kpis.get("before") or {}).get("overall") or {}
-    oa = (kpis.get("after") or {}).get("overall") or {}
-    costs = kpis.get("costs") or {}
-    beh = kpis.get("behaviour")
-    wait_key, what = "mean_wait_min", "mean expected wait"
-    wb: Mapping[str, Any] = ob
-    wa: Mapping[str, Any] = oa
-    if isinstance(beh, Mapping):
-        wait_key, what = "counter_mean_wait_min", "counter mean wait"
-        wb, wa = beh.get("before") or {}, beh.get("after") or {}
-    return (
-        f"For {scope}, the plan changes {sum(int(counts.get(a.name, 0)) for a in changed)}"
-        f" of {ob.get('outlets', '?')} outlets ({', '.join(verbs) or 'no changes'}) and keeps "
-        f"{sum(int(counts.get(a.name, 0)) for a in kept)}. The {what} at peak goes "
-        f"from {pr.fmt_kpi(wb.get(wait_key), 'min')} to "
-        f"{pr.fmt_kpi(wa.get(wait_key), 'min')}"
-        + (f" (target {tw:g} min)" if tw is not None else "")
-        + f"; the mean travel distance from {pr.km(ob.get('mean_dist_m'))} to "
-        f"{pr.km(oa.get('mean_dist_m'))}. One-off spend {pr.million(costs.get('oneoff_spend_cny'))}"
-        f" CNY; operating cost {pr.million(costs.get('opex_before_cny_per_year'))} → "
-        f"{pr.million(costs.get('opex_after_cny_per_year'))} CNY a year."
-    )
-
-
-def _solver_text(kpis: Kpis) -> str:
-    solver = kpis.get("solver") or {}
-    gap = pr.finite(solver.get("gap"))
-    return (f"Solver {solver.get('solver', '?')}: {solver.get('status', '?')}"
-            + (f", optimality gap {100 * gap:.2f} %" if gap is not None else "")
-            + ". All figures are modelled from the scenario's assumptions and the "
-              "study's layers; they are not observations.")
-
-
 def _map_section(map_href: str | None) -> str:
     if not map_href:
         return ""
     href = esc(_safe_href(map_href))
-    return (f'<h2 id="map">Map</h2><p><a href="{href}">Open the map on its own page</a> '
+    return (f'<section class="screen-only"><h2 id="map">Interactive map</h2><p>'
+            f'<a href="{href}">Open the map on its own page</a> '
             "(outlets by action, zones by population, inflow, distance and catchment; "
             "before / after).</p>"
             f'<iframe class="map" src="{href}" title="Map of the plan" loading="lazy">'
-            "</iframe>")
+            "</iframe></section>")
+
+
+def _city_map(images: staticmap.MapImages, counts: Mapping[str, int], scope: str,
+              map_href: str | None, *, rings: bool) -> str:
+    link = (f' <a class="screen-only" href="{esc(_safe_href(map_href))}">Open the interactive '
+            "map</a>." if map_href else "")
+    return (f'<section class="page"><h2 id="citymap">Map of the decisions: {esc(scope)}</h2>'
+            f'<figure class="map"><img src="{images.city}" alt="Map of the planned actions '
+            f'in {esc(scope)}">{staticmap.legend_html(counts, images.classes, rings=rings)}'
+            "</figure>"
+            '<p class="note">Outlets by planned action (kept outlets small and grey; a move '
+            "is a line from the old site to the new one), zones shaded by residents in the "
+            f"plan's year, district outlines and ring roads.{link}</p></section>")
+
+
+def _district_maps(images: staticmap.MapImages, facts: pack.ApprovalFacts,
+                   names: Mapping[str, str], counts: Mapping[str, Mapping[str, int]]) -> str:
+    if not images.districts:
+        return ""
+    by = {d.adcode: d for d in facts.districts}
+    figs = []
+    for ad, uri in images.districts.items():
+        d = by.get(ad)
+        what = "" if d is None else ", ".join(
+            f"{d.counts[a.name]} {a.name}" for a in actions.by_priority()
+            if d.counts.get(a.name) and a.changes_network)
+        spend = "" if d is None else f"; one-off spend {pr.million(d.spend_cny)} CNY"
+        figs.append(f'<figure><img src="{uri}" alt="Map of {esc(names.get(ad, ad))}">'
+                    f"<figcaption><b>{esc(names.get(ad, ad))}</b>: {esc(what)}{esc(spend)}"
+                    f"{staticmap.legend_html(counts.get(ad, {}))}</figcaption></figure>")
+    return (f'<section class="page appendix"><h2 id="district-maps">Appendix A. Maps of the '
+            f'districts with actions</h2><p class="note">The district outlined in black, '
+            f'everything around it faded; zones shaded as on the city map.</p>'
+            f'<div class="dmaps">{"".join(figs)}</div></section>')
 
 
 def _figures_section(kpis: Kpis, names: Mapping[str, str],
                      tw: float | None) -> str:
-    from netplan.study.geometry import RING_ZONES
+    from netplan.study.geometry import ring_zone_order
 
     rows, caption = pr.plan_kpi_rows(kpis, tw)
     overall = _kpi_table(rows + pr.cost_rows(kpis.get("costs") or {}))
-    ring_labels = {z: pr.ring_zone_label(z) for z in RING_ZONES}
+    order = ring_zone_order([*kpis["before"]["ring_zones"], *kpis["after"]["ring_zones"]])
+    ring_labels = {z: pr.ring_zone_label(z) for z in order}
     ring_table = _group_table(kpis, "ring_zones", ring_labels, tw=tw, first="ring zone",
-                              order=RING_ZONES)
+                              order=order)
     return (
         f'<h2 id="kpis">Figures before → after</h2><h3>Overall</h3>'
         f'<p class="note">{esc(caption)}</p>{overall}'
-        f"<h3>Per district</h3>{_group_table(kpis, 'districts', names, tw=tw, first='district')}"
-        f"<h3>Per ring zone</h3>{ring_table}"
+        f'<h3>Per district</h3><p class="note">{esc(caption)}</p>'
+        f"{_group_table(kpis, 'districts', names, tw=tw, first='district')}"
+        f'<h3>Per ring zone</h3><p class="note">{esc(caption)}</p>{ring_table}'
         '<p class="note">Green: better after the plan, red: worse. Distances are travel '
         "distances (straight line × detour factor); waits are Erlang A expectations at the "
         "peak hour (customers give up after their patience).</p>"
     )
+
+
+def _sections(plan: Plan, study: Study | None, map_href: str | None) -> list[str]:
+    """The report's sections in order: the pack (at most a few pages), then the appendices."""
+    kpis = plan.kpis
+    names = pr.district_names(study)
+    tw = pr.target_wait(kpis)
+    scope = pr.scope_text(kpis, names)
+    facts = pack.approval_facts(plan, names)
+    images = staticmap.plan_map_images(plan, study)
+    sites = staticmap.site_markers(plan)
+    notes = "".join(f'<p class="warn">{esc(t)}</p>' for t in narrative.merged_note(kpis))
+    over = pack.over_capacity_html(facts, plan, names)
+    return [
+        f'<section><h2 id="summary">Executive summary</h2>'
+        f"{narrative.summary_html(kpis, facts, scope=scope, tw=tw)}{notes}"
+        f"{_cards(kpis, tw)}</section>",
+        '<section><h2 id="approval">Limits, capacity and whether the plan holds</h2>'
+        f"{pack.limits_html(facts)}{pack.holds_html(kpis, facts)}</section>",
+        f'<section><h2 id="tradeoffs">Trade-offs</h2>'
+        f"{narrative.tradeoffs_html(kpis, facts, names)}</section>",
+        _city_map(images, sites.counts(), scope, map_href,
+                  rings=study is not None and len(study.ring_roads) > 0),
+        '<section class="page"><h2 id="districts">Actions and spend per district</h2>'
+        f"{pack.districts_html(facts, names)}</section>",
+        f'<section class="page">{_figures_section(kpis, names, tw)}</section>',
+        f'<section class="page"><h2 id="charts">Charts</h2><div class="charts">'
+        f"{_wait_chart(plan, tw or 11.0)}{_ring_chart(kpis)}{_district_chart(kpis, names)}"
+        "</div></section>",
+        f'<section class="page"><h2 id="method">Methodology</h2>'
+        f"{narrative.methodology_html(kpis)}<h2 id=\"caveats\">Assumptions and caveats</h2>"
+        f"{narrative.caveats_html(kpis, study)}</section>",
+        f'<section class="page"><h2 id="scenario">The scenario in words</h2>'
+        f"{report_parts.scenario_html(kpis, names)}</section>",
+        _map_section(map_href),
+        _district_maps(images, facts, names,
+                       {ad: sites.counts(ad) for ad in images.districts}),
+        '<section class="page appendix"><h2 id="actions-list">Appendix B. Actions by district, '
+        'with their reasons</h2><p class="note">'
+        + esc(f"{facts.kept} outlets kept as they are are listed on screen (tick the box) "
+              "and in actions.csv, not in print. On screen, click a column heading to sort.")
+        + f"</p>{report_parts.actions_table(plan, names)}</section>",
+        ('<section class="page appendix"><h2 id="over-capacity">Appendix C. Outlets over '
+         f"capacity after the plan, with the reason</h2>{over}</section>" if over else ""),
+    ]
 
 
 def plan_report_html(plan: Plan, *, map_href: str | None = None,
@@ -583,7 +515,7 @@ def plan_report_html(plan: Plan, *, map_href: str | None = None,
     map_href : str, optional
         Link to the plan's map (see :func:`plan_report`).
     study : Study, optional
-        Gives the districts' names.
+        Gives the districts' names and outlines and the ring roads.
 
     Returns
     -------
@@ -592,38 +524,28 @@ def plan_report_html(plan: Plan, *, map_href: str | None = None,
     """
     kpis = plan.kpis
     names = pr.district_names(study)
-    tw = pr.target_wait(kpis)
     scope = pr.scope_text(kpis, names)
     title = f"Branch network plan: {scope}, demand of {kpis.get('year', '')}"
-    map_html = _map_section(map_href)
-    nav = ['<a href="#summary">Summary</a>', '<a href="#scenario">Scenario</a>',
-           '<a href="#kpis">Figures</a>', '<a href="#charts">Charts</a>']
-    if map_html:
-        nav.append('<a href="#map">Map</a>')
-    nav.append('<a href="#actions-list">Actions</a>')
+    nav = [("summary", "Summary"), ("approval", "Limits"), ("tradeoffs", "Trade-offs"),
+           ("citymap", "Map"), ("districts", "Districts"), ("kpis", "Figures"),
+           ("charts", "Charts"), ("method", "Method"), ("scenario", "Scenario")]
+    if map_href:
+        nav.append(("map", "Interactive map"))
+    nav.append(("actions-list", "Actions"))
     version = (plan.run or {}).get("netplan", "")
     body = (
-        f"<main><h1>{esc(title)}</h1><nav>{''.join(nav)}</nav>"
-        f'<h2 id="summary">Summary</h2><p class="lede">{esc(_lede(kpis, scope, tw))}</p>'
-        f'{_cards(kpis, tw)}<p class="note">{esc(_solver_text(kpis))}</p>'
-        f'<h2 id="scenario">The scenario in words</h2>{_scenario_html(kpis, names)}'
-        f"{_figures_section(kpis, names, tw)}"
-        f'<h2 id="charts">Charts</h2><div class="charts">{_wait_chart(plan, tw or 11.0)}'
-        f"{_ring_chart(kpis)}{_district_chart(kpis, names)}</div>"
-        f"{map_html}"
-        f'<h2 id="actions-list">Actions and their reasons</h2>'
-        '<p class="note">Click a column heading to sort. Kept outlets are hidden unless you '
-        "tick the box.</p>"
-        f"{_actions_table(plan, names)}"
-        f'<p class="note">Made by netplan {esc(version)}.</p></main>'
+        f"<main><h1>{esc(title)}</h1><nav>"
+        + "".join(f'<a href="#{k}">{v}</a>' for k, v in nav) + "</nav>"
+        + "".join(_sections(plan, study, map_href))
+        + f'<p class="note">Made by netplan {esc(version)}.</p></main>'
     )
     return document(title=title, css=_CSS + _action_css(), body_html=body, script=_JS)
 
 
 def plan_report(plan: Plan, *, out: Path, map_href: str | None = None,
                 study: Study | None = None, force: bool = False,
-                inputs: Sequence[Path] = ()) -> Path:
-    """Write the committee report of a plan: one standalone HTML page.
+                inputs: Sequence[Path] = (), pdf: Path | None = None) -> Path:
+    """Write the committee report of a plan: one standalone HTML page (and its PDF).
 
     Parameters
     ----------
@@ -635,18 +557,38 @@ def plan_report(plan: Plan, *, out: Path, map_href: str | None = None,
         Link to the plan's map (relative to ``out``, e.g. ``"map.html"``); the map is then
         linked and embedded in an iframe. ``None``: no map section.
     study
-        Optional; gives the districts' names (otherwise their adcodes are shown).
+        Optional; gives the districts' names and outlines and the ring roads (otherwise
+        adcodes are shown and outlines come from the plan's zones).
     force
-        Replace an existing ``out`` (see :func:`netplan._io.check_new_file`).
+        Replace an existing ``out`` (and ``pdf``; see :func:`netplan._io.check_new_file`).
     inputs
         Files the run read (the plan's, the study's): ``out`` may not be one of them.
+    pdf
+        Also print the report to this PDF with headless Chromium
+        (:func:`netplan.present.pdf.html_to_pdf`). It is printed before either file is
+        written: when printing fails, nothing is written.
 
     Returns
     -------
     Path
         ``out``.
     """
+    from netplan._io import atomic_write_bytes, check_new_file
+
+    if pdf is not None:
+        from netplan.present.pdf import require_chromium
+
+        check_new_file(pdf, force=force, inputs=inputs)
+        require_chromium()
     text = plan_report_html(plan, map_href=map_href, study=study)
+    printed = None
+    if pdf is not None:
+        from netplan.present.pdf import html_to_pdf
+
+        printed = html_to_pdf(text)
     out = atomic_write_text(out, text, force=force, inputs=inputs)
     log.info("report written to %s (%.2f MB)", out, len(text.encode("utf-8")) / 1e6)
+    if pdf is not None and printed is not None:
+        atomic_write_bytes(pdf, printed, force=force, inputs=[*inputs, out])
+        log.info("PDF written to %s (%.2f MB)", pdf, len(printed) / 1e6)
     return out

@@ -1,5 +1,21 @@
-"""The zone choropleth: one measure per colouring (population, inflow, unserved customers,
-distance, catchments), with its classes, colours and legend.
+"""The zone choropleth: one measure per colouring, on fixed, documented class scales.
+
+Every scale below is a constant: the city map, a district's map and the diagnosis map
+colour the same value the same way, whatever the data (no quantiles). Classes are
+upper-inclusive (``v <= break``) and assigned with :class:`mapclassify.UserDefined`; a
+zone with no figure is left unpainted.
+
+=========================  ======================================================  =========
+measure                    breaks                                                  unit
+=========================  ======================================================  =========
+population density         50, 200, 1,000, 3,000, 10,000, 20,000                   per km²
+inflow 2010 → 2020         −1,000, −100, −10, 10, 100, 1,000                       per km²
+unserved customers         0.01, 0.1, 0.3, 1, 3                                    per hour
+change in unserved         −1, −0.1, −0.01, 0.01, 0.1, 1                           per hour
+distance                   1, 2, 3, 5                                              km
+change in distance         −2, −0.5, −0.1, 0.1, 0.5, 2                             km
+not served (distance maps) 0.1, 1 (unserved customers of a zone nobody serves)     per hour
+=========================  ======================================================  =========
 
 Zone geometry is stored once in the page and restyled when the measure changes, so each
 measure costs only one small integer per zone.
@@ -8,7 +24,6 @@ measure costs only one small integer per zone.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,16 +36,18 @@ from netplan.present.texts import esc
 __all__ = [
     "CATCHMENT_COLORS",
     "DIST_BREAKS_M",
+    "SCALES",
     "Measure",
+    "Scale",
     "catchment_classes",
     "catchment_measure",
     "classify",
+    "density_measure",
+    "distance_change_measure",
     "distance_measure",
     "inflow_measure",
-    "nice",
     "none_measure",
-    "population_measure",
-    "seq_breaks",
+    "unserved_change_measure",
     "unserved_measure",
 ]
 
@@ -40,57 +57,110 @@ CATCHMENT_COLORS: tuple[str, ...] = (
 )
 
 
-def nice(x: float) -> float:
-    """Round to two significant digits (legend breaks); 0 for non-positive or non-finite."""
-    if not math.isfinite(x) or x <= 0:
-        return 0.0
-    p = 10.0 ** (math.floor(math.log10(x)) - 1)
-    return float(round(x / p) * p)
+@dataclass(frozen=True)
+class Scale:
+    """A fixed class scale: ``len(breaks) + 1`` classes, their colours and labels."""
+
+    breaks: tuple[float, ...]
+    colors: tuple[str, ...]
+    labels: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not len(self.colors) == len(self.labels) == len(self.breaks) + 1:
+            raise ValueError("a scale needs one colour and one label per class")
 
 
-def seq_breaks(values: NDArray[np.float64], qs: Sequence[float]) -> list[float]:
-    """Increasing, rounded class breaks at quantiles ``qs`` of the positive values."""
-    v = values[np.isfinite(values) & (values > 0)]
-    if len(v) == 0:
-        return [1.0]
-    out: list[float] = []
-    for q in qs:
-        b = nice(float(np.quantile(v, q)))
-        if b > 0 and (not out or b > out[-1]):
-            out.append(b)
-    return out or [nice(float(v.max()))]
-
-
-def classify(values: Any, breaks: Sequence[float]) -> list[int]:
-    """Upper-inclusive classes: ``v <= b[0]`` → 0, ``b[0] < v <= b[1]`` → 1, …; NaN → -1."""
-    v = np.asarray(values, dtype=np.float64)
-    cls = np.searchsorted(np.asarray(breaks, dtype=np.float64), v, side="left")
-    cls = np.where(np.isfinite(v), cls, -1)
-    out: list[int] = cls.astype(np.int64).tolist()
-    return out
-
-
-def _range_labels(breaks: Sequence[float], fmt: Callable[[float], str],
-                  unit: str = "") -> list[str]:
+def _ranges(breaks: Sequence[float], fmt: Callable[[float], str], unit: str) -> tuple[str, ...]:
     u = f" {unit}" if unit else ""
     labels = [f"up to {fmt(breaks[0])}{u}"]
     labels += [f"{fmt(a)} – {fmt(b)}{u}" for a, b in itertools.pairwise(breaks)]
     labels.append(f"over {fmt(breaks[-1])}{u}")
-    return labels
+    return tuple(labels)
 
 
-def _palette(name: str, n: int) -> list[str]:
-    ramps = {
-        "pop": ["#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026"],
-        "dist": ["#f7fcb9", "#addd8e", "#41b6c4", "#2c7fb8", "#253494", "#081d58"],
-        "unserved": ["#f7f7f7", "#fcbba1", "#fb6a4a", "#cb181d", "#67000d"],
-        "gain": ["#fee0d2", "#fcbba1", "#fc9272", "#fb6a4a", "#de2d26", "#a50f15", "#67000d"],
-    }
-    ramp = ramps[name]
-    if n <= len(ramp):
-        idx = np.round(np.linspace(0, len(ramp) - 1, n)).astype(int)
-        return [ramp[i] for i in idx]
-    return [ramp[i % len(ramp)] for i in range(n)]
+def _diverging(breaks: Sequence[float], fmt: Callable[[float], str], unit: str,
+               words: tuple[str, str]) -> tuple[str, ...]:
+    """Labels of a symmetric diverging scale: less …, about the same, more …."""
+    less, more = words
+    half = len(breaks) // 2
+    neg = [abs(b) for b in breaks[:half]]
+    pos = list(breaks[half:])
+    labels = [f"{less} by over {fmt(neg[0])} {unit}"]
+    labels += [f"{less} by {fmt(b)} – {fmt(a)} {unit}" for a, b in itertools.pairwise(neg)]
+    labels.append(f"about the same (± {fmt(pos[0])} {unit})")
+    labels += [f"{more} by {fmt(a)} – {fmt(b)} {unit}" for a, b in itertools.pairwise(pos)]
+    labels.append(f"{more} by over {fmt(pos[-1])} {unit}")
+    return tuple(labels)
+
+
+def _g(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:g}"
+
+
+_BETTER_WORSE = ("#2166ac", "#67a9cf", "#d1e5f0", "#f7f7f7", "#fddbc7", "#ef8a62", "#b2182b")
+"""Diverging colours: blue = less (better for distance and unserved), red = more."""
+
+_POP_BREAKS = (50.0, 200.0, 1000.0, 3000.0, 10000.0, 20000.0)
+_INFLOW_BREAKS = (-1000.0, -100.0, -10.0, 10.0, 100.0, 1000.0)
+_UNSERVED_BREAKS = (0.01, 0.1, 0.3, 1.0, 3.0)
+_UNSERVED_CHANGE_BREAKS = (-1.0, -0.1, -0.01, 0.01, 0.1, 1.0)
+DIST_BREAKS_M: tuple[float, ...] = (1000.0, 2000.0, 3000.0, 5000.0)
+_DIST_CHANGE_BREAKS_M = (-2000.0, -500.0, -100.0, 100.0, 500.0, 2000.0)
+_NOT_SERVED_BREAKS = (0.1, 1.0)
+
+SCALES: dict[str, Scale] = {
+    "population": Scale(
+        _POP_BREAKS,
+        ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026"),
+        _ranges(_POP_BREAKS, _g, "per km²")),
+    "inflow": Scale(
+        _INFLOW_BREAKS, _BETTER_WORSE,
+        _diverging(_INFLOW_BREAKS, _g, "per km²", ("fewer residents", "more residents"))),
+    "unserved": Scale(
+        _UNSERVED_BREAKS, ("#f7f7f7", "#fee0d2", "#fcbba1", "#fb6a4a", "#cb181d", "#67000d"),
+        ("none (under 0.01 per hour)",
+         *_ranges(_UNSERVED_BREAKS, _g, "per hour")[1:])),
+    "unserved_change": Scale(
+        _UNSERVED_CHANGE_BREAKS, _BETTER_WORSE,
+        _diverging(_UNSERVED_CHANGE_BREAKS, _g, "per hour", ("fewer", "more"))),
+    "distance": Scale(
+        DIST_BREAKS_M, ("#f7fcb9", "#addd8e", "#41b6c4", "#2c7fb8", "#253494"),
+        _ranges([b / 1000 for b in DIST_BREAKS_M], _g, "km")),
+    "distance_change": Scale(
+        _DIST_CHANGE_BREAKS_M, _BETTER_WORSE,
+        _diverging([b / 1000 for b in _DIST_CHANGE_BREAKS_M], _g, "km",
+                   ("shorter", "longer"))),
+    "not_served": Scale(
+        _NOT_SERVED_BREAKS, ("#d9d9d9", "#969696", "#525252"),
+        tuple(f"not served: {lab}" for lab in _ranges(_NOT_SERVED_BREAKS, _g,
+                                                        "customer(s) per hour"))),
+}
+"""The fixed scales of every map, by name (see the module docstring)."""
+
+
+def classify(values: Any, breaks: Sequence[float]) -> list[int]:
+    """Upper-inclusive classes: ``v <= b[0]`` → 0, ``b[0] < v <= b[1]`` → 1, …; NaN → -1.
+
+    Parameters
+    ----------
+    values : array-like
+        Numbers (NaN and missing values get ``-1``).
+    breaks : sequence of float
+        Increasing class bounds; values above the last are in class ``len(breaks)``.
+
+    Returns
+    -------
+    list of int
+    """
+    import mapclassify
+
+    v = np.asarray(values, dtype=np.float64)
+    out = np.full(len(v), -1, dtype=np.int64)
+    ok = np.isfinite(v)
+    if ok.any():
+        out[ok] = mapclassify.UserDefined(v[ok], bins=list(breaks)).yb
+    result: list[int] = out.tolist()
+    return result
 
 
 @dataclass
@@ -105,7 +175,7 @@ class Measure:
     labels: list[str]
     nodata_label: str = ""
     nodata: str = "#bdbdbd"
-    nodata_opacity: float = 0.35
+    nodata_opacity: float = 0.0
     opacity: float = 0.68
     opacities: list[float] | None = None
     note: str = ""
@@ -119,77 +189,121 @@ class Measure:
         return out
 
     def legend_html(self) -> str:
-        """The legend block of this measure (shown while the measure is chosen)."""
+        """The legend block of this measure (shown while the measure is chosen).
+
+        Each class row gives the number of zones in it, so a colour that covers much of
+        the map but few zones (or the reverse) is plain to see.
+        """
+        counts: list[int] = (np.bincount([c for c in self.classes if c >= 0],
+                                         minlength=len(self.colors)).tolist()
+                             if self.labels else [])
         rows = [
             f'<div class="netplan-legend-row"><span class="netplan-swatch" '
-            f'style="background:{c}"></span>{esc(lab)}</div>'
-            for c, lab in zip(self.colors, self.labels, strict=False)
+            f'style="background:{c}"></span>{esc(lab)} <span class="netplan-count">'
+            f"({int(n):,})</span></div>"
+            for c, lab, n in zip(self.colors, self.labels, counts, strict=False)
         ]
-        if self.nodata_label:
+        n_nodata = sum(1 for c in self.classes if c < 0)
+        if self.nodata_label and n_nodata:
             rows.append(f'<div class="netplan-legend-row"><span class="netplan-swatch" '
-                        f'style="background:{self.nodata}"></span>{esc(self.nodata_label)}</div>')
+                        f'style="background:{self.nodata}"></span>{esc(self.nodata_label)} '
+                        f'<span class="netplan-count">({n_nodata:,})</span></div>')
         note = f'<div class="netplan-note">{esc(self.note)}</div>' if self.note else ""
         return (f'<div class="netplan-legend-block netplan-measure-legend" '
                 f'data-measure="{esc(self.key)}"><div class="netplan-legend-title">'
                 f'{esc(self.legend_title)}</div>{"".join(rows)}{note}</div>')
 
 
-def population_measure(pop: NDArray[np.float64], year: int | str, *, title: str) -> Measure:
-    """Residents per zone, in quantile classes."""
-    breaks = seq_breaks(pop, (0.2, 0.4, 0.6, 0.8, 0.95))
-    n = len(breaks) + 1
-    return Measure("population", title, f"Residents per zone, {year}",
-                   classify(pop, breaks), _palette("pop", n),
-                   _range_labels(breaks, lambda x: f"{x:,.0f}"),
-                   note="Zones are ~1 km grid cells; population modelled from census totals.")
+_FIXED = "Fixed classes, the same on every netplan map; (n) = zones in the class."
 
 
-def inflow_measure(inflow: NDArray[np.float64], *, title: str) -> Measure:
-    """Change in residents 2010 → 2020 (diverging when some zones lost people)."""
-    v = np.asarray(inflow, dtype=np.float64)
-    fmt = (lambda x: f"{x:+,.0f}")  # noqa: E731
-    if np.nanmin(v, initial=0.0) < 0:
-        a = seq_breaks(np.abs(v), (0.5, 0.9))
-        a1 = a[0]
-        a2 = a[1] if len(a) > 1 else 2 * a1
-        breaks = [-a2, -a1, 0.0, a1, a2]
-        colors = ["#2166ac", "#67a9cf", "#d1e5f0", "#fddbc7", "#ef8a62", "#b2182b"]
-        labels = [f"loss of more than {a2:,.0f}", f"loss of {a1:,.0f} – {a2:,.0f}",
-                  f"loss up to {a1:,.0f} (or none)", f"gain up to {a1:,.0f}",
-                  f"gain of {a1:,.0f} – {a2:,.0f}", f"gain of more than {a2:,.0f}"]
-    else:
-        breaks = seq_breaks(v, (0.2, 0.4, 0.6, 0.8, 0.95))
-        colors = _palette("gain", len(breaks) + 1)
-        labels = _range_labels(breaks, fmt)
-    return Measure("inflow", title, "Change in residents 2010 → 2020", classify(v, breaks),
-                   colors, labels, note="Red: the population grew (inflow); blue: it shrank.")
+def _scale_measure(key: str, values: Any, scale: Scale, *, title: str, legend_title: str,
+                   note: str, opacities: list[float] | None = None) -> Measure:
+    return Measure(key, title, legend_title, classify(values, scale.breaks),
+                   list(scale.colors), list(scale.labels), opacities=opacities,
+                   note=f"{note} {_FIXED}".strip())
 
 
-def unserved_measure(unserved_per_h: NDArray[np.float64], *, title: str,
+def density_measure(pop: NDArray[np.float64], area_km2: NDArray[np.float64],
+                    year: int | str, *, title: str) -> Measure:
+    """Residents per km² of each zone (fixed classes: :data:`SCALES` ``population``)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dens = np.where(area_km2 > 0, pop / area_km2, np.nan)
+    return _scale_measure("population", dens, SCALES["population"], title=title,
+                          legend_title=f"Residents per km², {year}",
+                          note="Population modelled from census totals.")
+
+
+def inflow_measure(inflow: NDArray[np.float64], area_km2: NDArray[np.float64], *,
+                   title: str) -> Measure:
+    """Change in residents 2010 → 2020 per km² (diverging fixed classes)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dens = np.where(area_km2 > 0, inflow / area_km2, np.nan)
+    return _scale_measure("inflow", dens, SCALES["inflow"], title=title,
+                          legend_title="Change in residents 2010 → 2020 per km²",
+                          note="Red: the population grew; blue: it shrank.")
+
+
+def unserved_measure(key: str, unserved_per_h: NDArray[np.float64], *, title: str,
                      legend_title: str) -> Measure:
-    """Peak-hour customers no outlet within reach can take."""
-    breaks = [0.0, 1.0, 3.0, 10.0]
-    return Measure("unserved", title, legend_title, classify(unserved_per_h, breaks),
-                   _palette("unserved", 5),
-                   ["none", "up to 1 per hour", "1 – 3 per hour", "3 – 10 per hour",
-                    "over 10 per hour"],
-                   opacities=[0.12, 0.7, 0.75, 0.8, 0.85],
-                   note="Peak-hour customers that no outlet within reach can take.")
+    """Peak-hour customers of a zone that no outlet within reach can take (fixed classes).
+
+    Zones with none are left unpainted, so the colour shows only where residents are
+    actually unserved, and how many.
+    """
+    n = len(SCALES["unserved"].colors)
+    return _scale_measure(key, unserved_per_h, SCALES["unserved"], title=title,
+                          legend_title=legend_title, opacities=[0.0] + [0.75] * (n - 1),
+                          note="Customers per peak hour that no outlet within reach can take "
+                               "(modelled).")
 
 
-DIST_BREAKS_M: tuple[float, ...] = (1000.0, 2000.0, 3000.0, 5000.0)
+def unserved_change_measure(before: NDArray[np.float64], after: NDArray[np.float64], *,
+                            title: str) -> Measure:
+    """Unserved customers after − before, per zone (blue: fewer, red: more)."""
+    n = len(SCALES["unserved_change"].colors)
+    return _scale_measure("unserved_change", after - before, SCALES["unserved_change"],
+                          title=title, legend_title="Change in unserved customers per peak "
+                                                    "hour (after − before)",
+                          opacities=[0.75] * (n // 2) + [0.0] + [0.75] * (n // 2),
+                          note="Blue: fewer customers left unserved after the plan; red: "
+                               "more.")
 
 
-def distance_measure(key: str, dist_m: NDArray[np.float64], *, title: str,
-                     legend_title: str) -> Measure:
-    """Travel distance to the serving outlet, in fixed kilometre classes."""
-    return Measure(key, title, legend_title, classify(dist_m, DIST_BREAKS_M),
-                   _palette("dist", len(DIST_BREAKS_M) + 1),
-                   _range_labels([b / 1000 for b in DIST_BREAKS_M], lambda x: f"{x:g}", "km"),
-                   nodata_label="not served (no outlet within reach has room)",
-                   nodata="#5a5a5a", nodata_opacity=0.55,
-                   note="Travel distance (straight line × detour factor), population-"
-                        "weighted over the outlets serving the zone.")
+def distance_measure(key: str, dist_m: NDArray[np.float64], unserved_per_h: NDArray[np.float64],
+                     *, title: str, legend_title: str) -> Measure:
+    """Travel distance to the serving outlets (fixed km classes).
+
+    A zone nobody serves is grey only when it has unserved customers, shaded by how many
+    (:data:`SCALES` ``not_served``); a zone without customers is left unpainted.
+    """
+    dist, ns = SCALES["distance"], SCALES["not_served"]
+    cls = np.asarray(classify(dist_m, dist.breaks), dtype=np.int64)
+    grey = np.asarray(classify(unserved_per_h, ns.breaks), dtype=np.int64)
+    unserved = (cls < 0) & (np.nan_to_num(unserved_per_h) > 0)
+    cls = np.where(unserved, len(dist.colors) + grey, cls)
+    opac = [0.68] * len(dist.colors) + [0.35, 0.55, 0.75]
+    return Measure(key, title, legend_title, cls.tolist(), [*dist.colors, *ns.colors],
+                   [*dist.labels, *ns.labels], opacities=opac,
+                   note="Travel distance (straight line × detour factor), averaged over the "
+                        "outlets the zone's customers use under the behaviour rule. Grey: "
+                        "no outlet within reach takes the zone's customers, shaded by how "
+                        f"many. {_FIXED}")
+
+
+def distance_change_measure(before_m: NDArray[np.float64], after_m: NDArray[np.float64], *,
+                            title: str) -> Measure:
+    """Distance after − before (blue: shorter), and zones newly served or no longer served."""
+    sc = SCALES["distance_change"]
+    cls = np.asarray(classify(after_m - before_m, sc.breaks), dtype=np.int64)
+    b_ok, a_ok = np.isfinite(before_m), np.isfinite(after_m)
+    n = len(sc.colors)
+    cls = np.where(a_ok & ~b_ok, n, np.where(b_ok & ~a_ok, n + 1, cls))
+    return Measure("dist_change", title, "Change in travel distance (after − before)",
+                   cls.tolist(), [*sc.colors, "#1b7837", "#000000"],
+                   [*sc.labels, "newly served", "no longer served"],
+                   opacities=[0.75] * (n // 2) + [0.0] + [0.75] * (n // 2) + [0.75, 0.75],
+                   note=f"Blue: customers travel less after the plan; red: more. {_FIXED}")
 
 
 def catchment_classes(zone_xy: NDArray[np.float64], serving: NDArray[np.int64],
@@ -226,8 +340,9 @@ def catchment_classes(zone_xy: NDArray[np.float64], serving: NDArray[np.int64],
 def catchment_measure(key: str, classes: list[int], *, title: str) -> Measure:
     """Zones coloured by their main serving outlet (see :func:`catchment_classes`)."""
     return Measure(key, title, "Catchments (zone → main serving outlet)", classes,
-                   list(CATCHMENT_COLORS), [], nodata_label="no serving outlet",
-                   nodata="#5a5a5a", nodata_opacity=0.5, opacity=0.55,
+                   list(CATCHMENT_COLORS), [],
+                   nodata_label="no serving outlet (left unpainted)", nodata="#ffffff",
+                   opacity=0.55,
                    note="Each colour patch is the area one outlet mainly serves; neighbouring "
                         "catchments get different colours. Click a zone to see its outlet.")
 
@@ -235,4 +350,4 @@ def catchment_measure(key: str, classes: list[int], *, title: str) -> Measure:
 def none_measure() -> Measure:
     """No colouring: the zones are hidden."""
     return Measure("none", "No zone colouring", "Zones hidden", [], [], [],
-                   note="Choose a measure in the layer list to colour the zones.")
+                   note="Choose a measure in the list to colour the zones.")

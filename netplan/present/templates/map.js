@@ -1,8 +1,9 @@
-/* netplan map runtime: draws the data layers of a netplan map from one JSON payload.
+/* netplan map runtime: draws a netplan map from one JSON payload and runs its side panel.
  *
  * Inlined into every map next to Leaflet; needs no network. Every string of the payload
  * that ends up as HTML (names, ids, popups, labels) was escaped in Python; raw strings
- * (site ids) are only ever set as DOM attributes, never parsed as HTML.
+ * (site ids) are only ever set as DOM attributes, never parsed as HTML. A search query is
+ * escaped the same way before it is compared with the escaped names.
  */
 (function () {
   "use strict";
@@ -29,20 +30,14 @@
     return (x > 0 ? "+" : "") + fmt(x, digits);
   }
 
-  function quiet(el) {
-    L.DomEvent.disableClickPropagation(el);
-    L.DomEvent.disableScrollPropagation(el);
+  var ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#x27;" };
+
+  function escHtml(s) {  // as Python's html.escape(s, quote=True)
+    return String(s).replace(/[&<>"']/g, function (c) { return ESCAPES[c]; });
   }
 
-  function panelControl(map, id, position) {
-    var el = document.getElementById(id);
-    if (!el) { return null; }
-    var Ctl = L.Control.extend({
-      onAdd: function () { quiet(el); return el; }
-    });
-    var ctl = new Ctl({ position: position });
-    ctl.addTo(map);
-    return ctl;
+  function all(selector) {
+    return Array.prototype.slice.call(document.querySelectorAll(selector));
   }
 
   function NetplanMap(map, groups, data) {
@@ -52,60 +47,57 @@
     this.markers = {};
     this.measure = null;
     this.zoneLayer = null;
-    this.measureOfGroup = {};
-    this.groupOfMeasure = {};
+    this.hidden = {};
+    this.district = "";
+    this.query = "";
+    this.selected = null;
+    this.rows = {};
+    var o = data.outlets || { id: [] };
+    this.iconOf = {};
     var self = this;
-    (data.measures || []).forEach(function (m) {
-      var g = groups["measure_" + m.key];
-      if (g) {
-        self.measureOfGroup[L.stamp(g)] = m.key;
-        self.groupOfMeasure[m.key] = g;
-      }
+    Object.keys(data.outlet_layers || {}).forEach(function (k) {
+      self.iconOf[k] = {};
+      data.outlet_layers[k].forEach(function (e) { self.iconOf[k][e[0]] = e[1]; });
     });
-    var fallback = document.getElementById("netplan-fallback");
-    if (fallback) { fallback.parentNode.removeChild(fallback); }
+    map.createPane("netplanBase").style.zIndex = 250;
     map.createPane("netplanZones").style.zIndex = 350;
+    map.createPane("netplanCatch").style.zIndex = 370;
     map.createPane("netplanContext").style.zIndex = 380;
+    map.createPane("netplanFocus").style.zIndex = 390;
+    map.createPane("netplanPoints").style.zIndex = 420;
+    map.createPane("netplanLabels").style.zIndex = 590;
     this.zoneRenderer = L.canvas({ pane: "netplanZones", padding: 0.2 });
+    this.catchRenderer = L.canvas({ pane: "netplanCatch", padding: 0.2 });
+    // one canvas per pane would take the clicks meant for the zones' canvas below it:
+    // the points are SVG, and the catchment's canvas lets clicks through (map.css)
+    this.pointRenderer = L.svg({ pane: "netplanPoints", padding: 0.2 });
+    this.catchLayer = L.layerGroup().addTo(map);
     this.drawContext();
+    this.drawPoints();
     this.drawZones();
+    this.drawFocus();
     this.drawOutlets();
     this.drawArrows();
-    panelControl(map, "netplan-title", "topleft");
-    panelControl(map, "netplan-kpi-panel", "topleft");
-    panelControl(map, "netplan-legend", "bottomright");
-    this.decorateLayerControl();
-    map.on("baselayerchange", function (e) {
-      var key = self.measureOfGroup[L.stamp(e.layer)];
-      if (key !== undefined) { self.setMeasure(key); }
+    this.bindPanel();
+    var checked = document.querySelector("input[name=netplan-measure]:checked");
+    this.setMeasure(checked ? checked.value : data.default_measure);
+    this.view = data.default_view || null;
+    this.markView();
+    this.applyFilters();
+    // the table of outlets fills once the map has drawn its first frame
+    requestAnimationFrame(function () {
+      setTimeout(function () {
+        self.buildTable(o);
+        self.applyFilters();
+        document.body.classList.add("netplan-ready");
+      }, 0);
     });
-    map.on("overlayadd overlayremove", function () { self.updateLegends(); });
-    var start = data.default_measure;
-    (data.measures || []).forEach(function (m) {
-      var g = self.groupOfMeasure[m.key];
-      if (g && map.hasLayer(g)) { start = m.key; }
-    });
-    this.setMeasure(start);
-    this.bindViews();
   }
 
-  NetplanMap.prototype.decorateLayerControl = function () {
-    var heads = this.data.control_heads || {};
-    var base = document.querySelector(".leaflet-control-layers-base");
-    var over = document.querySelector(".leaflet-control-layers-overlays");
-    function head(el, html) {
-      if (!el || !html) { return; }
-      var d = document.createElement("div");
-      d.className = "netplan-lc-head";
-      d.innerHTML = html;  // escaped in Python
-      el.parentNode.insertBefore(d, el);
-    }
-    head(base, heads.base);
-    head(over, heads.overlays);
-  };
+  // --- drawing ------------------------------------------------------------------------
 
   NetplanMap.prototype.drawContext = function () {
-    var d = this.data, g = this.groups, self = this;
+    var d = this.data, g = this.groups;
     if (g.ring_zones && d.ring_zones) {
       d.ring_zones.forEach(function (rz, k) {
         var colors = d.ring_zone_colors || ["#888"];
@@ -116,13 +108,19 @@
       });
     }
     if (g.districts && d.districts) {
+      var land = L.canvas({ pane: "netplanBase", padding: 0.2 });
       d.districts.forEach(function (dist) {
+        // the study's own background: districts filled as land, under the zones
+        L.polygon(polygonLatLngs(dist.geom), {
+          renderer: land, pane: "netplanBase", stroke: false, fillColor: "#fbfaf6",
+          fillOpacity: 1, interactive: false
+        }).addTo(g.districts);
         var p = L.polygon(polygonLatLngs(dist.geom), {
           pane: "netplanContext", color: "#444", weight: 1.6, fill: false, interactive: false
         });
         p.bindTooltip(dist.name, {
           permanent: true, direction: "center", className: "netplan-district-label",
-          interactive: false
+          interactive: false, pane: "netplanLabels"  // under the outlets' markers
         });
         p.addTo(g.districts);
       });
@@ -136,7 +134,37 @@
         });
       });
     }
-    void self;
+  };
+
+  NetplanMap.prototype.drawPoints = function () {
+    var self = this;
+    function points(key, style) {
+      var p = self.data[key], g = self.groups[key];
+      if (!p || !g) { return; }
+      for (var i = 0; i < p.lat.length; i++) {
+        L.circleMarker([p.lat[i], p.lon[i]], Object.assign({
+          renderer: self.pointRenderer, pane: "netplanPoints"
+        }, style)).bindTooltip(p.name[i] + " (" + p.id[i] + ")").addTo(g);
+      }
+    }
+    points("metro", { radius: 3, stroke: false, fillColor: "#1f4e9a", fillOpacity: 0.9 });
+    points("candidates", { radius: 4.5, color: "#555", weight: 1.4, dashArray: "2 1.5",
+      fill: true, fillOpacity: 0 });
+  };
+
+  NetplanMap.prototype.drawFocus = function () {
+    var f = this.data.focus;
+    if (!f) { return; }
+    var world = [[-89, -179], [-89, 179], [89, 179], [89, -179]];
+    var holes = [];
+    f.geom.forEach(function (poly) { holes.push(pairs(poly[0])); });
+    L.polygon([world].concat(holes), {
+      pane: "netplanFocus", stroke: false, fillColor: "#ffffff", fillOpacity: 0.55,
+      interactive: false
+    }).addTo(this.map);
+    L.polygon(polygonLatLngs(f.geom), {
+      pane: "netplanFocus", color: "#111", weight: 3, fill: false, interactive: false
+    }).addTo(this.map);
   };
 
   NetplanMap.prototype.drawZones = function () {
@@ -165,31 +193,28 @@
     return o.name[idx] + " (" + o.id_html[idx] + ")";
   };
 
+  NetplanMap.prototype.zoneValue = function (r, i) {
+    var z = this.data.zones, v = z.val, kind = r[0];
+    if (kind === "num") { return fmt(v[r[2]][i], r[3]) + (r[4] ? " " + r[4] : ""); }
+    if (kind === "signed") { return signed(v[r[2]][i], r[3]) + (r[4] ? " " + r[4] : ""); }
+    if (kind === "pair") {
+      return fmt(v[r[2]][i], r[4]) + " → " + fmt(v[r[3]][i], r[4]) + (r[5] ? " " + r[5] : "");
+    }
+    if (kind === "outlet") { return this.outletLabel(v[r[2]][i]); }
+    if (kind === "outlet_pair") {
+      return this.outletLabel(v[r[2]][i]) + " → " + this.outletLabel(v[r[3]][i]);
+    }
+    if (kind === "lookup") {
+      var t = z.tables[r[3]], k = v[r[2]][i];
+      return (k === null || k < 0) ? "–" : t[k];
+    }
+    return "";
+  };
+
   NetplanMap.prototype.zoneHtml = function (i) {
     var z = this.data.zones, self = this;
-    var v = z.val;
     var rows = z.rows.map(function (r) {
-      var kind = r[0], label = r[1], val;
-      if (kind === "num") {
-        val = fmt(v[r[2]][i], r[3]) + (r[4] ? " " + r[4] : "");
-      } else if (kind === "signed") {
-        val = signed(v[r[2]][i], r[3]) + (r[4] ? " " + r[4] : "");
-      } else if (kind === "pct") {
-        var x = v[r[2]][i];
-        val = (x === null || x === undefined) ? "–" : fmt(100 * x, r[3]) + " %";
-      } else if (kind === "pair") {
-        val = fmt(v[r[2]][i], r[4]) + " → " + fmt(v[r[3]][i], r[4]) + (r[5] ? " " + r[5] : "");
-      } else if (kind === "outlet") {
-        val = self.outletLabel(v[r[2]][i]);
-      } else if (kind === "outlet_pair") {
-        val = self.outletLabel(v[r[2]][i]) + " → " + self.outletLabel(v[r[3]][i]);
-      } else if (kind === "lookup") {
-        var t = z.tables[r[3]], k = v[r[2]][i];
-        val = (k === null || k < 0) ? "–" : t[k];
-      } else {
-        val = "";
-      }
-      return "<tr><td>" + label + "</td><td>" + val + "</td></tr>";
+      return "<tr><td>" + r[1] + "</td><td>" + self.zoneValue(r, i) + "</td></tr>";
     });
     return "<div class=\"netplan-pop\"><h4>" + z.title + " " + z.id[i] + "</h4>" +
       "<table><tbody>" + rows.join("") + "</tbody></table>" +
@@ -207,31 +232,28 @@
       } else {
         var cls = z.cls[key], colors = m.colors;
         for (var i = 0; i < this.zonePolys.length; i++) {
-          var c = cls[i];
+          var c = cls[i], none = (c === null || c < 0);
+          var op = none ? m.nodata_opacity
+            : (m.opacities ? m.opacities[c % m.opacities.length] : m.opacity);
           this.zonePolys[i].setStyle({
-            fillColor: (c === null || c < 0) ? m.nodata : colors[c % colors.length],
-            fillOpacity: (c === null || c < 0) ? m.nodata_opacity
-              : (m.opacities ? m.opacities[c % m.opacities.length] : m.opacity)
+            fillColor: none ? m.nodata : colors[c % colors.length], fillOpacity: op,
+            opacity: op > 0 ? 0.6 : 0
           });
         }
         if (!map.hasLayer(this.zoneLayer)) { this.zoneLayer.addTo(map); }
       }
     }
+    all("input[name=netplan-measure]").forEach(function (r) { r.checked = r.value === key; });
     this.updateLegends();
-    this.markView();
   };
 
   NetplanMap.prototype.updateLegends = function () {
     var self = this;
-    var blocks = document.querySelectorAll(".netplan-measure-legend");
-    Array.prototype.forEach.call(blocks, function (el) {
-      var on = el.getAttribute("data-measure") === self.measure;
-      el.classList.toggle("netplan-hidden", !on);
+    all(".netplan-measure-legend").forEach(function (el) {
+      el.classList.toggle("netplan-hidden", el.getAttribute("data-measure") !== self.measure);
     });
-    var layered = document.querySelectorAll("[data-layers]");
-    Array.prototype.forEach.call(layered, function (el) {
-      var keys = el.getAttribute("data-layers").split(" ");
-      var on = keys.some(function (k) {
+    all("[data-layers]").forEach(function (el) {
+      var on = el.getAttribute("data-layers").split(" ").some(function (k) {
         var g = self.groups[k];
         return g && self.map.hasLayer(g);
       });
@@ -246,8 +268,8 @@
     Object.keys(layers).forEach(function (layerKey) {
       var group = self.groups[layerKey];
       if (!group) { return; }
-      var byId = {};
-      self.markers[layerKey] = byId;
+      var byIdx = {};
+      self.markers[layerKey] = byIdx;
       layers[layerKey].forEach(function (entry) {
         var i = entry[0], ic = icons[entry[1]];
         var icon = L.divIcon({
@@ -255,30 +277,38 @@
           iconSize: [ic.size, ic.size], iconAnchor: [ic.size / 2, ic.size / 2],
           popupAnchor: [0, -ic.size / 2], tooltipAnchor: [ic.size / 2, 0]
         });
+        // the action's stacking order outweighs the latitude Leaflet stacks by
         var mk = L.marker([o.lat[i], o.lon[i]], {
-          icon: icon, zIndexOffset: ic.z || 0, riseOnHover: true, keyboard: false
+          icon: icon, zIndexOffset: (ic.z || 0) * 20, riseOnHover: true, keyboard: false
         });
-        mk.bindPopup(o.popup[i], { maxWidth: 380 });
+        mk.bindPopup(o.popup[i], { maxWidth: 380, autoPanPadding: [10, 10] });
         mk.bindTooltip(o.name[i] + " · " + ic.label, { direction: "right" });
         var rawId = o.id[i];
         mk.on("add", function () {
           var el = mk.getElement();
-          if (el) { el.setAttribute("data-site", rawId); el.setAttribute("data-layer", layerKey); }
+          if (el) {
+            el.setAttribute("data-site", rawId);
+            el.setAttribute("data-layer", layerKey);
+            el.classList.toggle("netplan-picked", self.selected === i);
+          }
         });
+        mk.on("click", function () { self.pick(i, false); });
         mk.addTo(group);
-        byId[rawId] = mk;
+        byIdx[i] = mk;
       });
     });
+    this.map.on("popupclose", function () { self.clearPick(); });
   };
 
   NetplanMap.prototype.drawArrows = function () {
     var g = this.groups.relocations, arrows = this.data.arrows;
+    this.arrowParts = [];
     if (!g || !arrows) { return; }
-    var color = this.data.arrow_color || "#e69f00";
+    var color = this.data.arrow_color || "#e69f00", self = this;
     arrows.forEach(function (a) {
-      L.polyline([[a[0], a[1]], [a[2], a[3]]], {
+      var line = L.polyline([[a[0], a[1]], [a[2], a[3]]], {
         color: color, weight: 3, opacity: 0.95, dashArray: "6 4"
-      }).bindTooltip(a[5], { sticky: true }).addTo(g);
+      }).bindTooltip(a[5], { sticky: true });
       var head = L.divIcon({
         className: "netplan-arrowhead",
         html: "<svg width=\"18\" height=\"18\" viewBox=\"-9 -9 18 18\">" +
@@ -287,28 +317,241 @@
         iconSize: [18, 18], iconAnchor: [9, 9]
       });
       // the head sits half-way, so that the new site's marker does not hide it
-      L.marker([(a[0] + a[2]) / 2, (a[1] + a[3]) / 2], { icon: head, interactive: false,
-        keyboard: false, zIndexOffset: -100 }).addTo(g);
+      var mid = L.marker([(a[0] + a[2]) / 2, (a[1] + a[3]) / 2], { icon: head,
+        interactive: false, keyboard: false, zIndexOffset: -100 });
+      line.addTo(g);
+      mid.addTo(g);
+      self.arrowParts.push([a[6], line, mid]);
     });
   };
+
+  // --- find and filter ------------------------------------------------------------------
+
+  NetplanMap.prototype.buildTable = function (o) {
+    var t = this.data.table, body = document.querySelector("#netplan-table tbody");
+    this.tableRows = [];
+    if (!t || !body) { return; }
+    var icons = this.data.icons || {}, self = this, html = [];
+    var skip = t.skip || [];
+    var entries = (this.data.outlet_layers[t.layer] || []).filter(function (e) {
+      return skip.indexOf(e[1]) < 0;  // outlets shown only for context have no row
+    }).sort(function (a, b) {
+      return ((icons[b[1]].z || 0) - (icons[a[1]].z || 0)) || (a[0] - b[0]);  // changes first
+    });
+    entries.forEach(function (e) {
+      var i = e[0], ic = icons[e[1]];
+      var cells = t.cols.map(function (c) {
+        if (c[0] === "icon") {
+          return "<td class=\"netplan-act\">" + ic.html + ic.label + "</td>";
+        }
+        if (c[0] === "name") {
+          return "<td>" + o.name[i] + " <span class=\"netplan-id\">" + o.id_html[i] +
+            "</span></td>";
+        }
+        return "<td class=\"netplan-num\">" + fmt(o[c[1]][i], 1) + "</td>";
+      });
+      html.push("<tr data-i=\"" + i + "\">" + cells.join("") + "</tr>");
+      self.tableRows.push({ i: i, z: -(ic.z || 0) });
+    });
+    // one parse for every row: netplan's icons and Python-escaped names only
+    body.innerHTML = html.join("");
+    Array.prototype.forEach.call(body.rows, function (tr, k) {
+      var r = self.tableRows[k];
+      r.tr = tr;
+      self.rows[r.i] = tr;
+      tr.setAttribute("data-site", o.id[r.i]);  // the raw id, as an attribute
+    });
+    body.addEventListener("click", function (e) {
+      var tr = e.target.closest("tr[data-i]");
+      if (tr) { self.pick(Number(tr.getAttribute("data-i")), true); }
+    });
+    this.sortCol = 0;
+    this.sortAsc = true;
+    this.markSort();
+  };
+
+  NetplanMap.prototype.markSort = function () {
+    var col = this.sortCol, asc = this.sortAsc;
+    all("#netplan-table th button").forEach(function (b) {
+      var k = Number(b.getAttribute("data-sort"));
+      if (k === col) { b.setAttribute("aria-sort", asc ? "ascending" : "descending"); }
+      else { b.removeAttribute("aria-sort"); }
+    });
+  };
+
+  NetplanMap.prototype.sortKey = function (row, col) {
+    var c = this.data.table.cols[col], o = this.data.outlets;
+    if (c[0] === "icon") { return row.z; }
+    if (c[0] === "name") { return o.name[row.i]; }
+    return o[c[1]][row.i];
+  };
+
+  NetplanMap.prototype.sortTable = function (col, asc) {
+    var self = this, body = document.querySelector("#netplan-table tbody");
+    this.tableRows.sort(function (a, b) {
+      var x = self.sortKey(a, col), y = self.sortKey(b, col);
+      if (x === null || x === undefined) { return (y === null || y === undefined) ? a.i - b.i : 1; }
+      if (y === null || y === undefined) { return -1; }
+      var c = (typeof x === "string") ? x.localeCompare(y) : x - y;
+      return (c === 0 ? a.i - b.i : (asc ? c : -c));
+    });
+    var frag = document.createDocumentFragment();
+    this.tableRows.forEach(function (r) { frag.appendChild(r.tr); });
+    body.appendChild(frag);
+    this.sortCol = col;
+    this.sortAsc = asc;
+    this.markSort();
+  };
+
+  NetplanMap.prototype.districtOk = function (i) {
+    return this.district === "" || String(this.data.outlets.d[i]) === this.district;
+  };
+
+  NetplanMap.prototype.searchOk = function (i) {
+    if (!this.query) { return true; }
+    var o = this.data.outlets;
+    return o.name[i].toLowerCase().indexOf(this.query) >= 0 ||
+      o.id_html[i].toLowerCase().indexOf(this.query) >= 0;
+  };
+
+  NetplanMap.prototype.applyFilters = function () {
+    var self = this, t = this.data.table || {};
+    Object.keys(this.markers).forEach(function (layerKey) {
+      var group = self.groups[layerKey], icons = self.iconOf[layerKey];
+      Object.keys(self.markers[layerKey]).forEach(function (k) {
+        var i = Number(k), mk = self.markers[layerKey][k];
+        var on = self.districtOk(i) && !(layerKey === t.layer && self.hidden[icons[i]]);
+        if (on && !group.hasLayer(mk)) { group.addLayer(mk); }
+        if (!on && group.hasLayer(mk)) { group.removeLayer(mk); }
+      });
+    });
+    var acts = this.iconOf[t.layer] || {};
+    (this.arrowParts || []).forEach(function (p) {
+      var on = self.districtOk(p[0]) && !self.hidden[acts[p[0]]];
+      [p[1], p[2]].forEach(function (l) {
+        var g = self.groups.relocations;
+        if (on && !g.hasLayer(l)) { g.addLayer(l); }
+        if (!on && g.hasLayer(l)) { g.removeLayer(l); }
+      });
+    });
+    var shown = 0;
+    (this.tableRows || []).forEach(function (r) {
+      var on = self.districtOk(r.i) && self.searchOk(r.i) && !self.hidden[acts[r.i]];
+      r.tr.hidden = !on;
+      if (on) { shown += 1; }
+    });
+    var count = document.getElementById("netplan-table-count");
+    if (count) {
+      count.textContent = shown + " of " + (this.tableRows || []).length + " shown";
+    }
+  };
+
+  NetplanMap.prototype.firstShown = function () {
+    var rows = this.tableRows || [];
+    for (var k = 0; k < rows.length; k++) { if (!rows[k].tr.hidden) { return rows[k].i; } }
+    return null;
+  };
+
+  NetplanMap.prototype.markerOf = function (i) {
+    var t = this.data.table || {}, self = this;
+    var order = [t.layer].concat(Object.keys(this.markers).filter(function (k) {
+      return k !== t.layer;
+    }));
+    for (var k = 0; k < order.length; k++) {
+      var byIdx = this.markers[order[k]], g = this.groups[order[k]];
+      var mk = byIdx && byIdx[i];
+      if (mk && g && self.map.hasLayer(g) && g.hasLayer(mk)) { return mk; }
+    }
+    return null;
+  };
+
+  // Select outlet i: its row, its marker, its popup (from the table) and its catchment.
+  NetplanMap.prototype.pick = function (i, fromTable) {
+    var o = this.data.outlets;
+    if (fromTable) {
+      var ll = L.latLng(o.lat[i], o.lon[i]);
+      this.map.setView(ll, Math.max(this.map.getZoom(), 13), { animate: false });
+      var mk = this.markerOf(i);
+      if (mk) { mk.openPopup(); } else {
+        L.popup({ maxWidth: 380 }).setLatLng(ll).setContent(o.popup[i]).openOn(this.map);
+      }
+    }
+    this.selected = i;
+    all("#netplan-table tr.netplan-selected").forEach(function (tr) {
+      tr.classList.remove("netplan-selected");
+    });
+    var row = this.rows[i];
+    if (row) {
+      row.classList.add("netplan-selected");
+      if (!fromTable && !row.hidden) { row.scrollIntoView({ block: "nearest" }); }
+    }
+    all(".netplan-outlet.netplan-picked").forEach(function (el) {
+      el.classList.remove("netplan-picked");
+    });
+    all(".netplan-outlet[data-site]").forEach(function (el) {
+      if (el.getAttribute("data-site") === o.id[i]) { el.classList.add("netplan-picked"); }
+    });
+    this.showCatchment(i);
+  };
+
+  NetplanMap.prototype.clearPick = function () {
+    this.selected = null;
+    this.catchLayer.clearLayers();
+    all(".netplan-outlet.netplan-picked").forEach(function (el) {
+      el.classList.remove("netplan-picked");
+    });
+    var status = document.getElementById("netplan-status");
+    if (status) { status.innerHTML = ""; }
+  };
+
+  // The zones whose customers go to outlet i: [[zone, share %], ...] and the note saying how.
+  NetplanMap.prototype.catchmentOf = function (i) {
+    var z = this.data.zones, out = [];
+    if (!z) { return [out, ""]; }
+    var list = (z.catch || [])[i] || [];
+    for (var k = 0; k + 1 < list.length; k += 2) { out.push([list[k], list[k + 1]]); }
+    if (out.length) { return [out, "catch"]; }
+    var keys = z.catch_keys || [];
+    for (var n = 0; n < keys.length; n++) {
+      var v = z.val[keys[n]];
+      for (var j = 0; j < v.length; j++) { if (v[j] === i) { out.push([j, 100]); } }
+      if (out.length) { return [out, keys[n]]; }
+    }
+    return [out, ""];
+  };
+
+  NetplanMap.prototype.showCatchment = function (i) {
+    var z = this.data.zones, self = this;
+    this.catchLayer.clearLayers();
+    var found = this.catchmentOf(i), zones = found[0];
+    var residents = 0;
+    zones.forEach(function (e) {
+      var p = e[1] / 100;
+      residents += (z.val.pop[e[0]] || 0) * p;
+      L.polygon(polygonLatLngs(z.geom[e[0]]), {
+        renderer: self.catchRenderer, pane: "netplanCatch", color: "#4a2a7a", weight: 1.2,
+        fillColor: "#7b3294", fillOpacity: 0.15 + 0.5 * p, interactive: false
+      }).addTo(self.catchLayer);
+    });
+    var status = document.getElementById("netplan-status");
+    if (!status) { return; }
+    var o = this.data.outlets, notes = (z && z.catch_notes) || {};
+    status.innerHTML = zones.length ?  // escaped names and netplan's own notes only
+      "Catchment of " + o.name[i] + " (" + o.id_html[i] + "): " + zones.length +
+      " zones, about " + fmt(residents, 0) + " residents; " + (notes[found[1]] || "") : "";
+  };
+
+  // --- panel ------------------------------------------------------------------------------
 
   NetplanMap.prototype.setOverlay = function (key, on) {
     var g = this.groups[key];
     if (!g) { return; }
     if (on && !this.map.hasLayer(g)) { this.map.addLayer(g); }
     if (!on && this.map.hasLayer(g)) { this.map.removeLayer(g); }
-  };
-
-  NetplanMap.prototype.showMeasure = function (key) {
-    var target = this.groupOfMeasure[key];
-    if (!target) { return; }
-    var self = this;
-    Object.keys(this.groupOfMeasure).forEach(function (k) {
-      var g = self.groupOfMeasure[k];
-      if (g !== target && self.map.hasLayer(g)) { self.map.removeLayer(g); }
+    all("input[data-overlay]").forEach(function (b) {
+      if (b.getAttribute("data-overlay") === key) { b.checked = on; }
     });
-    if (!this.map.hasLayer(target)) { this.map.addLayer(target); }
-    this.setMeasure(key);
+    this.updateLegends();
   };
 
   NetplanMap.prototype.applyView = function (name) {
@@ -316,64 +559,116 @@
     if (!v) { return; }
     var self = this;
     Object.keys(v.overlays).forEach(function (k) { self.setOverlay(k, v.overlays[k]); });
-    if (v.measure) { this.showMeasure(v.measure); }
-    this.view = name;
-    this.updateLegends();
-    this.markView();
-  };
-
-  NetplanMap.prototype.bindViews = function () {
-    var self = this;
-    var buttons = document.querySelectorAll(".netplan-views button[data-view]");
-    Array.prototype.forEach.call(buttons, function (b) {
-      L.DomEvent.on(b, "click", function (e) {
-        L.DomEvent.stop(e);
-        self.applyView(b.getAttribute("data-view"));
-      });
+    this.hidden = {};
+    (v.hide || []).forEach(function (k) { self.hidden[k] = true; });
+    all("input[data-filter]").forEach(function (b) {
+      b.checked = !self.hidden[b.getAttribute("data-filter")];
     });
-    this.view = this.data.default_view || null;
+    if (v.measure) { this.setMeasure(v.measure); }
+    this.view = name;
+    this.applyFilters();
     this.markView();
   };
 
   NetplanMap.prototype.markView = function () {
     var self = this;
-    var buttons = document.querySelectorAll(".netplan-views button[data-view]");
-    Array.prototype.forEach.call(buttons, function (b) {
+    all(".netplan-views button[data-view]").forEach(function (b) {
       b.classList.toggle("netplan-active", b.getAttribute("data-view") === self.view);
     });
   };
 
-  // The frame: the Leaflet map, one feature group per zone measure (base layers) and per
-  // overlay, the optional tile layer, the layer list. Layer titles are escaped in Python.
+  NetplanMap.prototype.addTileToggle = function () {
+    var t = this.data.frame.tiles, list = document.getElementById("netplan-layers");
+    if (!t || !list) { return; }
+    var item = document.createElement("div");
+    item.className = "netplan-layer";
+    // the title and attribution are netplan's own, escaped in Python
+    item.innerHTML = "<label class=\"netplan-choice\"><input type=\"checkbox\" " +
+      "data-overlay=\"tiles\" checked><span>" + t.title + "</span></label>" +
+      "<div class=\"netplan-legend-block netplan-note\" data-layers=\"tiles\">" +
+      t.attribution + "</div>";
+    list.appendChild(item);
+  };
+
+  NetplanMap.prototype.bindPanel = function () {
+    var self = this, map = this.map;
+    this.addTileToggle();
+    var toggle = document.getElementById("netplan-side-toggle");
+    if (toggle) {
+      toggle.addEventListener("click", function () {
+        var closed = document.body.classList.toggle("netplan-collapsed");
+        toggle.setAttribute("aria-expanded", closed ? "false" : "true");
+        map.invalidateSize();
+      });
+    }
+    all("input[name=netplan-measure]").forEach(function (r) {
+      r.addEventListener("change", function () { if (r.checked) { self.setMeasure(r.value); } });
+    });
+    all("input[data-overlay]").forEach(function (b) {
+      b.addEventListener("change", function () {
+        self.setOverlay(b.getAttribute("data-overlay"), b.checked);
+      });
+    });
+    all("input[data-filter]").forEach(function (b) {
+      b.addEventListener("change", function () {
+        self.hidden[b.getAttribute("data-filter")] = !b.checked;
+        self.view = null;
+        self.markView();
+        self.applyFilters();
+      });
+    });
+    all(".netplan-views button[data-view]").forEach(function (b) {
+      b.addEventListener("click", function () { self.applyView(b.getAttribute("data-view")); });
+    });
+    all("#netplan-table th button").forEach(function (b) {
+      b.addEventListener("click", function () {
+        var k = Number(b.getAttribute("data-sort"));
+        self.sortTable(k, self.sortCol === k ? !self.sortAsc : true);
+      });
+    });
+    var search = document.getElementById("netplan-search");
+    if (search) {
+      search.addEventListener("input", function () {
+        self.query = escHtml(search.value.trim().toLowerCase());
+        self.applyFilters();
+      });
+      search.addEventListener("keydown", function (e) {
+        if (e.key !== "Enter") { return; }
+        e.preventDefault();
+        var i = self.firstShown();
+        if (i !== null) { self.pick(i, true); }
+      });
+    }
+    var district = document.getElementById("netplan-district");
+    if (district) {
+      district.addEventListener("change", function () {
+        self.district = district.value;
+        self.applyFilters();
+      });
+    }
+  };
+
+  // The frame: the Leaflet map, one feature group per overlay, the optional tile layer.
   function buildFrame(data) {
     var frame = data.frame;
     var map = L.map("netplan-map", {
       center: [0, 0], zoom: 1, zoomControl: true, preferCanvas: false, zoomSnap: 0.25
     });
     L.control.scale().addTo(map);
-    var groups = {}, base = {}, over = {};
-    function add(list, into) {
-      list.forEach(function (l) {  // [key, title (escaped HTML), shown at start]
-        var g = L.featureGroup();
-        groups[l[0]] = g;
-        into[l[1]] = g;
-        if (l[2]) { g.addTo(map); }
-      });
-    }
-    add(frame.base, base);
-    add(frame.overlays, over);
+    var groups = {};
+    frame.overlays.forEach(function (l) {  // [key, title (escaped HTML), shown at start]
+      var g = L.featureGroup();
+      groups[l[0]] = g;
+      if (l[2]) { g.addTo(map); }
+    });
     if (frame.tiles) {
       var t = frame.tiles;
-      var tiles = L.tileLayer(t.url, {
+      groups.tiles = L.tileLayer(t.url, {
         minZoom: 0, maxZoom: 18, maxNativeZoom: 18, attribution: t.attribution,
-        subdomains: t.subdomains
-      });
-      tiles.addTo(map);
-      over[t.title] = tiles;
+        subdomains: t.subdomains || "abc"
+      }).addTo(map);
     }
-    L.control.layers(base, over, { position: "topright", collapsed: false, autoZIndex: true })
-      .addTo(map);
-    map.fitBounds(frame.bounds);
+    map.fitBounds(frame.bounds, { padding: [8, 8] });
     return { map: map, groups: groups };
   }
 
