@@ -531,30 +531,10 @@ def map_screenshot(html_text: str, *, size: tuple[int, int] = SCREENSHOT_SIZE,
     NetplanError
         No Chromium, or it failed or timed out.
     """
-    import subprocess
-    import tempfile
+    from netplan.present.pdf import render_with_chromium
 
-    from netplan.present.pdf import _QUIET_FLAGS
-
-    browser = require_screenshot_browser()
-    with tempfile.TemporaryDirectory(prefix="netplan-shot-") as tmp:
-        folder = Path(tmp)
-        page, png = folder / "map.html", folder / "map.png"
-        page.write_text(html_text, encoding="utf-8")
-        argv = [str(browser), *_QUIET_FLAGS, f"--user-data-dir={folder / 'profile'}",
-                "--hide-scrollbars", "--force-device-scale-factor=1",
-                f"--window-size={int(size[0])},{int(size[1])}", "--virtual-time-budget=8000",
-                f"--screenshot={png}", page.as_uri()]
-        try:
-            done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                                  timeout=timeout_s, check=False)
-        except subprocess.TimeoutExpired:
-            raise NetplanError(f"Chromium ({browser}) took no screenshot within "
-                               f"{timeout_s:g} s; try again on a less busy machine") from None
-        except OSError as exc:
-            raise NetplanError(f"cannot start Chromium ({browser}): {exc}") from None
-        if done.returncode != 0 or not png.is_file() or png.stat().st_size == 0:
-            tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-5:]
-            raise NetplanError(f"Chromium ({browser}) took no screenshot (exit code "
-                               f"{done.returncode}): " + (" | ".join(tail) or "no message"))
-        return png.read_bytes()
+    return render_with_chromium(
+        require_screenshot_browser(), html_text, output="map.png", what="take a screenshot",
+        flags=("--hide-scrollbars", "--force-device-scale-factor=1",
+               f"--window-size={int(size[0])},{int(size[1])}", "--virtual-time-budget=8000"),
+        output_flag="--screenshot", timeout_s=timeout_s)

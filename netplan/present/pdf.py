@@ -20,7 +20,7 @@ from pathlib import Path
 
 from netplan._errors import NetplanError
 
-__all__ = ["BROWSER_NAMES", "find_chromium", "html_to_pdf"]
+__all__ = ["BROWSER_NAMES", "find_chromium", "html_to_pdf", "render_with_chromium"]
 
 #: Executables tried, in order (the first found on PATH or in /usr/bin wins).
 BROWSER_NAMES: tuple[str, ...] = ("chromium", "chromium-browser", "google-chrome",
@@ -104,23 +104,64 @@ def html_to_pdf(html: str, *, timeout_s: float = TIMEOUT_S) -> bytes:
     NetplanError
         No Chromium, or Chromium failed or timed out (with the end of its messages).
     """
-    browser = require_chromium()
-    with tempfile.TemporaryDirectory(prefix="netplan-pdf-") as tmp:
+    return render_with_chromium(
+        require_chromium(), html, output="report.pdf", what="print the report",
+        flags=("--no-pdf-header-footer",), output_flag="--print-to-pdf", timeout_s=timeout_s)
+
+
+def render_with_chromium(
+    browser: Path, html: str, *, output: str, what: str, flags: tuple[str, ...],
+    output_flag: str, timeout_s: float,
+) -> bytes:
+    """Open a standalone page in headless Chromium and return the file it renders.
+
+    The page goes to a temporary folder with a fresh profile, Chromium runs from a list of
+    arguments (no shell) with every background network feature off, and the folder is
+    deleted afterwards.
+
+    Parameters
+    ----------
+    browser : Path
+        The executable (:func:`find_chromium`).
+    html : str
+        The page; it must not load anything from a network.
+    output : str
+        File name of what Chromium writes (``report.pdf``, ``map.png``).
+    what : str
+        What Chromium is asked to do, for messages ("print the report").
+    flags : tuple of str
+        Further Chromium flags (window size, ...).
+    output_flag : str
+        The flag that names the output (``--print-to-pdf``, ``--screenshot``).
+    timeout_s : float
+        Give up after this many seconds.
+
+    Returns
+    -------
+    bytes
+        The file's bytes.
+
+    Raises
+    ------
+    NetplanError
+        Chromium failed, timed out or wrote nothing (with the end of its messages).
+    """
+    with tempfile.TemporaryDirectory(prefix="netplan-chromium-") as tmp:
         folder = Path(tmp)
-        page, pdf = folder / "report.html", folder / "report.pdf"
+        page, result = folder / "page.html", folder / output
         page.write_text(html, encoding="utf-8")
         argv = [str(browser), *_QUIET_FLAGS, f"--user-data-dir={folder / 'profile'}",
-                "--no-pdf-header-footer", f"--print-to-pdf={pdf}", page.as_uri()]
+                *flags, f"{output_flag}={result}", page.as_uri()]
         try:
             done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
                                   timeout=timeout_s, check=False)
         except subprocess.TimeoutExpired:
-            raise NetplanError(f"Chromium ({browser}) did not print the report within "
-                               f"{timeout_s:g} s; try again on a less busy machine") from None
+            raise NetplanError(f"Chromium ({browser}) did not {what} within {timeout_s:g} s; "
+                               "try again on a less busy machine") from None
         except OSError as exc:
             raise NetplanError(f"cannot start Chromium ({browser}): {exc}") from None
-        if done.returncode != 0 or not pdf.is_file() or pdf.stat().st_size == 0:
+        if done.returncode != 0 or not result.is_file() or result.stat().st_size == 0:
             tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-5:]
-            raise NetplanError(f"Chromium ({browser}) did not print the report (exit code "
+            raise NetplanError(f"Chromium ({browser}) did not {what} (exit code "
                                f"{done.returncode}): " + (" | ".join(tail) or "no message"))
-        return pdf.read_bytes()
+        return result.read_bytes()
