@@ -34,7 +34,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 TILE_HOSTS = re.compile(r"^https://([abcd]\.basemaps\.cartocdn\.com|tile\.openstreetmap\.org|"
                         r"webrd01\.is\.autonavi\.com)/")
-MEASURES = ["Residents per km², 2035", "Change in residents 2010 → 2020",
+MEASURES = ["Residents per km², 2035", "Change in residents between censuses",
             "Unserved customers, before", "Unserved customers, after",
             "Change in unserved customers", "Distance to the outlets used, before",
             "Distance to the outlets used, after", "Change in distance",

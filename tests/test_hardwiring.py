@@ -160,3 +160,35 @@ def test_plan_folder_records_its_study_and_refuses_it_changed_or_missing(
         plan_study(read_plan(folder))
     code, text = run(["evaluate", str(folder)], monkeypatch, capsys)
     assert code == 1 and "pass --study FILE" in " ".join(text.split())
+
+
+# --- census columns of any year ---------------------------------------------------------
+
+
+def _zones_file(tmp_path: Path, pops: dict[str, list[float | None]]) -> Path:
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    cells = [box(104.0 + 0.01 * i, 30.6, 104.01 + 0.01 * i, 30.61) for i in range(2)]
+    gdf = gpd.GeoDataFrame({"zone_id": ["z1", "z2"], **pops}, geometry=cells, crs="EPSG:4326")
+    path = tmp_path / "zones.geojson"
+    gdf.to_file(path, driver="GeoJSON")
+    return path
+
+
+def test_zones_need_no_2010_or_2020_census(tmp_path: Path) -> None:
+    from netplan.study.readers import read_layer
+
+    zones = read_layer(_zones_file(tmp_path, {"pop_2015": [100, 200], "pop_2023": [130, 180]}),
+                       "zones")
+    assert "pop_2010" not in zones and "pop_2020" not in zones
+    assert zones["pop_2023"].tolist() == [130, 180]
+    assert zones["inflow"].tolist() == [30, -20]  # the two latest censuses
+
+
+def test_a_census_column_of_any_year_must_be_complete(tmp_path: Path) -> None:
+    from netplan.study.readers import read_layer
+
+    path = _zones_file(tmp_path, {"pop_2023": [130, None]})
+    with pytest.raises(LayerError, match=r"column 'pop_2023'.*row 2"):
+        read_layer(path, "zones")

@@ -437,7 +437,7 @@ def test_schema_table_covers_every_kind() -> None:
     assert set(SCHEMAS) == {"districts", "ring_roads", "ring_zones", "zones", "branches",
                             "candidates"}
     assert SCHEMAS["branches"].id.name == "branch_id" and SCHEMAS["branches"].points
-    assert "pop_2020 (int)" in SCHEMAS["zones"].describe()
+    assert "pop_2020 (int, a census: the years the scenario uses)" in SCHEMAS["zones"].describe()
 
 
 # --- load_study ----------------------------------------------------------------------------

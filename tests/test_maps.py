@@ -22,7 +22,7 @@ from netplan.study.coords import wgs84_to_gcj02
 
 PLAN_MEASURES = (
     "Residents per km², 2035",
-    "Change in residents 2010 → 2020",
+    "Change in residents between censuses",
     "Unserved customers, before",
     "Unserved customers, after",
     "Change in unserved customers",

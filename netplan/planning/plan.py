@@ -537,7 +537,8 @@ def _zones_layer(model: planner.Model, zones: gpd.GeoDataFrame, before: _Network
             "ring_zone": zones["ring_zone"].to_numpy(dtype=object),
             "in_scope": zone_scope,
             "population": np.round(model.zone_pop),
-            "inflow": zones["inflow"].to_numpy(),
+            "inflow": (zones["inflow"].to_numpy() if "inflow" in zones  # two censuses
+                       else np.zeros(len(zone_ids), dtype=np.int64)),
             "arrivals_per_h": np.round(model.zone_arrivals, 4),
             "nearest_before_m": np.round(before.nearest_m, 1),
             "nearest_after_m": np.round(after.nearest_m, 1),

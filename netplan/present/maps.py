@@ -255,7 +255,7 @@ def _diagnosis_measures(study: Study, zones: pd.DataFrame, zgeom_m: Any, year: i
         inf_of = dict(zip(zg["zone_id"].astype(str), zg["inflow"], strict=True))
         infl = np.asarray([inf_of.get(z, np.nan) for z in zones["zone_id"].astype(str)],
                           dtype=np.float64)
-        measures.append(inflow_measure(infl, area, title="Change in residents 2010 → 2020"))
+        measures.append(inflow_measure(infl, area, title="Change in residents between censuses"))
     measures += [
         distance_measure("dist", float_col(zones, "dist_m"), unserved,
                          title="Distance to the outlets used",

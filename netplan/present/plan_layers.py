@@ -362,7 +362,7 @@ def _plan_measures(z: _Zones, year: int | str) -> list[Measure]:
     d_b, d_a = float_col(zk, "dist_before_m"), float_col(zk, "dist_after_m")
     return [
         density_measure(z.pop, z.area_km2, year, title=f"Residents per km², {year}"),
-        inflow_measure(z.inflow, z.area_km2, title="Change in residents 2010 → 2020"),
+        inflow_measure(z.inflow, z.area_km2, title="Change in residents between censuses"),
         unserved_measure("unserved_before", un_b, title="Unserved customers, before",
                          legend_title="Unserved customers per peak hour, before the plan"),
         unserved_measure("unserved", un_a, title="Unserved customers, after",
@@ -387,7 +387,7 @@ def _zone_payload(z: _Zones, measures: list[Measure], *, year: int | str,
     zrows: list[list[Any]] = [
         ["lookup", "District", "d", "districts"],
         ["num", esc(f"Residents {year}"), "pop", 0, ""],
-        ["signed", "Inflow 2010 → 2020", "inflow", 0, ""],
+        ["signed", "Inflow between censuses", "inflow", 0, ""],
         ["num", "Customers at peak hour", "arr", 1, "/h"],
         ["pair", "Distance to serving outlet", "db", "da", 2, "km"],
         ["pair", "Nearest outlet", "nb", "na", 2, "km"],

@@ -9,7 +9,7 @@ zone with no figure is left unpainted.
 measure                    breaks                                                  unit
 =========================  ======================================================  =========
 population density         50, 200, 1,000, 3,000, 10,000, 20,000                   per km²
-inflow 2010 → 2020         −1,000, −100, −10, 10, 100, 1,000                       per km²
+inflow (two censuses)      −1,000, −100, −10, 10, 100, 1,000                       per km²
 unserved customers         0.01, 0.1, 0.3, 1, 3                                    per hour
 change in unserved         −1, −0.1, −0.01, 0.01, 0.1, 1                           per hour
 distance                   1, 2, 3, 5                                              km
@@ -236,11 +236,11 @@ def density_measure(pop: NDArray[np.float64], area_km2: NDArray[np.float64],
 
 def inflow_measure(inflow: NDArray[np.float64], area_km2: NDArray[np.float64], *,
                    title: str) -> Measure:
-    """Change in residents 2010 → 2020 per km² (diverging fixed classes)."""
+    """Change in residents between censuses per km² (diverging fixed classes)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         dens = np.where(area_km2 > 0, inflow / area_km2, np.nan)
     return _scale_measure("inflow", dens, SCALES["inflow"], title=title,
-                          legend_title="Change in residents 2010 → 2020 per km²",
+                          legend_title="Change in residents between censuses per km²",
                           note="Red: the population grew; blue: it shrank.")
 
 

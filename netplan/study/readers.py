@@ -27,7 +27,14 @@ from netplan.study import _validate as v
 from netplan.study.coords import check_coords, geometry_to_wgs84
 from netplan.study.crs import crs_hint, looks_geographic
 from netplan.study.inputs import check_file_size, check_rows, is_remote, source_path
-from netplan.study.schemas import WGS84, Column, LayerSchema, schema
+from netplan.study.schemas import (
+    CENSUS_COLUMN,
+    WGS84,
+    Column,
+    LayerSchema,
+    census_column,
+    schema,
+)
 
 __all__ = ["FORMATS", "gpkg_layers", "read_layer", "validate_layer"]
 
@@ -609,6 +616,14 @@ def _columns(
         problems += found
         if values is not None:
             out[col.name] = values
+    if sch.kind in ("zones", "districts"):  # every census column, not only the schema's
+        known = {c.name for c in (sch.id, *sch.columns)}
+        for name in sorted(str(c) for c in df.columns if CENSUS_COLUMN.match(str(c))):
+            if name not in known:
+                values, found = _coerce(df[name], census_column(name), rows, is_id=False)
+                problems += found
+                if values is not None:
+                    out[name] = values
     if sch.id.name in out.columns and sch.unique_ids:
         problems += v.duplicate_ids(out[sch.id.name], sch.id.name)
     return out, problems
@@ -706,7 +721,7 @@ def _dtype_word(col: Column) -> str:
 def _coerce(
     series: pd.Series, col: Column, rows: v.RowNamer, *, is_id: bool
 ) -> tuple[pd.Series | None, list[str]]:
-    required = col.required or is_id
+    required = col.required or is_id or col.complete
     if col.dtype == "adcode":
         return v.coerce_adcode(series, col.name, rows, required=required)
     if col.dtype == "str":
@@ -732,8 +747,10 @@ def _kind_checks(
             f"rows: expected at least one feature, found none (an empty layer); a study "
             f"needs its {sch.kind}: check that you exported the right layer"
         )
-    if sch.kind == "zones" and {"pop_2010", "pop_2020"} <= set(out.columns):
-        inflow = out["pop_2020"] - out["pop_2010"]
+    years = sorted(str(c) for c in out.columns if CENSUS_COLUMN.match(str(c)))
+    if sch.kind == "zones" and len(years) >= 2:
+        old_col, new_col = years[-2], years[-1]  # pop_<year> sorts by year
+        inflow = out[new_col] - out[old_col]
         if "inflow" in out.columns:
             # missing inflow values are derived like an absent column (NA compares as equal)
             bad = np.asarray((out["inflow"] != inflow).fillna(False), dtype=bool)
@@ -742,7 +759,7 @@ def _kind_checks(
             else:
                 pos = np.flatnonzero(bad)
                 problems.append(
-                    "column 'inflow': expected pop_2020 - pop_2010, found other values in "
+                    f"column 'inflow': expected {new_col} - {old_col}, found other values in "
                     f"{v.plural(len(pos), 'row')}: "
                     + rows.many(pos, values=out["inflow"].iloc[pos].tolist())
                     + "; drop the column to have it computed"

@@ -7,6 +7,7 @@ synthetic study and the ``netplan layers`` command look it up.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -15,8 +16,8 @@ import numpy as np
 from netplan._errors import NetplanError
 
 __all__ = [
-    "KINDS", "MAX_POPULATION", "MAX_SERVERS", "SCHEMAS", "STUDY_KINDS", "WGS84",
-    "Column", "LayerSchema", "schema",
+    "CENSUS_COLUMN", "KINDS", "MAX_POPULATION", "MAX_SERVERS", "SCHEMAS", "STUDY_KINDS",
+    "WGS84", "Column", "LayerSchema", "census_column", "schema",
 ]
 
 WGS84: Final = "EPSG:4326"
@@ -31,7 +32,8 @@ class Column:
 
     ``dtype`` is ``"str"``, ``"int"``, ``"float"`` or ``"adcode"`` (6-digit text). An
     optional column that is absent is filled with ``default`` (``None`` means it is
-    derived, see :func:`~netplan.study.readers.read_layer`).
+    derived, see :func:`~netplan.study.readers.read_layer`, or left out). A ``complete``
+    column may be absent, but where it is present every row must have a value.
     """
 
     name: str
@@ -40,6 +42,18 @@ class Column:
     min_value: float | None = None
     max_value: float | None = None
     default: Any = None
+    complete: bool = False
+
+
+def census_column(name: str) -> Column:
+    """A ``pop_<year>`` column: optional (the scenario's ``[years]`` say which it needs),
+    whole people in every row where present."""
+    return Column(name, "int", required=False, min_value=0, max_value=MAX_POPULATION,
+                  complete=True)
+
+
+#: Census columns of zones and districts: ``pop_<year>``.
+CENSUS_COLUMN = re.compile(r"^pop_(\d{4})$")
 
 
 @dataclass(frozen=True)
@@ -58,10 +72,16 @@ class LayerSchema:
 
     def describe(self) -> str:
         cols = ", ".join(
-            f"{c.name} ({c.dtype}{'' if c.required else ', optional'})"
+            f"{c.name} ({c.dtype}{_need(c)})"
             for c in (self.id, *self.columns)
         )
         return f"{self.kind}: {cols}; geometry {' or '.join(self.geometry)}"
+
+
+def _need(c: Column) -> str:
+    if c.required:
+        return ""
+    return ", a census: the years the scenario uses" if c.complete else ", optional"
 
 
 _POLY: Final = ("Polygon", "MultiPolygon")
@@ -82,8 +102,8 @@ SCHEMAS: Final[dict[str, LayerSchema]] = {
                 Column("name_pinyin", "str", required=False, default=""),
                 Column("name_en", "str", required=False, default=""),
                 Column("zone", "str", required=False, default=""),
-                Column("pop_2010", "int", min_value=0, max_value=MAX_POPULATION),
-                Column("pop_2020", "int", min_value=0, max_value=MAX_POPULATION),
+                census_column("pop_2010"),
+                census_column("pop_2020"),
             ),
             _POLY,
         ),
@@ -106,11 +126,12 @@ SCHEMAS: Final[dict[str, LayerSchema]] = {
             Column("zone_id", "str"),
             (
                 Column("adcode", "adcode", required=False),  # derived by load_study
-                # other pop_<year> columns are kept as read; the scenario's [years] base
-                # needs its own (see netplan.model.demand.zone_population)
-                Column("pop_2010", "int", min_value=0, max_value=MAX_POPULATION),
-                Column("pop_2020", "int", min_value=0, max_value=MAX_POPULATION),
-                Column("inflow", "int", required=False),  # derived: pop_2020 - pop_2010
+                # any other pop_<year> column is checked the same way; the scenario's
+                # [years] base needs its own (see netplan.model.demand.zone_population)
+                census_column("pop_2010"),
+                census_column("pop_2020"),
+                # derived: the change between the two latest census columns
+                Column("inflow", "int", required=False),
             ),
             _POLY,
         ),
