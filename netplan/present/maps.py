@@ -491,16 +491,9 @@ def require_screenshot_browser() -> Path:
     NetplanError
         When no Chromium is found (see :func:`netplan.present.pdf.find_chromium`).
     """
-    from netplan.present.pdf import BROWSER_ENV, BROWSER_NAMES, find_chromium
+    from netplan.present.pdf import require_chromium
 
-    browser = find_chromium()
-    if browser is None:
-        raise NetplanError(
-            f"--screenshot needs headless Chromium, but none of {', '.join(BROWSER_NAMES)} "
-            f"is on PATH or in /usr/bin (or ${BROWSER_ENV} is not an executable file); "
-            "install it (Debian/Ubuntu: apt-get install chromium), or set "
-            f"{BROWSER_ENV}, or leave out --screenshot")
-    return browser
+    return require_chromium("--screenshot", "to take the map's picture", instead="")
 
 
 def map_screenshot(html_text: str, *, size: tuple[int, int] = SCREENSHOT_SIZE,

@@ -58,8 +58,18 @@ def find_chromium() -> Path | None:
     return None
 
 
-def require_chromium() -> Path:
+def require_chromium(option: str = "--pdf", purpose: str = "to print the report",
+                     instead: str = "print report.html from a browser (A4 landscape)") -> Path:
     """The browser of :func:`find_chromium`, or a clear error saying how to install one.
+
+    Parameters
+    ----------
+    option : str
+        The command-line option that needs the browser, for the message.
+    purpose : str
+        What it needs the browser for.
+    instead : str
+        What the user can do without it, besides leaving out ``option``.
 
     Returns
     -------
@@ -77,10 +87,9 @@ def require_chromium() -> Path:
              if os.environ.get(BROWSER_ENV) else
              f"none of {', '.join(BROWSER_NAMES)} is on PATH or in /usr/bin")
     raise NetplanError(
-        f"--pdf needs headless Chromium to print the report, but {where}; install it "
+        f"{option} needs headless Chromium {purpose}, but {where}; install it "
         "(Debian/Ubuntu: apt-get install chromium), or set NETPLAN_CHROMIUM to a Chromium "
-        "or Chrome executable, or leave out --pdf and print report.html from a browser "
-        "(A4 landscape)"
+        f"or Chrome executable, or leave out {option}" + (f" and {instead}" if instead else "")
     )
 
 
