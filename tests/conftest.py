@@ -20,6 +20,7 @@ from typing import Any
 import geopandas as gpd
 import pytest
 import shapely
+from conftest_browser import browser  # noqa: F401 - the browser tests' fixture
 
 C_LON, C_LAT = 116.40, 39.90
 RING_HALF_DEG = {2: 0.01, 3: 0.02, 4: 0.03, 5: 0.04, 6: 0.045}

@@ -18,20 +18,18 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import conftest_browser
 import pytest
+from conftest_browser import need_chromium
 from conftest_maps import CHINESE_NAME, XSS_NAME, tiny_plan, tiny_study
 
 from netplan.present import maps, report
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 TILE_HOSTS = re.compile(r"^https://([abcd]\.basemaps\.cartocdn\.com|tile\.openstreetmap\.org|"
                         r"webrd01\.is\.autonavi\.com)/")
 MEASURES = ["Residents per km², 2035", "Change in residents between censuses",
@@ -40,28 +38,6 @@ MEASURES = ["Residents per km², 2035", "Change in residents between censuses",
             "Distance to the outlets used, after", "Change in distance",
             "Catchments after the plan", "No zone colouring"]
 VIEWPORTS = [(1920, 1080), (1366, 768), (1024, 768), (390, 844)]
-
-
-def _need_chromium() -> None:
-    if CHROMIUM.exists():
-        return
-    if os.environ.get("CI"):
-        pytest.fail("CI is set but /usr/bin/chromium is missing: .ci/run must install "
-                    "Debian's chromium for the browser tests")
-    pytest.skip("headless Chromium not installed (apt-get install chromium)")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    _need_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 class Page:
@@ -116,7 +92,7 @@ class Page:
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    _need_chromium()
+    need_chromium()
     folder = tmp_path_factory.mktemp("pages")
     study = tiny_study(folder)
     plan = tiny_plan()
@@ -387,13 +363,13 @@ def test_report_in_browser(browser: Any, files: dict[str, Path], tmp_path: Path)
 
 def test_missing_chromium_fails_under_ci_and_skips_elsewhere(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(f"{__name__}.CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.setattr(conftest_browser, "CHROMIUM", tmp_path / "no-chromium")
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI is set but /usr/bin/chromium"):
-        _need_chromium()
+        need_chromium()
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="headless Chromium not installed"):
-        _need_chromium()
+        need_chromium()
 
 
 @pytest.mark.slow
@@ -404,7 +380,7 @@ def test_cli_map_writes_a_screenshot(tmp_path: Path) -> None:
 
     from netplan.cli import app
 
-    _need_chromium()
+    need_chromium()
     plan_dir = tiny_plan().write(tmp_path / "plan-tiny")
     out, png = tmp_path / "maps" / "tiny.html", tmp_path / "maps" / "tiny.png"
     res = CliRunner().invoke(app, ["map", str(plan_dir), "--out", str(out),

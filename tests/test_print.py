@@ -12,13 +12,12 @@ without it, failed under CI (``CI`` set). Playwright only drives that browser.
 from __future__ import annotations
 
 import io
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest_browser import need_chromium
 from conftest_maps import tiny_plan, tiny_study
 from typer.testing import CliRunner
 
@@ -26,27 +25,15 @@ from netplan.cli import app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 #: A4 landscape (297 mm) less the report's page margins (2 × 11 mm), in CSS pixels.
 PRINT_WIDTH_PX = round((297 - 22) / 25.4 * 96)
 PACK_PAGES = 12
 
 
-def _need_chromium() -> None:
-    if CHROMIUM.exists():
-        return
-    if os.environ.get("CI"):
-        pytest.fail("CI is set but /usr/bin/chromium is missing: .ci/run must install "
-                    "Debian's chromium for the browser tests")
-    pytest.skip("headless Chromium not installed (apt-get install chromium)")
-
-
 @pytest.fixture(scope="module")
 def printed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A tiny plan folder, its report and the report's PDF, made by the real command."""
-    _need_chromium()
+    need_chromium()
     folder = tmp_path_factory.mktemp("print")
     study = tiny_study(folder)
     gpkg = next(Path(p) for p in study.layer_sources.values())
@@ -104,19 +91,6 @@ def test_pdf_pack_fits_twelve_pages_with_the_map(printed: dict[str, Path]) -> No
     assert "opened as full (cluster site): takes 30/h" in rest
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    _need_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
 def test_no_table_wider_than_the_printed_page(printed: dict[str, Path], browser: Any) -> None:
     page = browser.new_page(viewport={"width": PRINT_WIDTH_PX, "height": 800})
     requests: list[str] = []
@@ -149,7 +123,7 @@ def test_no_table_wider_than_the_printed_page(printed: dict[str, Path], browser:
 def test_city_sized_pack_fits_twelve_pages(tmp_path: Path) -> None:
     """A plan of 16 districts and 400 sites, every one over capacity: the pack (summary to
     scenario) still fits in 12 pages; the rest goes to the appendices."""
-    _need_chromium()
+    need_chromium()
     from conftest_maps import big_plan
     from pypdf import PdfReader
 
