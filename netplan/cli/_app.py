@@ -122,3 +122,18 @@ def plan_inputs(plan_dir: Path) -> list[Path]:
     names = (PLAN_FOLDER.gpkg, PLAN_FOLDER.actions, PLAN_FOLDER.kpis, PLAN_FOLDER.run,
              PLAN_FOLDER.manifest)
     return [plan_dir / name for name in names]
+
+
+def check_solver_options(*, gap: float | None, time_limit: float | None) -> None:
+    """--gap and --time-limit by the optimiser's own rules, before any data are loaded."""
+    from netplan._errors import SettingError
+    from netplan.optimize import check_settings
+
+    try:
+        check_settings(mip_gap=0.0 if gap is None else gap, time_limit_s=time_limit)
+    except SettingError as e:
+        if e.setting == "time_limit_s":
+            raise typer.BadParameter(
+                f"{e} (omit --time-limit to use the scenario's time_limit_s; set "
+                'time_limit_s = "none" there for no limit)', param_hint="--time-limit") from None
+        raise typer.BadParameter(str(e), param_hint="--gap") from None

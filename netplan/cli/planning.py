@@ -20,6 +20,7 @@ from netplan.cli._app import (
     ScenarioOpt,
     app,
     check_out,
+    check_solver_options,
     command_inputs,
     err,
     out,
@@ -127,7 +128,7 @@ def plan(  # noqa: PLR0913 - one parameter per command-line option
         raise typer.BadParameter(
             f"unknown solver {solver!r}; use highs or cbc", param_hint="--solver"
         )
-    _check_solver_options(gap=gap, time_limit=time_limit)
+    check_solver_options(gap=gap, time_limit=time_limit)
     if scheduler is not None:  # by the Dask runner's own rule, before any data are loaded
         from netplan.planning.dask_runner import check_scheduler
 
@@ -169,21 +170,6 @@ def plan(  # noqa: PLR0913 - one parameter per command-line option
         print_json(result.kpis)
     else:
         render_plan(out, result, study, folder=target)
-
-
-def _check_solver_options(*, gap: float | None, time_limit: float | None) -> None:
-    """--gap and --time-limit by the optimiser's own rules, before any data are loaded."""
-    from netplan._errors import SettingError
-    from netplan.optimize import check_settings
-
-    try:
-        check_settings(mip_gap=0.0 if gap is None else gap, time_limit_s=time_limit)
-    except SettingError as e:
-        if e.setting == "time_limit_s":
-            raise typer.BadParameter(
-                f"{e} (omit --time-limit to use the scenario's time_limit_s; set "
-                'time_limit_s = "none" there for no limit)', param_hint="--time-limit") from None
-        raise typer.BadParameter(str(e), param_hint="--gap") from None
 
 
 def _plan_all(study: Any, run_all: Callable[[Any], Any], *, out_dir: Path | None,

@@ -13,7 +13,16 @@ from rich.console import Console
 from rich.markup import escape
 
 from netplan._errors import NetplanError
-from netplan.cli._app import DataOpt, JsonOpt, ScenarioOpt, app, err, out, print_json
+from netplan.cli._app import (
+    DataOpt,
+    JsonOpt,
+    ScenarioOpt,
+    app,
+    check_solver_options,
+    err,
+    out,
+    print_json,
+)
 
 
 @contextmanager
@@ -86,11 +95,10 @@ def sweep(  # noqa: PLR0913 - one parameter per command-line option
     as_json: JsonOpt = False,
 ) -> None:
     """Plan every point of a grid over scenario keys on Dask; draw the trade-off curves."""
-    from netplan.cli.planning import _check_solver_options
     from netplan.planning.dask_runner import check_scheduler
     from netplan.planning.sweep import parse_vary, sweep_points
 
-    _check_solver_options(gap=gap, time_limit=time_limit)
+    check_solver_options(gap=gap, time_limit=time_limit)
     if workers is not None and scheduler is not None:
         raise typer.BadParameter("give --workers or --scheduler, not both",
                                  param_hint="--workers")
@@ -188,9 +196,8 @@ def stress(
     as_json: JsonOpt = False,
 ) -> None:
     """Measure a fixed plan under other demand (behaviour model) and its regret."""
-    from netplan.cli.planning import _check_solver_options
 
-    _check_solver_options(gap=None, time_limit=time_limit)
+    check_solver_options(gap=None, time_limit=time_limit)
     names = None
     if demand_scenarios is not None:
         names = [n.strip() for n in demand_scenarios.split(",")]
@@ -257,9 +264,8 @@ def phases(
     ] = None,
 ) -> None:
     """Plan the scenario's phases (one table per year) in order; each keeps what the last did."""
-    from netplan.cli.planning import _check_solver_options
 
-    _check_solver_options(gap=None, time_limit=time_limit)
+    check_solver_options(gap=None, time_limit=time_limit)
     from netplan._io import claim_folder, staged_folder
     from netplan.model.scenario import load_scenario
     from netplan.planning.phases import PHASE_FILES, phase_years, plan_phases, write_phase_files

@@ -217,7 +217,7 @@ _CLOSE_S = 2.0
 
 
 @contextmanager
-def _dask_client(scheduler: str | None, workers: int | None, n_tasks: int) -> Iterator[Any]:
+def dask_client(scheduler: str | None, workers: int | None, n_tasks: int) -> Iterator[Any]:
     """A client of the scheduler at ``scheduler``, or of a new local cluster; closed after.
 
     When the block ends with an exception (Ctrl-C above all), the work is dropped and the
@@ -506,7 +506,7 @@ def _run_on_dask(study: Study, tasks: list[_Task], opts: _Options, *, scheduler:
                  ) -> tuple[dict[str, DistrictRun], dict[str, int], float, float]:
     """Run ``tasks`` (largest first) on Dask: runs, worker threads, cluster and task time."""
     t0 = time.perf_counter()
-    with _dask_client(scheduler, workers, len(tasks)) as client:
+    with dask_client(scheduler, workers, len(tasks)) as client:
         n_threads = max(1, sum(client.nthreads().values()))
         study_f = client.scatter(study, broadcast=True)
         t_cluster = time.perf_counter()

@@ -269,9 +269,9 @@ def write_phase_files(phased: PhasedPlan, folder: Path) -> None:
         An existing (temporary) folder; each phase's own plan folder goes to
         ``phases/<year>/`` beside these files (written by the caller).
     """
-    from netplan.planning.plan import _csv_safe
+    from netplan.planning.plan import csv_safe
 
-    _csv_safe(phased.actions()).to_csv(folder / PHASE_FILES["actions"], index=False,
+    csv_safe(phased.actions()).to_csv(folder / PHASE_FILES["actions"], index=False,
                                        encoding="utf-8", lineterminator="\n")
     phased.spend().to_csv(folder / PHASE_FILES["spend"], index=False, encoding="utf-8",
                           lineterminator="\n")

@@ -672,7 +672,7 @@ def write_plan(plan: Plan, out: Path) -> Path:
 def write_plan_files(plan: Plan, folder: Path) -> None:
     """The plan's files into an existing (temporary) folder; see :func:`write_plan`."""
     _write_gpkg(plan, folder / PLAN_FOLDER.gpkg)
-    _csv_safe(plan.actions.drop(columns="geometry")).assign(
+    csv_safe(plan.actions.drop(columns="geometry")).assign(
         lon=np.round(plan.actions.to_crs(4326).geometry.x, 6),
         lat=np.round(plan.actions.to_crs(4326).geometry.y, 6),
     ).to_csv(folder / PLAN_FOLDER.actions, index=False, encoding="utf-8", lineterminator="\n")
@@ -683,7 +683,7 @@ def write_plan_files(plan: Plan, folder: Path) -> None:
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _csv_safe(df: pd.DataFrame) -> pd.DataFrame:
+def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
     """Prefix text cells a spreadsheet would run as a formula with an apostrophe."""
     out = df.copy()
     for col in out.columns:

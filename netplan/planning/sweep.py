@@ -43,7 +43,7 @@ from numpy.typing import NDArray
 from netplan._errors import NetplanError, ScenarioError
 from netplan.model.scenario import Scenario
 from netplan.model.scenario_keys import NONE_WORDS, SPECS, Spec
-from netplan.planning.dask_runner import Progress, ProgressEvent, _dask_client, check_scheduler
+from netplan.planning.dask_runner import Progress, ProgressEvent, check_scheduler, dask_client
 from netplan.planning.plan import Plan, make_plan
 from netplan.study.layers import Study, resolve_district
 
@@ -333,7 +333,7 @@ def _run_dask(study: Study, points: Sequence[SweepPoint], kw: dict[str, Any], *,
     dd: Any = distributed  # untyped third-party API
     tracker.event("cluster", message=("connecting to " + scheduler) if scheduler else
                   "starting the local Dask cluster")
-    with _dask_client(scheduler, workers, len(points)) as client:
+    with dask_client(scheduler, workers, len(points)) as client:
         study_f = client.scatter(study, broadcast=True)
         tag = f"{os.getpid()}-{time.time_ns()}"
         futures = {client.submit(run_point, study_f, p, pure=False, retries=RETRIES,
