@@ -108,19 +108,31 @@ def queue_log_generate(  # noqa: PLR0913 - one parameter per command-line option
     scenario: Annotated[
         Path | None, typer.Option("--scenario", help="Scenario TOML (service times, smart share).")
     ] = None,
+    tickets: Annotated[
+        bool, typer.Option("--tickets", help="One row per ticket instead of per hour "
+                           "(Parquet; needs --data or --embedded).")
+    ] = False,
     force: ForceOpt = False,
 ) -> None:
     """Write a realistic synthetic hourly queue log (deterministic for a seed).
 
     With --data or --embedded the outlets are the study's branches with their arrivals
     under the behaviour model, and the log has the counter and terminal channels apart
-    (see netplan.model.queuelog_gen.generate_channel_log): the modelled sample log.
+    (see netplan.model.queuelog_gen.generate_channel_log): the modelled sample log. With
+    --tickets the same process is written one row per ticket, an outlet at a time
+    (netplan.model.queuelog_gen.ticket_tables, format in netplan.model.ticketlog).
     """
     from netplan._paths import default_gpkg
     from netplan.model import queuelog, queuelog_gen
     from netplan.model.scenario import load_scenario
 
     reads_layers = data is not None or embedded
+    if tickets and not reads_layers:
+        raise typer.BadParameter("a ticket log is made for a study's branches: add "
+                                 "--embedded or --data FILE", param_hint="--tickets")
+    if tickets and not out_file.name.lower().endswith((".parquet", ".pq")):
+        raise typer.BadParameter(f"a ticket log is written as Parquet; name it *.parquet, "
+                                 f"not {out_file.name!r}", param_hint="--out")
     inputs = command_inputs(data, scenario) if reads_layers else [p for p in (scenario,) if p]
     check_out(out_file, force=force, inputs=inputs)
     sc = load_scenario(scenario)
@@ -134,6 +146,12 @@ def queue_log_generate(  # noqa: PLR0913 - one parameter per command-line option
         table = network_outlets(study, sc, year=sc.base_year, seed=seed)
         if outlets is not None and 0 < outlets < len(table):
             table = table.iloc[np.linspace(0, len(table) - 1, outlets).round().astype(int)]
+        if tickets:
+            _write_tickets(queuelog_gen.ticket_tables(
+                table, years=years, start=start or "2016-01-01", seed=seed, scenario=sc),
+                out_file, what=f"{len(table)} outlets, {years} year(s)", force=force,
+                inputs=inputs)
+            return
         log_df = queuelog_gen.generate_channel_log(
             table, years=years, start=start or "2016-01-01", seed=seed, scenario=sc)
     else:
@@ -145,15 +163,29 @@ def queue_log_generate(  # noqa: PLR0913 - one parameter per command-line option
     typer.echo(str(path))
 
 
+def _write_tickets(tables: Any, out_file: Path, *, what: str, force: bool,
+                   inputs: list[Path]) -> None:
+    """Write a ticket log table by table; say how many tickets; print the path."""
+    from netplan.model.ticketlog import write_ticket_log
+
+    path, rows = write_ticket_log(tables, out_file, force=force, inputs=inputs)
+    err.print(f"{rows:,} tickets, {what}", highlight=False)
+    typer.echo(str(path))
+
+
 @queue_log_app.command("analyze")
 def queue_log_analyze(
-    log_file: Annotated[Path, typer.Argument(help="Queue log (.parquet or .csv).")],
+    log_file: Annotated[Path, typer.Argument(
+        help="Queue log (.parquet or .csv): hourly rows or one row per ticket.")],
     target_wait_min: Annotated[
         float, typer.Option("--target-wait-min", "-w", help="Waiting-time target, minutes.")
     ] = 11.0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Peak hours and weekdays, waits over the target, outlet portraits of a queue log."""
+    """Peak hours and weekdays, waits over the target, outlet portraits of a queue log.
+
+    A ticket log (netplan.model.ticketlog) is summed into hourly rows as it is read.
+    """
     from netplan.model import queuelog
 
     result = queuelog.analyze_file(log_file, target_wait_min=target_wait_min)
@@ -197,7 +229,8 @@ def queue_log_analyze(
 
 @app.command()
 def calibrate(
-    queue_log: Annotated[Path, typer.Option("--queue-log", help="Queue log (.parquet/.csv).")],
+    queue_log: Annotated[Path, typer.Option(
+        "--queue-log", help="Queue log (.parquet/.csv): hourly rows or one row per ticket.")],
     out_file: Annotated[Path, typer.Option("--out", "-o", help="Calibrated scenario TOML.")],
     scenario: ScenarioOpt = None,
     data: DataOpt = None,

@@ -12,11 +12,16 @@ the last ``window_days`` of the log (the current state):
 - with the optional per-channel columns (``counter_arrivals``, ``terminal_arrivals``,
   ``counter_service_min``, ``terminal_service_min``, ``counter_wait_min``,
   ``terminal_wait_min``, ``abandoned``): the terminal share, the service-time distribution
-  of each channel and the mean patience.
+  of each channel and the mean patience. A log summed from tickets
+  (:mod:`netplan.model.ticketlog`) also has ``counter_served``, ``terminal_served`` (the
+  customers whose service times the hour's means are over) and ``counter_service_sq_min2``,
+  ``terminal_service_sq_min2`` (the hour's mean squared service time).
 
 Service times: a row holds the mean of the hour's ``n`` service times, so its variance is
 ``sigma^2 / n``; the ticket-level mean is the ``n``-weighted mean and ``sigma^2`` the mean
-of ``n (m - mean)^2`` over the hours. A coefficient of variation near 1 is the exponential
+of ``n (m - mean)^2`` over the hours (``n`` the served customers when logged, else the
+arrivals). With the mean squares the variance is exact instead:
+``sum(n q) / sum(n) - mean^2``. A coefficient of variation near 1 is the exponential
 service the M/M/c model assumes.
 
 Patience: in an Erlang A queue the customers who give up are ``theta`` times the mean
@@ -37,12 +42,17 @@ from netplan._errors import LayerError
 from netplan._types import FloatArray
 from netplan.model import queuelog
 
-__all__ = ["CHANNEL_COLUMNS", "LogFit", "ServiceFit", "fit_log"]
+__all__ = ["CHANNEL_COLUMNS", "TICKET_SUM_COLUMNS", "LogFit", "ServiceFit", "fit_log"]
 
 #: Optional per-channel columns of a queue log that calibration uses when present.
 CHANNEL_COLUMNS: tuple[str, ...] = (
     "counter_arrivals", "terminal_arrivals", "counter_service_min", "terminal_service_min",
     "counter_wait_min", "terminal_wait_min", "abandoned",
+)
+#: Optional columns of a log summed from tickets (:mod:`netplan.model.ticketlog`): the
+#: customers served per channel and the hour's mean squared service time.
+TICKET_SUM_COLUMNS: tuple[str, ...] = (
+    "counter_served", "terminal_served", "counter_service_sq_min2", "terminal_service_sq_min2",
 )
 
 
@@ -58,11 +68,15 @@ class ServiceFit:
         Coefficient of variation of a customer's service time (1 = exponential).
     hours : int
         Hours with customers that the fit used.
+    exact : bool
+        The variance is the customers' own (per-ticket mean squares), not estimated from
+        the spread of hourly means.
     """
 
     mean_min: float
     cv: float
     hours: int
+    exact: bool = False
 
 
 @dataclass(frozen=True)
@@ -126,19 +140,24 @@ def _col(df: pd.DataFrame, name: str) -> FloatArray:
     return np.asarray(pd.to_numeric(df[name], errors="coerce").to_numpy(dtype=np.float64))
 
 
-def _service_fit(n: FloatArray, m: FloatArray) -> ServiceFit | None:
-    ok = (n > 0) & np.isfinite(m)
+def _service_fit(n: FloatArray, m: FloatArray, sq: FloatArray | None = None) -> ServiceFit | None:
+    """Mean and CV from hourly means ``m`` of ``n`` times (and mean squares ``sq``)."""
+    ok = (n > 0) & np.isfinite(m) & (np.isfinite(sq) if sq is not None else True)
     if ok.sum() < 2:
         return None
     n, m = n[ok], m[ok]
     mean = float(np.dot(n, m) / n.sum())
-    var = float(np.mean(n * (m - mean) ** 2))
-    return ServiceFit(round(mean, 4), round(math.sqrt(var) / mean, 4), int(ok.sum()))
+    if sq is not None:
+        var = max(float(np.dot(n, sq[ok]) / n.sum()) - mean**2, 0.0)
+    else:
+        var = float(np.mean(n * (m - mean) ** 2))
+    return ServiceFit(round(mean, 4), round(math.sqrt(var) / mean, 4), int(ok.sum()),
+                      exact=sq is not None)
 
 
 def _check_channels(df: pd.DataFrame) -> list[str]:
     """The channel columns present; raise when they contradict the arrivals."""
-    present = [c for c in CHANNEL_COLUMNS if c in df.columns]
+    present = [c for c in (*CHANNEL_COLUMNS, *TICKET_SUM_COLUMNS) if c in df.columns]
     problems: list[str] = []
     for c in present:
         v = _col(df, c)
@@ -265,8 +284,10 @@ def _channel_fits(df: pd.DataFrame, present: list[str], arr: FloatArray) -> dict
     fits: dict[str, ServiceFit | None] = {"counter_service": None, "terminal_service": None}
     for ch in ("counter", "terminal"):
         if {f"{ch}_arrivals", f"{ch}_service_min"} <= has:
-            fits[f"{ch}_service"] = _service_fit(_col(df, f"{ch}_arrivals"),
-                                                 _col(df, f"{ch}_service_min"))
+            n = f"{ch}_served" if f"{ch}_served" in has else f"{ch}_arrivals"
+            sq = f"{ch}_service_sq_min2"
+            fits[f"{ch}_service"] = _service_fit(_col(df, n), _col(df, f"{ch}_service_min"),
+                                                 _col(df, sq) if sq in has else None)
     patience = None
     if "abandoned" in has:
         gave_up = float(_col(df, "abandoned").sum())

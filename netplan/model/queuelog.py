@@ -5,7 +5,9 @@ A queue log has one row per outlet and opening hour::
     outlet_id (str), timestamp (hour start, local time), arrivals (int >= 0),
     mean_wait_min (float >= 0; may be empty when arrivals is 0)
 
-Extra columns are kept and ignored. CSV and Parquet are read by :func:`read_queue_log`.
+Extra columns are kept and ignored. CSV and Parquet are read by :func:`read_queue_log`,
+which also reads a *ticket log* (one row per ticket, :mod:`netplan.model.ticketlog`): the
+format is told by the columns, and tickets are summed into hourly rows as they are read.
 
 :func:`analyze` finds the busiest hours, weekdays and months, measures the peak-hour share
 (the scenario's ``demand.peak_hour_share``), the share of customers waiting longer than the
@@ -137,8 +139,55 @@ def validate_queue_log(df: pd.DataFrame, *, source: str | None = None) -> pd.Dat
     return clean_df
 
 
+def _columns(local: Path, name: str) -> list[str]:
+    """The column names of a Parquet file's schema or of a CSV file's header line."""
+    if name.endswith((".parquet", ".pq")):
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(local).names)
+    import csv
+    import gzip
+
+    opener: Any = gzip.open if name.endswith(".gz") else open
+    with opener(local, "rt", encoding="utf-8-sig", newline="") as f:
+        return [c.strip() for c in next(csv.reader(f), [])]
+
+
+def _log_format(local: Path, p: Path) -> str:
+    """``"hourly"`` or ``"tickets"`` by the file's columns; raise naming both formats."""
+    from netplan.model.ticketlog import TICKET_COLUMNS
+
+    name = p.name.lower()
+    if not name.endswith((".parquet", ".pq", ".csv", ".csv.gz", ".txt")):
+        raise LayerError("queue_log", [f"unknown file type {p.suffix!r}; use .csv or .parquet"],
+                         str(p))
+    try:
+        cols = _columns(local, name)
+    except Exception as exc:  # pyarrow / gzip / decoding errors: report as a layer problem
+        reason = " ".join(str(exc).split())[:300]
+        raise LayerError("queue_log", [f"cannot read the file: {reason}"], str(p)) from None
+    if set(LOG_COLUMNS) <= set(cols):
+        return "hourly"
+    if set(TICKET_COLUMNS) <= set(cols):
+        return "tickets"
+
+    def lacks(need: tuple[str, ...]) -> str:
+        gone = [c for c in need if c not in cols]
+        return f"missing column{'s' if len(gone) > 1 else ''} {', '.join(gone)}"
+
+    raise LayerError("queue_log", [
+        f"neither an hourly queue log ({lacks(LOG_COLUMNS)}) nor a ticket log "
+        f"({lacks(TICKET_COLUMNS)}); found: {examples(cols)}. An hourly log has "
+        f"{', '.join(LOG_COLUMNS)}; a ticket log has {', '.join(TICKET_COLUMNS)} "
+        "(see netplan.model.ticketlog)"], str(p))
+
+
 def read_queue_log(path: str | Path) -> pd.DataFrame:
     """Read a queue log from CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``, ``.pq``).
+
+    An hourly log (:data:`LOG_COLUMNS`) is read whole and validated; a ticket log
+    (:data:`netplan.model.ticketlog.TICKET_COLUMNS`) is read in batches and summed into the
+    hourly per-channel rows (:func:`netplan.model.ticketlog.aggregate_file`).
 
     Raises
     ------
@@ -155,6 +204,10 @@ def read_queue_log(path: str | Path) -> pd.DataFrame:
     if not Path(local).is_file():
         raise DataNotFoundError(f"queue log {p} does not exist; pass a CSV or Parquet file")
     check_file_size(p, what="queue log", size=Path(local).stat().st_size)
+    if _log_format(Path(local), p) == "tickets":
+        from netplan.model.ticketlog import aggregate_file
+
+        return aggregate_file(local, source=str(p))
     name = p.name.lower()
     try:
         if name.endswith((".parquet", ".pq")):

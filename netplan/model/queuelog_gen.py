@@ -11,8 +11,9 @@ peak) into an hourly log in the layout :mod:`netplan.model.queuelog` reads and a
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -22,8 +23,11 @@ from netplan._errors import LayerError
 from netplan._types import FloatArray
 from netplan.model.scenario import Scenario
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 __all__ = ["KINDS", "REFORM", "SPRING_FESTIVAL", "generate_channel_log", "generate_log",
-           "kind_peak_share", "outlets_from_branches", "synthetic_outlets"]
+           "kind_peak_share", "outlets_from_branches", "synthetic_outlets", "ticket_tables"]
 
 log = logging.getLogger(__name__)
 
@@ -419,6 +423,53 @@ def _queue_columns(
     return served_mean, np.round(wait * noise, 1), gave_up.astype(np.int64)
 
 
+@dataclass(frozen=True)
+class _Rates:
+    """Expected hourly arrivals of the modelled network (see :func:`generate_channel_log`).
+
+    Attributes
+    ----------
+    stamps : ndarray
+        Start of every open hour (``datetime64[ns]``, local time).
+    lam : ndarray
+        ``(outlets, hours)`` expected arrivals.
+    smart : ndarray
+        Share of each hour's arrivals at terminals (the reform applied).
+    """
+
+    stamps: npt.NDArray[np.datetime64]
+    lam: FloatArray
+    smart: FloatArray
+
+
+def _channel_rates(
+    outlets: pd.DataFrame, *, years: int, start: str, scenario: Scenario | None,
+    reform: Reform | None, rng: np.random.Generator,
+) -> tuple[Scenario, pd.DataFrame, _Rates]:
+    """The scenario, the outlets sorted by id, and their hourly rates (no draw is made)."""
+    from netplan.model.scenario import load_scenario
+
+    _check_request(outlets, years)
+    if "kind" not in outlets.columns:
+        raise LayerError("outlets", ["missing column 'kind'"])
+    sc = scenario if scenario is not None else load_scenario()
+    t0 = pd.Timestamp(start).normalize()
+    o, kind, peak = _outlet_table(outlets, rng)
+    cal = _day_calendar(t0, t0 + pd.DateOffset(years=years))
+    cal = cal[cal["open"]].reset_index(drop=True)
+    d_idx, hour, weekend = _open_hours(cal)
+    dates = cal["date"].to_numpy()
+    stamps = (dates[d_idx] + hour.astype("timedelta64[h]")).astype("datetime64[ns]")
+    sums = {k: float(np.sum(KINDS[k]["weekday"])) for k in KINDS}
+    shape = _load_shape(kind, hour, weekend) / np.array([sums[k] for k in kind])[:, None]
+    daily = peak / sc.peak_hour_share
+    lam = daily[:, None] * shape * _day_factor(cal)[d_idx][None, :]
+    smart = np.full(len(cal), sc.smart_share)
+    if reform is not None:
+        smart[dates < np.datetime64(pd.Timestamp(reform.date))] = reform.smart_share_before
+    return sc, o, _Rates(stamps=stamps, lam=lam, smart=smart[d_idx])
+
+
 # long: one vectorised pass over outlets x hours, documented step by step in the docstring
 def generate_channel_log(
     outlets: pd.DataFrame,
@@ -464,30 +515,12 @@ def generate_channel_log(
         ``terminal_arrivals``, ``counter_service_min``, ``terminal_service_min``,
         ``counter_wait_min``, ``terminal_wait_min``, ``abandoned``; sorted by outlet, time.
     """
-    from netplan.model.scenario import load_scenario
-
-    _check_request(outlets, years)
-    if "kind" not in outlets.columns:
-        raise LayerError("outlets", ["missing column 'kind'"])
-    sc = scenario if scenario is not None else load_scenario()
-    t0 = pd.Timestamp(start).normalize()
     rng = np.random.default_rng(seed)
-    o, kind, peak = _outlet_table(outlets, rng)
-    cal = _day_calendar(t0, t0 + pd.DateOffset(years=years))
-    cal = cal[cal["open"]].reset_index(drop=True)
-    d_idx, hour, weekend = _open_hours(cal)
-    dates = cal["date"].to_numpy()
-    stamps = (dates[d_idx] + hour.astype("timedelta64[h]")).astype("datetime64[ns]")
-    sums = {k: float(np.sum(KINDS[k]["weekday"])) for k in KINDS}
-    shape = _load_shape(kind, hour, weekend) / np.array([sums[k] for k in kind])[:, None]
-    daily = peak / sc.peak_hour_share
-    lam = daily[:, None] * shape * _day_factor(cal)[d_idx][None, :]
-    del shape
+    sc, o, r = _channel_rates(outlets, years=years, start=start, scenario=scenario,
+                              reform=reform, rng=rng)
+    stamps, lam = r.stamps, r.lam
     n = rng.poisson(lam).astype(np.int64)
-    smart = np.full(len(cal), sc.smart_share)
-    if reform is not None:
-        smart[dates < np.datetime64(pd.Timestamp(reform.date))] = reform.smart_share_before
-    n_t = rng.binomial(n, smart[d_idx][None, :]).astype(np.int64)
+    n_t = rng.binomial(n, r.smart[None, :]).astype(np.int64)
     n_c = n - n_t
     counters = np.broadcast_to(o["counters"].to_numpy(dtype=np.int64)[:, None], n.shape)
     terminals = np.broadcast_to(o["terminals"].to_numpy(dtype=np.int64)[:, None], n.shape)
@@ -497,7 +530,7 @@ def generate_channel_log(
         blended = np.where(n > 0, (n_c * cw + n_t * tw) / np.maximum(n, 1), 0.0)
     out = pd.DataFrame(
         {
-            "outlet_id": pd.Categorical(np.repeat(o["outlet_id"].to_numpy(), len(hour))),
+            "outlet_id": pd.Categorical(np.repeat(o["outlet_id"].to_numpy(), len(stamps))),
             "timestamp": np.tile(stamps, len(o)),
             "arrivals": n.ravel().astype(np.int32),
             "mean_wait_min": np.round(blended, 1).ravel(),
@@ -510,5 +543,113 @@ def generate_channel_log(
             "abandoned": (ca + ta).ravel().astype(np.int32),
         }
     )
-    log.info("generated %d rows for %d outlets over %d open days", len(out), len(o), len(cal))
+    log.info("generated %d rows for %d outlets", len(out), len(o))
     return out
+
+
+# --- ticket logs of the network model: one row per ticket ---------------------------------
+
+
+def _grid_top(lam: FloatArray) -> int:
+    """A bound on an hour's count in one channel (Poisson, far in the tail)."""
+    peak = float(lam.max(initial=0.0))
+    return int(peak + 12.0 * np.sqrt(peak) + 30.0)
+
+
+# long: one outlet's tickets, drawn step by step as the docstring of ticket_tables says
+def _outlet_tickets(
+    lam: FloatArray, smart: FloatArray, start_s: npt.NDArray[np.int64],
+    tables: tuple[tuple[FloatArray, FloatArray], tuple[FloatArray, FloatArray]],
+    service_min: tuple[float, float], rng: np.random.Generator,
+) -> dict[str, npt.NDArray[Any]]:
+    """Arrival, channel, call and end (seconds; call/end -1 when the customer gave up)."""
+    n = rng.poisson(lam)
+    slot = np.repeat(np.arange(len(lam)), n)
+    arrival = np.sort(start_s[slot] + rng.integers(0, 3600, size=len(slot)))
+    ch = (rng.random(len(slot)) < smart[slot]).astype(np.int8)  # 1 = terminal
+    cell = slot * 2 + ch
+    count = np.bincount(cell, minlength=2 * len(lam))[cell]
+    wait_min = np.empty(len(slot))
+    p_ab = np.empty(len(slot))
+    svc_min = np.empty(len(slot))
+    for c in (0, 1):
+        rows = ch == c
+        top = len(tables[c][0]) - 1
+        wait_min[rows] = tables[c][0][np.minimum(count[rows], top)]
+        p_ab[rows] = tables[c][1][np.minimum(count[rows], top)]
+        svc_min[rows] = service_min[c]
+    gave_up = rng.random(len(slot)) < p_ab
+    call = arrival + np.rint(rng.exponential(1.0, len(slot)) * wait_min * 60.0).astype(np.int64)
+    end = call + np.rint(rng.exponential(1.0, len(slot)) * svc_min * 60.0).astype(np.int64)
+    call[gave_up] = -1
+    end[gave_up] = -1
+    return {"arrival": arrival, "channel": ch, "call": call, "end": end}
+
+
+def ticket_tables(
+    outlets: pd.DataFrame,
+    *,
+    years: int = 3,
+    start: str = "2016-01-01",
+    seed: int = 0,
+    scenario: Scenario | None = None,
+    reform: Reform | None = REFORM,
+) -> Iterator[pa.Table]:
+    """The per-ticket log of :func:`generate_channel_log`'s process, one outlet at a time.
+
+    The same hourly rates (kinds, calendar, peak-hour share, the reform) as
+    :func:`generate_channel_log`; then, per open hour of an outlet (modelled, not observed):
+
+    - Poisson arrivals, each at a uniform whole second of the hour (sorted);
+    - each ticket at a smart terminal with the hour's smart share, else at a counter;
+    - per channel, the hour's Erlang A mean wait ``W`` and give-up share ``p`` at its count
+      (:mod:`netplan.model.erlang_a`, the scenario's patience, the channel's servers);
+    - a ticket gives up with chance ``p`` (``call`` and ``end`` null); otherwise it is
+      called after an exponential wait of mean ``W`` (independent of giving up, so the mean
+      wait of the called tickets is ``W`` and the Erlang A identity of
+      :mod:`netplan.model.calibrate` recovers the patience) and served for an exponential
+      time of the channel's mean service minutes; times rounded to whole seconds.
+
+    The waits are not those of one simulated queue (two tickets of a counter may overlap):
+    each hour's waits follow the queueing model's mean for that hour.
+
+    Parameters
+    ----------
+    outlets, years, start, scenario, reform
+        As for :func:`generate_channel_log`.
+    seed
+        Seed: outlet ``i`` (in id order) draws from ``default_rng([seed, i])``, so an
+        outlet's tickets do not depend on the others.
+
+    Yields
+    ------
+    pyarrow.Table
+        One outlet's tickets in :data:`netplan.model.ticketlog.TICKET_SCHEMA`, by arrival.
+    """
+    import pyarrow as pa
+
+    from netplan.model.ticketlog import CHANNELS, TICKET_SCHEMA
+
+    sc, o, r = _channel_rates(outlets, years=years, start=start, scenario=scenario,
+                              reform=reform, rng=np.random.default_rng(seed))
+    start_s = r.stamps.astype("datetime64[s]").astype(np.int64)
+    top = _grid_top(r.lam)
+    servers = [o[col].to_numpy(dtype=np.int64) for col in ("counters", "terminals")]
+    service = (sc.counter_service_min, sc.terminal_service_min)
+    grids = [_channel_tables(servers[c], top, service[c], sc.patience_min,
+                             sc.target_wait_min) for c in (0, 1)]
+    channel_dict = pa.array(list(CHANNELS), type=pa.string())
+    for i, oid in enumerate(o["outlet_id"].tolist()):
+        t = _outlet_tickets(r.lam[i], r.smart, start_s,
+                            (grids[0][int(servers[0][i])], grids[1][int(servers[1][i])]),
+                            service, np.random.default_rng([seed, i]))
+        n = len(t["arrival"])
+        gave_up = t["call"] < 0
+        yield pa.table({
+            "outlet_id": pa.DictionaryArray.from_arrays(
+                np.zeros(n, dtype=np.int32), pa.array([str(oid)], type=pa.string())),
+            "channel": pa.DictionaryArray.from_arrays(t["channel"], channel_dict),
+            "arrival": pa.array(t["arrival"], type=pa.timestamp("s")),
+            "call": pa.array(t["call"], type=pa.timestamp("s"), mask=gave_up),
+            "end": pa.array(t["end"], type=pa.timestamp("s"), mask=gave_up),
+        }, schema=TICKET_SCHEMA)

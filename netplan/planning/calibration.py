@@ -140,8 +140,10 @@ def _fixed_values(fit: LogFit, scenario: Scenario) -> tuple[dict[str, Any], dict
         sf = getattr(fit, f"{ch}_service")
         if sf is not None:
             values[f"{ch}_service_min"] = sf.mean_min
+            how = ("served tickets, CV from their own times" if sf.exact
+                   else "hourly means weighted by customers")
             sources[f"service.{ch}_service_min"] = (
-                f"queue log {w}: mean of {sf.hours} hourly means weighted by customers "
+                f"queue log {w}: mean of {sf.hours} {how} "
                 f"(service-time CV {sf.cv:.2f}; 1 = exponential)")
     if fit.patience_min is not None:
         values["patience_min"] = min(max(fit.patience_min, 1.0), 10_080.0)
