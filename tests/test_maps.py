@@ -104,7 +104,8 @@ def test_legends_and_kpi_panel_present(html: str) -> None:
         assert label in html
     # the legend of the actions is the filter: one check box per marker kind shown
     assert re.findall(r'data-filter="(\w+)" checked>', html) == [
-        "open", "relocate_old", "relocate_new", "close", "upgrade", "convert", "keep", "context"]
+        "open", "relocate_old", "relocate_new", "close", "upgrade", "convert", "staff", "keep",
+        "context"]
     # every layer of the panel has a legend
     for key in ("actions", "relocations", "before", "after", "districts", "ring_roads",
                 "ring_zones", "metro"):

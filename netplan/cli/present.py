@@ -24,7 +24,9 @@ StudyOpt = Annotated[
 
 @app.command("map")
 def map_cmd(
-    plan_dir: Annotated[Path, typer.Argument(help="Plan folder written by `netplan plan`.")],
+    plan_dir: Annotated[Path, typer.Argument(help="Plan folder written by `netplan plan` "
+                                                  "(or `netplan phases`: the map gets a "
+                                                  "phase slider).")],
     out_file: Annotated[
         Path | None,
         typer.Option("--out", "-o", help="HTML file (default: maps/<plan folder name>.html)."),
@@ -41,14 +43,20 @@ def map_cmd(
         typer.Option("--screenshot", help="Also save a PNG of the map as it opens "
                                           "(1600×1000, offline; needs headless Chromium)."),
     ] = None,
+    phase: Annotated[
+        int | None, typer.Option("--phase", help="A phased plan's map opens at this phase "
+                                                 "year (default: the last phase).")
+    ] = None,
     force: ForceOpt = False,
 ) -> None:
     """Draw the committee map of a plan: one HTML file that opens from disk, offline."""
+    from netplan.planning.phases import is_phased, read_phased
     from netplan.planning.plan import read_plan
     from netplan.present.folder import plan_study
     from netplan.present.maps import (
         TILE_CHOICES,
         map_screenshot,
+        phased_map,
         plan_map,
         require_screenshot_browser,
     )
@@ -57,14 +65,27 @@ def map_cmd(
         raise typer.BadParameter(f"unknown tiles {tiles!r}; use one of "
                                  f"{', '.join(TILE_CHOICES)}", param_hint="--tiles")
     target = out_file if out_file is not None else Path("maps") / f"{plan_dir.resolve().name}.html"
-    inputs = _inputs(data, *plan_inputs(plan_dir))
+    phased = is_phased(plan_dir)
+    if phase is not None and not phased:
+        raise typer.BadParameter(f"{plan_dir} is not a phased plan folder (`netplan phases` "
+                                 "writes one); leave --phase out", param_hint="--phase")
+    inputs = _inputs(data, *(_phased_inputs(plan_dir) if phased else plan_inputs(plan_dir)))
     check_out(target, force=force, inputs=inputs)
     if screenshot is not None:
         check_out(screenshot, force=force, inputs=[*inputs, target], option="--screenshot")
         require_screenshot_browser()
-    result = read_plan(plan_dir)
-    plan_map(result, study=plan_study(result, data), out=target, tiles=tiles.lower(),
-             force=force, inputs=inputs)
+    if phased:
+        phases = read_phased(plan_dir)
+        if phase is not None and phase not in phases.years:
+            raise typer.BadParameter(f"{phase} is not a phase of {plan_dir}; use one of "
+                                     f"{', '.join(map(str, phases.years))}",
+                                     param_hint="--phase")
+        phased_map(phases, study=plan_study(phases.plans[-1], data), out=target,
+                   tiles=tiles.lower(), force=force, inputs=inputs, year=phase)
+    else:
+        result = read_plan(plan_dir)
+        plan_map(result, study=plan_study(result, data), out=target, tiles=tiles.lower(),
+                 force=force, inputs=inputs)
     typer.echo(str(target))
     if screenshot is not None:
         from netplan._io import atomic_write_bytes
@@ -76,7 +97,9 @@ def map_cmd(
 
 @app.command("report")
 def report_cmd(
-    plan_dir: Annotated[Path, typer.Argument(help="Plan folder written by `netplan plan`.")],
+    plan_dir: Annotated[Path, typer.Argument(help="Plan folder written by `netplan plan` "
+                                                  "(or `netplan phases`: the report adds "
+                                                  "the timeline and the spend per phase).")],
     out_file: Annotated[
         Path | None, typer.Option("--out", "-o", help="HTML file (default: PLAN_DIR/report.html).")
     ] = None,
@@ -96,6 +119,7 @@ def report_cmd(
     import os
 
     from netplan._io import PLAN_FOLDER
+    from netplan.planning.phases import is_phased, read_phased
     from netplan.planning.plan import read_plan
     from netplan.present.folder import plan_study
     from netplan.present.report import plan_report
@@ -105,15 +129,18 @@ def report_cmd(
         raise typer.BadParameter(f"{map_file} is not a file; give the map's HTML file "
                                  "(`netplan map` writes one)", param_hint="--map")
     linked = map_file if map_file is not None else plan_dir / PLAN_FOLDER.map
-    inputs = _inputs(data, *plan_inputs(plan_dir), linked)
+    phased = is_phased(plan_dir)
+    inputs = _inputs(data, *(_phased_inputs(plan_dir) if phased else plan_inputs(plan_dir)),
+                     linked)
     check_out(target, force=force, inputs=inputs)
     if pdf_file is not None:
         _check_pdf(pdf_file, target, force=force, inputs=inputs)
-    result = read_plan(plan_dir)
+    phases = read_phased(plan_dir) if phased else None
+    result = phases.plans[-1] if phases is not None else read_plan(plan_dir)
     href = (Path(os.path.relpath(linked.resolve(), target.resolve().parent)).as_posix()
             if linked.is_file() else None)
     plan_report(result, out=target, map_href=href, study=plan_study(result, data),
-                force=force, inputs=inputs, pdf=pdf_file)
+                force=force, inputs=inputs, pdf=pdf_file, phased=phases)
     typer.echo(str(target))
     if pdf_file is not None:
         typer.echo(str(pdf_file))
@@ -128,6 +155,20 @@ def _check_pdf(pdf_file: Path, target: Path, *, force: bool, inputs: list[Path])
                                  param_hint="--pdf")
     check_out(pdf_file, force=force, inputs=inputs, option="--pdf")
     require_chromium()
+
+
+def _phased_inputs(plan_dir: Path) -> list[Path]:
+    """The files of a phased plan folder that a map or report reads: its own and each
+    phase's plan files."""
+    from netplan._io import PLAN_FOLDER
+    from netplan.planning.phases import PHASE_FILES
+
+    files = [plan_dir / PHASE_FILES[k] for k in ("actions", "spend", "summary")]
+    files.append(plan_dir / PLAN_FOLDER.manifest)
+    phases = plan_dir / PHASE_FILES["phases"]
+    for sub in sorted(p for p in phases.iterdir() if p.is_dir()):
+        files += plan_inputs(sub)
+    return files
 
 
 def _inputs(study: Path | None, *files: Path) -> list[Path]:

@@ -36,6 +36,7 @@ from netplan.planning.plan import Plan, write_plan_files
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from netplan.planning.phases import PhasedPlan
     from netplan.study.layers import Study
 
 
@@ -85,6 +86,65 @@ def write_plan_folder(
         report.plan_report(merged, out=tmp / PLAN_FOLDER.report, map_href=PLAN_FOLDER.map,
                            study=study)
     return Path(out)
+
+
+def write_phased_folder(
+    phased: PhasedPlan,
+    study: Study | None,
+    out: str | os.PathLike[str],
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
+    """Write a phased plan folder atomically: all files appear at once, or none::
+
+        actions.csv spend.csv phases.json     the phases (netplan.planning.phases)
+        phases/<year>/                        each phase's plan folder
+        map.html report.html                  the map with its phase slider, the report
+                                              with the timeline and the spend per phase
+
+    Parameters
+    ----------
+    phased
+        The phased plan.
+    study
+        The study the phases were planned on (drawn in the top map and report), or None.
+    out
+        The folder (as for :func:`write_plan_folder`).
+    progress
+        Called with a short message before each stage.
+
+    Returns
+    -------
+    Path
+        ``out``.
+    """
+    from netplan.planning.phases import PHASE_FILES, write_phase_files
+
+    with staged_folder(out) as tmp:
+        write_phase_files(phased, tmp)
+        for ph in phased.phases:
+            if progress:
+                progress(f"phase {ph.year}: writing its plan folder")
+            write_plan_folder(ph.plan, ph.study, tmp / PHASE_FILES["phases"] / str(ph.year))
+        if progress:
+            progress("drawing the phased map and report")
+        write_phase_views(tmp, study)
+    return Path(out)
+
+
+def write_phase_views(folder: Path, study: Study | None) -> None:
+    """The map (with its phase slider) and the report of a phased plan, into its folder.
+
+    The folder's phase files and plans are read back first, so that these pages are the
+    ones ``netplan map`` and ``netplan report`` draw from the folder.
+    """
+    from netplan.planning.phases import read_phased
+    from netplan.present import maps, report
+
+    phased = read_phased(folder)
+    maps.phased_map(phased, study=study, out=folder / PLAN_FOLDER.map)
+    report.plan_report(phased.plans[-1], out=folder / PLAN_FOLDER.report,
+                       map_href=PLAN_FOLDER.map, study=study, phased=phased)
 
 
 def _with_study(plan: Plan | CityPlan, record: StudyRecord) -> Plan | CityPlan:

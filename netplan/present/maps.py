@@ -106,6 +106,7 @@ from netplan.present.zones import (
 
 if TYPE_CHECKING:
     from netplan.planning.diagnose import Diagnosis
+    from netplan.planning.phases import PhasedFolder
     from netplan.planning.plan import Plan
     from netplan.study.layers import Study
 
@@ -118,6 +119,8 @@ __all__ = [
     "diagnosis_map",
     "diagnosis_map_html",
     "map_screenshot",
+    "phased_map",
+    "phased_map_html",
     "plan_map",
     "plan_map_html",
     "require_screenshot_browser",
@@ -192,6 +195,77 @@ def plan_map(plan: Plan, *, study: Study | None = None, out: Path,
     """
     return _write(plan_map_html(plan, study=study, tiles=tiles), Path(out), force=force,
                   inputs=inputs)
+
+
+def phased_map_html(phased: PhasedFolder, *, study: Study | None = None,
+                    tiles: str | None = "none", year: int | None = None) -> str:
+    """The map of a phased plan as one HTML string (see :func:`phased_map`).
+
+    Parameters
+    ----------
+    phased : PhasedFolder
+        The phased plan (:func:`netplan.planning.phases.read_phased`).
+    study : Study, optional
+        As for :func:`plan_map_html`.
+    tiles : str or None
+        Background tiles (see :func:`plan_map`).
+    year : int, optional
+        The phase the page opens on (default: the last).
+
+    Returns
+    -------
+    str
+        The HTML document.
+
+    Raises
+    ------
+    NetplanError
+        ``year`` is not a phase of the plan.
+    """
+    from netplan.present.phase_layers import phase_layers
+
+    if year is not None and year not in phased.years:
+        raise NetplanError(f"{year} is not a phase of the plan; use one of "
+                           f"{', '.join(map(str, phased.years))}")
+    from netplan.present.plan_layers import outlet_view
+
+    src = tile_source(tiles)
+    co = Coords(gcj02=bool(src and src.gcj02))
+    names = pr.district_names(study)
+    views = [outlet_view(p, study=study, co=co, names=names, before=prev)
+             for prev, p in zip((None, *phased.plans[:-1]), phased.plans, strict=True)]
+    page = plan_page(phased.plans[-1], study=study, co=co,
+                     phases=phase_layers(views, phased, year=year))
+    return render(page, tiles=src)
+
+
+def phased_map(phased: PhasedFolder, *, study: Study | None = None, out: Path,
+               tiles: str | None = "none", force: bool = False,
+               inputs: Sequence[Path] = (), year: int | None = None) -> Path:
+    """Write the map of a phased plan: the plan's map with a phase slider.
+
+    The slider (a range input with the phase years; arrow keys, Home and End move it)
+    shows the network after each phase: the outlets by the action taken up to that
+    phase (this phase's in full colour, earlier phases' faded), the key figures of that
+    phase's own ``kpis.json`` and the table of outlets of that phase. The page opens on
+    the last phase (or ``year``); it needs no network, like every netplan map.
+
+    Parameters
+    ----------
+    phased : PhasedFolder
+        The phased plan.
+    study, out, tiles, force, inputs
+        As for :func:`plan_map`.
+    year : int, optional
+        The phase the page opens on (default: the last).
+
+    Returns
+    -------
+    Path
+        ``out``.
+    """
+    return _write(phased_map_html(phased, study=study, tiles=tiles, year=year), Path(out),
+                  force=force, inputs=inputs)
 
 
 # --- diagnosis map --------------------------------------------------------------------

@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from netplan.present.texts import esc
 from netplan.present.zones import Measure
 
-__all__ = ["find_section", "kpi_section", "layers_section", "title_section", "zones_section"]
+__all__ = ["find_section", "kpi_section", "layers_section", "phase_section", "title_section",
+           "zones_section"]
 
 
 def title_section(title: str, intro: str, *, views: Sequence[tuple[str, str]],
@@ -82,11 +83,51 @@ def find_section(*, districts_html: Sequence[str], heads: Sequence[tuple[str, st
     )
 
 
-def kpi_section(summary: str, table_html: str, note: str) -> str:
-    """The key figures (a KPI table built by netplan) with the rule they assume."""
+def kpi_section(summary: str, table_html: str, note: str = "") -> str:
+    """The key figures (a KPI table built by netplan) with the rule they assume.
+
+    ``note`` (plain text) follows the table; leave it empty when ``table_html`` carries it.
+    """
+    note_html = f'<p class="netplan-note">{esc(note)}</p>' if note else ""
     return (f'<details id="netplan-kpi-panel" class="netplan-section" open><summary>'
-            f"{esc(summary)}</summary>{table_html}"
-            f'<p class="netplan-note">{esc(note)}</p></details>')
+            f"{esc(summary)}</summary>{table_html}{note_html}</details>")
+
+
+def phase_section(years: Sequence[int], shown: int) -> str:
+    """The phase slider of a phased plan's map: one step per phase year, keyboard-usable.
+
+    Parameters
+    ----------
+    years : sequence of int
+        The phase years, in order.
+    shown : int
+        Index of the phase shown when the page opens.
+
+    Returns
+    -------
+    str
+        Markup: a range input (arrow keys, Home and End move it), a button per year and
+        a live line the page's script fills from the phase's KPIs.
+    """
+    n = len(years)
+    options = "".join(f'<option value="{k}" label="{int(y)}"></option>'
+                      for k, y in enumerate(years))
+    buttons = "".join(
+        f'<button type="button" data-phase="{k}" aria-label="Show the network after phase '
+        f'{int(y)}">{int(y)}</button>' for k, y in enumerate(years))
+    return (
+        '<section id="netplan-phases" class="netplan-section"><h3 id="netplan-phase-title">'
+        "Phase: the network after each phase</h3>"
+        f'<input type="range" id="netplan-phase" min="0" max="{n - 1}" step="1" '
+        f'value="{shown}" list="netplan-phase-years" aria-labelledby="netplan-phase-title" '
+        f'aria-valuetext="{int(years[shown])}" data-years="{" ".join(str(int(y)) for y in years)}">'
+        f'<datalist id="netplan-phase-years">{options}</datalist>'
+        f'<div class="netplan-phase-years" role="group" aria-label="phase years">{buttons}</div>'
+        '<p id="netplan-phase-status" class="netplan-status" aria-live="polite"></p>'
+        '<p class="netplan-note">Markers show what was done up to the phase: this phase\'s '
+        "actions in full colour, earlier phases' faded. The key figures and the table follow "
+        "the phase; the zones show the last phase.</p></section>"
+    )
 
 
 def zones_section(measures: Sequence[Measure], default: str) -> str:

@@ -76,9 +76,10 @@ from netplan.present.zones import (
 if TYPE_CHECKING:
     from netplan.planning.contract import Kpis
     from netplan.planning.plan import Plan
+    from netplan.present.phase_layers import PhaseLayers
     from netplan.study.layers import Study
 
-__all__ = ["CATCHMENT_MIN_SHARE", "plan_page"]
+__all__ = ["CATCHMENT_MIN_SHARE", "OutletView", "kpi_body_html", "outlet_view", "plan_page"]
 
 CATCHMENT_MIN_SHARE = 0.05
 """A zone belongs to an outlet's highlighted catchment when at least this share of its
@@ -324,7 +325,7 @@ class _Zones:
     zll: NDArray[Any]  # simplified geometry in lon/lat
 
 
-def _zones(plan: Plan, sites: _Sites, co: Coords) -> _Zones:
+def _zones(plan: Plan, idx_of: Mapping[str, int], co: Coords) -> _Zones:
     zk = plan.zones_kpi.sort_values("zone_id", kind="stable").reset_index(drop=True)
     pop, inflow = float_col(zk, "population"), float_col(zk, "inflow")
     arrivals = float_col(zk, "arrivals_per_h")
@@ -333,7 +334,7 @@ def _zones(plan: Plan, sites: _Sites, co: Coords) -> _Zones:
     zk = zk[keep].reset_index(drop=True)
 
     def serving(col: str) -> NDArray[np.int64]:
-        return np.array([sites.idx_of.get(s, -1) if s else -1 for s in str_col(zk, col)],
+        return np.array([idx_of.get(s, -1) if s else -1 for s in str_col(zk, col)],
                         np.int64)
 
     zgeom = shapely.simplify(np.asarray(zk.geometry.values, dtype=object), ZONE_SIMPLIFY_M)
@@ -438,16 +439,17 @@ _VIEW_BUTTONS = (("actions", "All actions"), ("changes", "Changes only"),
                  ("before", "Network before"), ("after", "Network after"))
 
 
-def _catchment_lists(plan: Plan, sites: _Sites, zone_ids: list[str]) -> list[list[int]]:
+def _catchment_lists(plan: Plan, idx_of: Mapping[str, int], zone_ids: list[str]
+                     ) -> list[list[int]]:
     """Per site: ``[zone, share %, zone, share %, ...]`` of the zones that send at least
     :data:`CATCHMENT_MIN_SHARE` of their customers there after the plan."""
-    out: list[list[int]] = [[] for _ in sites.ids]
+    out: list[list[int]] = [[] for _ in idx_of]
     a = plan.assignment
     if not len(a):
         return out
     zi = {z: k for k, z in enumerate(zone_ids)}
     z = a["zone_id"].astype(str).map(zi)
-    s = a["site_id"].astype(str).map(sites.idx_of)
+    s = a["site_id"].astype(str).map(idx_of)
     share = pd.to_numeric(a["share"], errors="coerce")
     ok = z.notna() & s.notna() & (share >= CATCHMENT_MIN_SHARE)
     df = pd.DataFrame({"s": s[ok].astype(int), "z": z[ok].astype(int),
@@ -477,22 +479,94 @@ def _closed_keys(sites: _Sites, outs: _Outlets) -> frozenset[str]:
         open_after[k] for k, ik in enumerate(outs.icon_key) if ik == key))
 
 
-def _outlet_payload(sites: _Sites, outs: _Outlets, tw: float, names: Mapping[str, str]
-                    ) -> dict[str, Any]:
-    styles = plan_styles(on_top=_closed_keys(sites, outs))
-    n = len(sites.ids)
-    d_keys = sorted(set(outs.adcode))
+@dataclass(frozen=True)
+class OutletView:
+    """One plan's sites as its map draws them, every list in the order of ``ids``.
+
+    Attributes
+    ----------
+    ids, latlon
+        The sites (in-scope sites of the plan, then context outlets) and where they are.
+    name_html, adcode, popups, icon_key
+        Escaped name, district, popup markup and action marker of each site.
+    arrivals, wait
+        Customers per peak hour and expected wait after the plan (``None``: no figure).
+    before_layer, after_layer
+        ``[site index, wait marker]`` of the outlets open before and after the plan.
+    arrows
+        The relocation arrows (the old site's index last).
+    closed_keys
+        Marker keys of sites that have no outlet after the plan.
+    """
+
+    ids: list[str]
+    latlon: NDArray[np.float64]
+    name_html: list[str]
+    adcode: list[str]
+    popups: list[str]
+    icon_key: list[str]
+    arrivals: list[float | None]
+    wait: list[float | None]
+    before_layer: list[list[Any]]
+    after_layer: list[list[Any]]
+    arrows: list[list[Any]]
+    closed_keys: frozenset[str]
+
+
+def outlet_view(plan: Plan, *, study: Study | None, co: Coords, names: Mapping[str, str],
+                before: Plan | None = None) -> OutletView:
+    """The sites of a plan as its map draws them (markers, popups, layers, arrows).
+
+    Parameters
+    ----------
+    plan : Plan
+        The plan.
+    study : Study or None
+        Each outlet's counters and terminals before the plan.
+    co : Coords
+        How coordinates are written.
+    names : Mapping
+        District names by adcode.
+    before : Plan, optional
+        The plan whose network this plan starts from (a phase's previous phase): each
+        outlet's counters, terminals and capacity before come from its sites after.
+
+    Returns
+    -------
+    OutletView
+    """
+    tw = pr.target_wait(plan.kpis) or 11.0
+    sites = _sites(plan, co)
+    sizes = _before_sizes(plan, study)
+    if before is not None:
+        s = before.sites_after
+        for sid, c, t, cap in zip(s["site_id"].astype(str), s["counters"], s["terminals"],
+                                  s["capacity_per_h"], strict=True):
+            known = sizes.get(sid, (None, None, None))[2]
+            sizes[sid] = (int(c), int(t), known if known is not None else pr.finite(cap))
+    outs = _outlets(sites, sizes=sizes, catch=_catchments(plan), names=names, tw=tw)
+    return OutletView(
+        ids=sites.ids, latlon=sites.latlon, name_html=outs.name_html, adcode=outs.adcode,
+        popups=outs.popups, icon_key=outs.icon_key, arrivals=outs.arrivals, wait=outs.wait,
+        before_layer=outs.before_layer, after_layer=outs.after_layer,
+        arrows=_arrows(sites, outs.name_html), closed_keys=_closed_keys(sites, outs))
+
+
+def _outlet_payload(view: OutletView, tw: float, names: Mapping[str, str]) -> dict[str, Any]:
+    styles = plan_styles(on_top=view.closed_keys)
+    n = len(view.ids)
+    d_keys = sorted(set(view.adcode))
     return {
-        "outlets": {"id": sites.ids, "id_html": [esc(s) for s in sites.ids],
-                    "name": outs.name_html, "lat": sites.latlon[:, 0].tolist() if n else [],
-                    "lon": sites.latlon[:, 1].tolist() if n else [], "popup": outs.popups,
-                    "d": [d_keys.index(a) for a in outs.adcode],
+        "outlets": {"id": view.ids, "id_html": [esc(s) for s in view.ids],
+                    "name": view.name_html, "lat": view.latlon[:, 0].tolist() if n else [],
+                    "lon": view.latlon[:, 1].tolist() if n else [], "popup": view.popups,
+                    "d": [d_keys.index(a) for a in view.adcode],
                     "dnames": [esc(names.get(a, a) or pr.DASH) for a in d_keys],
-                    "arr": clean(np.asarray(outs.arrivals, dtype=float), 1),
-                    "wait": clean(np.asarray(outs.wait, dtype=float), 1)},
+                    "arr": clean(np.asarray(view.arrivals, dtype=float), 1),
+                    "wait": clean(np.asarray(view.wait, dtype=float), 1)},
         "outlet_layers": {
-            "actions": [[k, outs.icon_key[k]] for k in z_order(outs.icon_key, styles)],
-            "before": outs.before_layer, "after": outs.after_layer,
+            "actions": [[k, view.icon_key[k]] for k in z_order(view.icon_key, styles)],
+            "before": view.before_layer, "after": view.after_layer,
         },
         "icons": icon_payload({**styles, **wait_styles(tw)}),
         "table": {"layer": "actions", "skip": [actions.CONTEXT_MARKER.key],
@@ -513,12 +587,32 @@ _HOW_TO_READ = (
 )
 
 
-def _kpi_section(kpis: Kpis, scope: str, tw: float) -> str:
+def kpi_body_html(kpis: Kpis) -> str:
+    """The KPI panel's table of a plan (before → after, from its ``kpis.json``) and its note.
+
+    Parameters
+    ----------
+    kpis : Kpis
+        The plan's KPIs; the service rows come from its ``behaviour`` block.
+
+    Returns
+    -------
+    str
+        Markup (netplan's own, every text escaped).
+    """
+    tw = pr.target_wait(kpis) or 11.0
     rows, caption = pr.plan_kpi_rows(kpis, tw)
     rows += pr.cost_rows(kpis.get("costs") or {})
     note = (f"{caption} Actions: {pr.action_counts_text(kpis) or pr.DASH}. "
             "Green = better, red = worse. Modelled figures.")
-    return kpi_section(f"Key figures of {scope}, before → after", kpi_table_html(rows), note)
+    return f'{kpi_table_html(rows)}<p class="netplan-note">{esc(note)}</p>'
+
+
+def _kpi_section(kpis: Kpis, scope: str, phased: bool) -> str:
+    if phased:
+        return kpi_section(f"Key figures of {scope} in the phase shown, before → after",
+                           f'<div id="netplan-kpi-body">{kpi_body_html(kpis)}</div>')
+    return kpi_section(f"Key figures of {scope}, before → after", kpi_body_html(kpis))
 
 
 def _action_legend(icon_key: list[str]) -> str:
@@ -540,9 +634,10 @@ def _overlays(study: Study | None) -> list[tuple[str, str, bool]]:
     ]
 
 
-def _panels(plan: Plan, *, study: Study | None, names: Mapping[str, str], outs: _Outlets,
+def _panels(plan: Plan, *, names: Mapping[str, str], adcodes: list[str],
             measures: list[Measure], overlays: list[tuple[str, str, bool]],
-            ctx_payload: dict[str, Any], gcj02: bool) -> tuple[str, str]:
+            legends: dict[str, str], gcj02: bool, phases: PhaseLayers | None
+            ) -> tuple[str, str]:
     """Title and the side panel's markup."""
     kpis = plan.kpis
     year = kpis.get("year", "")
@@ -554,35 +649,43 @@ def _panels(plan: Plan, *, study: Study | None, names: Mapping[str, str], outs: 
     intro = (f"Demand of {year}, scenario “{pr.scenario_name(kpis)}”, waiting target "
              f"{tw:g} min. Solver: {solver.get('status', '?')}"
              + (f", gap {100 * gap:.2f} %" if gap is not None else "") + ".")
+    if phases is not None:
+        years = [e["year"] for e in phases.payload["phases"]]
+        title = f"Phased branch network plan: {scope}, {years[0]}–{years[-1]}"
+        intro = (f"{len(years)} phases planned in turn (rolling horizon), each on the demand "
+                 f"of its year; scenario “{pr.scenario_name(kpis)}”, waiting target {tw:g} "
+                 "min. Each phase's solver gap is in its key figures.")
     shift = (" Coordinates are shifted to GCJ-02 to sit on the Gaode background."
              if gcj02 else "")
-    wait_legend = (f'<div class="netplan-legend-title">Expected wait at peak (target {tw:g} '
-                   f"min)</div>{legend_rows(wait_styles(tw))}")
-    legends = {"actions": _action_legend(outs.icon_key), "relocations": arrow_legend_row(),
-               "before": wait_legend, "after": wait_legend, **context_legends(ctx_payload)}
-    d_keys = sorted(set(outs.adcode))
+    d_keys = sorted(set(adcodes))
     html = (title_section(title, intro, views=_VIEW_BUTTONS, how_to_read=_HOW_TO_READ + shift)
+            + (phases.section_html if phases is not None else "")
             + find_section(districts_html=[esc(names.get(a, a) or pr.DASH) for a in d_keys],
                            heads=(("Action", "Planned action"), ("Outlet", "Name and id"),
                                   ("/h", "Customers per peak hour after the plan"),
                                   ("Wait", "Expected wait after the plan, minutes")),
                            what="Every site of the plan, with its action.")
-            + _kpi_section(kpis, scope, tw)
+            + _kpi_section(kpis if phases is None else phases.shown_kpis, scope,
+                           phases is not None)
             + zones_section(measures, "population") + layers_section(overlays, legends))
     return title, html
 
 
-def plan_page(plan: Plan, *, study: Study | None, co: Coords) -> MapPage:
+def plan_page(plan: Plan, *, study: Study | None, co: Coords,
+              phases: PhaseLayers | None = None) -> MapPage:
     """Layers, payload and panels of a plan's map.
 
     Parameters
     ----------
     plan : Plan
-        The plan.
+        The plan (of a phased plan: its last phase).
     study : Study or None
         Context layers and each outlet's size before the plan.
     co : Coords
         How coordinates are written (GCJ-02 shift or not).
+    phases : PhaseLayers, optional
+        A phased plan's phases (:func:`netplan.present.phase_layers.phase_layers`): the page
+        gets the phase slider, and the outlets, the table and the key figures follow it.
 
     Returns
     -------
@@ -593,24 +696,33 @@ def plan_page(plan: Plan, *, study: Study | None, co: Coords) -> MapPage:
     year = kpis.get("year", "")
     tw = pr.target_wait(kpis) or 11.0
     names = pr.district_names(study)
-    sites = _sites(plan, co)
-    outs = _outlets(sites, sizes=_before_sizes(plan, study), catch=_catchments(plan),
-                    names=names, tw=tw)
-    zones = _zones(plan, sites, co)
+    view = (outlet_view(plan, study=study, co=co, names=names) if phases is None
+            else phases.view)
+    idx_of = {s: k for k, s in enumerate(view.ids)}
+    zones = _zones(plan, idx_of, co)
     measures = _plan_measures(zones, year)
     payload: dict[str, Any] = {"zones": _zone_payload(zones, measures, year=year, names=names)}
     payload["zones"]["catch"] = _catchment_lists(
-        plan, sites, zones.table["zone_id"].astype(str).tolist())
+        plan, idx_of, zones.table["zone_id"].astype(str).tolist())
     payload["zones"]["catch_notes"] = _catchment_notes(plan)
-    payload.update(_outlet_payload(sites, outs, tw, names))
-    payload["arrows"] = _arrows(sites, outs.name_html)
+    payload.update(_outlet_payload(view, tw, names))
+    payload["arrows"] = view.arrows
     payload["arrow_color"] = ARROW_COLOR
-    ctx_overlays, ctx_payload = context_layers(study, co, used_sites=frozenset(sites.ids))
+    if phases is not None:  # the phases' markers join the wait markers of before / after
+        payload.update({**phases.payload, "icons": {**payload["icons"],
+                                                     **phases.payload["icons"]}})
+    ctx_overlays, ctx_payload = context_layers(study, co, used_sites=frozenset(view.ids))
     payload.update(ctx_payload)
     overlays = _overlays(study) + ctx_overlays
-    title, panels = _panels(plan, study=study, names=names, outs=outs, measures=measures,
-                            overlays=overlays, ctx_payload=ctx_payload, gcj02=co.gcj02)
-    box = bounds(np.vstack([sites.latlon, zone_latlon(zones.zll)]))
+    wait_legend = (f'<div class="netplan-legend-title">Expected wait at peak (target {tw:g} '
+                   f"min)</div>{legend_rows(wait_styles(tw))}")
+    legends = {"actions": (_action_legend(view.icon_key) if phases is None
+                           else phases.legend_html),
+               "relocations": arrow_legend_row(), "before": wait_legend, "after": wait_legend,
+               **context_legends(ctx_payload)}
+    title, panels = _panels(plan, names=names, adcodes=view.adcode, measures=measures,
+                            overlays=overlays, legends=legends, gcj02=co.gcj02, phases=phases)
+    box = bounds(np.vstack([view.latlon, zone_latlon(zones.zll)]))
     scope = str(kpis.get("scope", "city"))
     if scope != "city":
         focus = focus_layer(study, scope, co)

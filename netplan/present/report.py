@@ -35,7 +35,7 @@ import pandas as pd
 from netplan._errors import NetplanError
 from netplan._io import atomic_write_text
 from netplan.planning import actions
-from netplan.present import narrative, pack, report_parts, staticmap
+from netplan.present import narrative, pack, phase_report, report_parts, staticmap
 from netplan.present import texts as pr
 from netplan.present.charts import grouped_bar_svg, hbar_svg
 from netplan.present.page import document
@@ -43,6 +43,7 @@ from netplan.present.texts import esc
 
 if TYPE_CHECKING:
     from netplan.planning.contract import Kpis, NetworkKpis
+    from netplan.planning.phases import PhasedFolder
     from netplan.planning.plan import Plan
     from netplan.study.layers import Study
 
@@ -459,8 +460,12 @@ def _figures_section(kpis: Kpis, names: Mapping[str, str],
     )
 
 
-def _sections(plan: Plan, study: Study | None, map_href: str | None) -> list[str]:
-    """The report's sections in order: the pack (at most a few pages), then the appendices."""
+def _sections(plan: Plan, study: Study | None, map_href: str | None,
+              phased: PhasedFolder | None = None) -> list[str]:
+    """The report's sections in order: the pack (at most a few pages), then the appendices.
+
+    A phased plan's report starts with its phases (:mod:`netplan.present.phase_report`).
+    """
     kpis = plan.kpis
     names = pr.district_names(study)
     tw = pr.target_wait(kpis)
@@ -471,6 +476,7 @@ def _sections(plan: Plan, study: Study | None, map_href: str | None) -> list[str
     notes = "".join(f'<p class="warn">{esc(t)}</p>' for t in narrative.merged_note(kpis))
     over = pack.over_capacity_html(facts, plan, names)
     return [
+        phase_report.phases_section(phased) if phased is not None else "",
         f'<section><h2 id="summary">Executive summary</h2>'
         f"{narrative.summary_html(kpis, facts, scope=scope, tw=tw)}{notes}"
         f"{_cards(kpis, tw)}</section>",
@@ -505,7 +511,7 @@ def _sections(plan: Plan, study: Study | None, map_href: str | None) -> list[str
 
 
 def plan_report_html(plan: Plan, *, map_href: str | None = None,
-                     study: Study | None = None) -> str:
+                     study: Study | None = None, phased: PhasedFolder | None = None) -> str:
     """The report as one HTML string (see :func:`plan_report`).
 
     Parameters
@@ -516,6 +522,9 @@ def plan_report_html(plan: Plan, *, map_href: str | None = None,
         Link to the plan's map (see :func:`plan_report`).
     study : Study, optional
         Gives the districts' names and outlines and the ring roads.
+    phased : PhasedFolder, optional
+        A phased plan whose last phase ``plan`` is: the report starts with its timeline
+        and its spend per phase.
 
     Returns
     -------
@@ -526,9 +535,13 @@ def plan_report_html(plan: Plan, *, map_href: str | None = None,
     names = pr.district_names(study)
     scope = pr.scope_text(kpis, names)
     title = f"Branch network plan: {scope}, demand of {kpis.get('year', '')}"
-    nav = [("summary", "Summary"), ("approval", "Limits"), ("tradeoffs", "Trade-offs"),
-           ("citymap", "Map"), ("districts", "Districts"), ("kpis", "Figures"),
-           ("charts", "Charts"), ("method", "Method"), ("scenario", "Scenario")]
+    if phased is not None:
+        title = (f"Phased branch network plan: {scope}, {phased.years[0]}–"
+                 f"{phased.years[-1]}")
+    nav = [*([("phases", "Phases")] if phased is not None else []), ("summary", "Summary"),
+           ("approval", "Limits"), ("tradeoffs", "Trade-offs"), ("citymap", "Map"),
+           ("districts", "Districts"), ("kpis", "Figures"), ("charts", "Charts"),
+           ("method", "Method"), ("scenario", "Scenario")]
     if map_href:
         nav.append(("map", "Interactive map"))
     nav.append(("actions-list", "Actions"))
@@ -536,15 +549,17 @@ def plan_report_html(plan: Plan, *, map_href: str | None = None,
     body = (
         f"<main><h1>{esc(title)}</h1><nav>"
         + "".join(f'<a href="#{k}">{v}</a>' for k, v in nav) + "</nav>"
-        + "".join(_sections(plan, study, map_href))
+        + "".join(_sections(plan, study, map_href, phased))
         + f'<p class="note">Made by netplan {esc(version)}.</p></main>'
     )
-    return document(title=title, css=_CSS + _action_css(), body_html=body, script=_JS)
+    css = _CSS + _action_css() + (phase_report.PHASE_CSS if phased is not None else "")
+    return document(title=title, css=css, body_html=body, script=_JS)
 
 
 def plan_report(plan: Plan, *, out: Path, map_href: str | None = None,
                 study: Study | None = None, force: bool = False,
-                inputs: Sequence[Path] = (), pdf: Path | None = None) -> Path:
+                inputs: Sequence[Path] = (), pdf: Path | None = None,
+                phased: PhasedFolder | None = None) -> Path:
     """Write the committee report of a plan: one standalone HTML page (and its PDF).
 
     Parameters
@@ -567,6 +582,8 @@ def plan_report(plan: Plan, *, out: Path, map_href: str | None = None,
         Also print the report to this PDF with headless Chromium
         (:func:`netplan.present.pdf.html_to_pdf`). It is printed before either file is
         written: when printing fails, nothing is written.
+    phased
+        A phased plan whose last phase ``plan`` is (see :func:`plan_report_html`).
 
     Returns
     -------
@@ -580,7 +597,7 @@ def plan_report(plan: Plan, *, out: Path, map_href: str | None = None,
 
         check_new_file(pdf, force=force, inputs=inputs)
         require_chromium()
-    text = plan_report_html(plan, map_href=map_href, study=study)
+    text = plan_report_html(plan, map_href=map_href, study=study, phased=phased)
     printed = None
     if pdf is not None:
         from netplan.present.pdf import html_to_pdf

@@ -55,10 +55,12 @@
     var o = data.outlets || { id: [] };
     this.iconOf = {};
     var self = this;
-    Object.keys(data.outlet_layers || {}).forEach(function (k) {
-      self.iconOf[k] = {};
-      data.outlet_layers[k].forEach(function (e) { self.iconOf[k][e[0]] = e[1]; });
-    });
+    this.indexIcons();
+    if (data.phases) {  // a phased plan: the page's own layers are its last phase's
+      this.phase = data.phases.length - 1;
+      this.phaseBase = { layers: data.outlet_layers, popup: o.popup, arr: o.arr, wait: o.wait,
+        arrows: data.arrows };
+    }
     map.createPane("netplanBase").style.zIndex = 250;
     map.createPane("netplanZones").style.zIndex = 350;
     map.createPane("netplanCatch").style.zIndex = 370;
@@ -79,6 +81,7 @@
     this.drawOutlets();
     this.drawArrows();
     this.bindPanel();
+    if (data.phases && data.phase_default !== this.phase) { this.setPhase(data.phase_default); }
     var checked = document.querySelector("input[name=netplan-measure]:checked");
     this.setMeasure(checked ? checked.value : data.default_measure);
     this.view = data.default_view || null;
@@ -89,10 +92,98 @@
       setTimeout(function () {
         self.buildTable(o);
         self.applyFilters();
+        self.showPhase();
         document.body.classList.add("netplan-ready");
       }, 0);
     });
   }
+
+  NetplanMap.prototype.indexIcons = function () {
+    var self = this, layers = this.data.outlet_layers || {};
+    this.iconOf = {};
+    Object.keys(layers).forEach(function (k) {
+      self.iconOf[k] = {};
+      layers[k].forEach(function (e) { self.iconOf[k][e[0]] = e[1]; });
+    });
+  };
+
+  // --- phases (a phased plan) -------------------------------------------------------------
+
+  // Show the network after phase k: its markers, popups, figures, arrows, table and KPIs.
+  NetplanMap.prototype.setPhase = function (k) {
+    var ph = this.data.phases, self = this;
+    if (!ph || k < 0 || k >= ph.length || k === this.phase) { return; }
+    var p = ph[k], b = this.phaseBase, o = this.data.outlets;
+    this.phase = k;
+    this.data.outlet_layers = p.layers || b.layers;
+    o.popup = p.popup || b.popup;
+    o.arr = p.arr || b.arr;
+    o.wait = p.wait || b.wait;
+    this.data.arrows = p.arrows || b.arrows;
+    this.indexIcons();
+    this.map.closePopup();
+    this.clearPick();
+    Object.keys(this.markers).forEach(function (key) {
+      if (self.groups[key]) { self.groups[key].clearLayers(); }
+    });
+    this.markers = {};
+    if (this.groups.relocations) { this.groups.relocations.clearLayers(); }
+    this.drawOutlets();
+    this.drawArrows();
+    if (this.tableRows) {
+      var col = this.sortCol, asc = this.sortAsc;
+      this.buildTable(o);
+      this.sortTable(col, asc);
+    }
+    this.applyFilters();
+    this.showPhase();
+  };
+
+  // The slider, the KPI panel (the phase's own kpis.json, drawn in Python) and the line
+  // of figures read from the phase's behaviour block.
+  NetplanMap.prototype.showPhase = function () {
+    var ph = this.data.phases;
+    if (!ph) { return; }
+    var p = ph[this.phase], k = this.phase;
+    var slider = document.getElementById("netplan-phase");
+    if (slider) {
+      slider.value = String(k);
+      slider.setAttribute("aria-valuetext", String(p.year));
+    }
+    all("#netplan-phases button[data-phase]").forEach(function (btn) {
+      var on = Number(btn.getAttribute("data-phase")) === k;
+      btn.classList.toggle("netplan-active", on);
+      btn.setAttribute("aria-pressed", on ? "true" : "false");
+    });
+    var body = document.getElementById("netplan-kpi-body");
+    if (body) { body.innerHTML = p.kpi_html; }  // netplan's own markup, escaped in Python
+    all("[data-count]").forEach(function (el) {
+      el.textContent = fmt((p.counts || {})[el.getAttribute("data-count")] || 0, 0);
+    });
+    var status = document.getElementById("netplan-phase-status");
+    if (status) {
+      var after = (p.behaviour || {}).after;
+      status.textContent = "After phase " + p.year + " (" + (k + 1) + " of " + ph.length +
+        "): " + (after ? "counter wait " + fmt(after.counter_mean_wait_min, 1) + " min, " +
+          fmt(100 * after.share_customers_wait_over_target, 1) + " % of customers wait over " +
+          "the target, " + fmt(after.overloaded_outlets, 0) + " outlets overloaded" :
+          "no behaviour figures") + ". Actions this phase: " +
+        p.done + ".";  // plain text, set as text
+    }
+  };
+
+  NetplanMap.prototype.bindPhases = function () {
+    var self = this, slider = document.getElementById("netplan-phase");
+    if (!this.data.phases) { return; }
+    if (slider) {
+      slider.addEventListener("input", function () { self.setPhase(Number(slider.value)); });
+    }
+    all("#netplan-phases button[data-phase]").forEach(function (btn) {
+      btn.addEventListener("click", function () {
+        self.setPhase(Number(btn.getAttribute("data-phase")));
+      });
+    });
+  };
 
   // --- drawing ------------------------------------------------------------------------
 
@@ -297,7 +388,10 @@
         byIdx[i] = mk;
       });
     });
-    this.map.on("popupclose", function () { self.clearPick(); });
+    if (!this.popupBound) {
+      this.map.on("popupclose", function () { self.clearPick(); });
+      this.popupBound = true;
+    }
   };
 
   NetplanMap.prototype.drawArrows = function () {
@@ -330,6 +424,7 @@
   NetplanMap.prototype.buildTable = function (o) {
     var t = this.data.table, body = document.querySelector("#netplan-table tbody");
     this.tableRows = [];
+    this.rows = {};
     if (!t || !body) { return; }
     var icons = this.data.icons || {}, self = this, html = [];
     var skip = t.skip || [];
@@ -361,10 +456,13 @@
       self.rows[r.i] = tr;
       tr.setAttribute("data-site", o.id[r.i]);  // the raw id, as an attribute
     });
-    body.addEventListener("click", function (e) {
-      var tr = e.target.closest("tr[data-i]");
-      if (tr) { self.pick(Number(tr.getAttribute("data-i")), true); }
-    });
+    if (!this.tableBound) {
+      body.addEventListener("click", function (e) {
+        var tr = e.target.closest("tr[data-i]");
+        if (tr) { self.pick(Number(tr.getAttribute("data-i")), true); }
+      });
+      this.tableBound = true;
+    }
     this.sortCol = 0;
     this.sortAsc = true;
     this.markSort();
@@ -593,6 +691,7 @@
   NetplanMap.prototype.bindPanel = function () {
     var self = this, map = this.map;
     this.addTileToggle();
+    this.bindPhases();
     var toggle = document.getElementById("netplan-side-toggle");
     if (toggle) {
       toggle.addEventListener("click", function () {
