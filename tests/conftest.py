@@ -22,6 +22,16 @@ import pytest
 import shapely
 from conftest_browser import browser  # noqa: F401 - the browser tests' fixture
 
+
+@pytest.fixture(autouse=True, scope="session")
+def _netplan_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Commands run by the tests keep their caches in a temporary folder, not ~/.cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NETPLAN_CACHE_DIR", str(tmp_path_factory.mktemp("netplan-cache")))
+        mp.delenv("NETPLAN_NO_CACHE", raising=False)
+        yield
+
+
 C_LON, C_LAT = 116.40, 39.90
 RING_HALF_DEG = {2: 0.01, 3: 0.02, 4: 0.03, 5: 0.04, 6: 0.045}
 

@@ -214,34 +214,89 @@ def behaviour_of(scenario: Scenario, *, rule: str | None = None) -> Behaviour:
 _Curve = Callable[[FloatArray], tuple[FloatArray, FloatArray, FloatArray]]
 
 
+_POINTS: dict[tuple[int, float, float, float], dict[float, tuple[float, float, float]]] = {}
+"""Erlang A figures already solved in this process: (servers, service, patience, target)
+-> arrivals per hour -> (mean wait, share giving up, share over the target)."""
+
+_POINTS_MAX = 500_000
+"""Points kept at most; past it the memo starts afresh (a few tens of MB)."""
+
+
+def _solved(key: tuple[int, float, float, float], xs: list[float]
+            ) -> dict[float, tuple[float, float, float]]:
+    """The memo of ``key`` holding (at least) the points ``xs``, solving the missing ones."""
+    if sum(len(v) for v in _POINTS.values()) + len(xs) > _POINTS_MAX:
+        _POINTS.clear()
+    memo = _POINTS.setdefault(key, {})
+    todo = [x for x in dict.fromkeys(xs) if x not in memo]
+    if todo:
+        c, service_min, patience_min, target_min = key
+        w, a, o = erlang_a_curve(c, service_min, patience_min, t_min=target_min,
+                                 arrivals_per_h=np.asarray(todo, dtype=np.float64))
+        memo.update(zip(todo, zip(w.tolist(), a.tolist(), o.tolist(), strict=True),
+                        strict=True))
+    return memo
+
+
 def _queue_curves(servers: IntArray, load_max: float, service_min: float,
                   patience_min: float, target_min: float) -> _Curve:
     """Erlang A figures of every outlet's queue as a function of its arrivals.
 
-    Each distinct number of servers is solved once on a grid of arrival rates (dense up
-    to three times its capacity, then coarse up to twenty times, or the whole demand if
-    less) and interpolated; beyond the grid the last point holds (almost every customer
-    gives up there, after about the mean patience). Outlets without servers take no
-    customers of this stream.
+    Each distinct number of servers has a grid of arrival rates (dense up to three times
+    its capacity, then coarse up to twenty times, or the whole demand if less) and is
+    interpolated linearly on it; beyond the grid the last point holds (almost every
+    customer gives up there, after about the mean patience). Outlets without servers take
+    no customers of this stream.
+
+    A grid point is solved only when an interpolation reads it (the two points around a
+    load, an end of the grid beyond it), and once per process (:data:`_POINTS`): every
+    measurement of a plan (diagnosis, the holds loop, before and after under each rule)
+    reads the same points again. The figures are those of the whole grid solved at once.
     """
-    tables: dict[int, tuple[FloatArray, FloatArray, FloatArray, FloatArray]] = {}
+    tables: dict[int, _Table] = {}
     for c in sorted({int(x) for x in servers if x > 0}):
         cap = 60.0 * c / service_min
         top = min(max(load_max, 1.0) * 1.05, 20.0 * cap)
         grid = np.unique(np.concatenate((np.linspace(0.0, 3.0 * cap, 241),
                                          np.linspace(3.0 * cap, max(top, 3.0 * cap), 41))))
-        tables[c] = (grid, *erlang_a_curve(c, service_min, patience_min, t_min=target_min,
-                                           arrivals_per_h=grid))
+        tables[c] = _Table((c, float(service_min), float(patience_min), float(target_min)),
+                           grid)
 
     def curve(load: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         wait, gone, over = (np.zeros(load.size) for _ in range(3))
-        for c, (grid, w, a, o) in tables.items():
+        for c, table in tables.items():
             m = servers == c
             x = load[m]
-            wait[m], gone[m], over[m] = (np.interp(x, grid, y) for y in (w, a, o))
+            ys = table.read(x)
+            wait[m], gone[m], over[m] = (np.interp(x, table.grid, y) for y in ys)
         return wait, gone, over
 
     return curve
+
+
+class _Table:
+    """One queue's three curves on its grid, filled at the points interpolations read."""
+
+    def __init__(self, key: tuple[int, float, float, float], grid: FloatArray) -> None:
+        self.key, self.grid = key, grid
+        self.ys = np.zeros((3, grid.size))
+        self.known = np.zeros(grid.size, dtype=bool)
+
+    def read(self, x: FloatArray) -> FloatArray:
+        """The curves, solved (at least) at the points ``np.interp`` reads for ``x``: the
+        two around each load, an end of the grid beyond it; the others stay 0, unread."""
+        n = self.grid.size
+        j = np.searchsorted(self.grid, x[~np.isnan(x)], side="right") - 1
+        mark = np.zeros(n, dtype=bool)
+        mark[np.maximum(j, 0)] = True
+        mark[np.clip(j + 1, 0, n - 1)] = True
+        new = np.flatnonzero(mark & ~self.known)
+        if new.size:
+            xs = [float(v) for v in self.grid[new]]
+            memo = _solved(self.key, xs)
+            self.ys[:, new] = np.array([memo[v] for v in xs], np.float64).T
+            self.known[new] = True
+        return self.ys
 
 
 # --- the rules -----------------------------------------------------------------------------

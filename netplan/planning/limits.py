@@ -21,14 +21,42 @@ them by construction. ``min_share_outside_ring`` is a city-level ratio and is no
 
 A single-district plan (:func:`netplan.planning.plan.make_plan` with ``district``) runs
 with its share, as each district of a district-by-district plan does.
+
+The split needs the whole city measured under the behaviour rule, which costs more than
+planning a small district, so it is computed once and kept (:func:`split_limits`):
+
+- in memory, for a process that plans many districts (the last :data:`MEMORY_ENTRIES`);
+- on disk, only inside a :func:`split_cache` block (the command line opens one unless
+  ``--no-cache`` or ``NETPLAN_NO_CACHE=1``): one small JSON file
+  ``split-limits-<key>.json`` in :func:`default_cache_dir` (``$NETPLAN_CACHE_DIR``, else
+  ``$XDG_CACHE_HOME/netplan``, else ``~/.cache/netplan``).
+
+The key is the SHA-256 of what the split reads: the districts, zones, branches and
+candidates layers as loaded (every column and geometry, the CRS), the whole scenario
+(its settings, not where it was read from), the year, and netplan's own source code and
+numpy / scipy versions, so a changed study, scenario, year or netplan misses the cache.
+netplan writes only files of that name there, never replaces one (a file it cannot read
+is left alone and the split computed afresh) and never deletes any; removing the folder
+is always safe.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import hashlib
+import json
+import logging
 import math
+import os
 import re
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,9 +72,14 @@ __all__ = [
     "DistrictLimits",
     "apportion",
     "check_adcode",
+    "default_cache_dir",
     "district_scenario",
+    "split_cache",
+    "split_key",
     "split_limits",
 ]
+
+log = logging.getLogger(__name__)
 
 ADCODE = re.compile(r"\d{6}")
 """A district adcode: six digits (also safe as a folder name)."""
@@ -199,17 +232,66 @@ def split_limits(study: Study, scenario: Scenario, *, year: int | None = None,
     year
         Demand year of the diagnosis; default the scenario's horizon year.
     diagnosis
-        A :class:`netplan.planning.diagnose.Diagnosis` already computed for ``year`` (optional).
+        A :class:`netplan.planning.diagnose.Diagnosis` already computed for ``year``
+        (optional; then nothing is cached).
 
     Returns
     -------
     dict
-        adcode -> :class:`DistrictLimits`, in adcode order.
+        adcode -> :class:`DistrictLimits`, in adcode order. Kept in memory and, inside a
+        :func:`split_cache` block, on disk (see the module docstring): the same split as
+        computing it afresh.
     """
-    from netplan.planning.diagnose import diagnose
-
     year = scenario.horizon_year if year is None else year
-    diag = diagnosis if diagnosis is not None else diagnose(study, scenario, year=year)
+    if diagnosis is not None:
+        return _split(study, scenario, year, diagnosis)
+    key = split_key(study, scenario, year)
+    with _MEMORY_LOCK:
+        hit = _MEMORY.get(key)
+    folder = _CACHE_DIR.get()
+    if hit is None and folder is not None:
+        hit = _read_cached(folder, key)
+    if hit is None:
+        hit = _split(study, scenario, year, None)
+        if folder is not None:
+            _write_cached(folder, key, hit)
+    with _MEMORY_LOCK:
+        _MEMORY[key] = hit
+        _MEMORY.move_to_end(key)
+        while len(_MEMORY) > MEMORY_ENTRIES:
+            _MEMORY.popitem(last=False)
+    return dict(hit)
+
+
+def _loads(study: Study, scenario: Scenario, year: int, diagnosis: Any
+           ) -> tuple[Any, NDArray[np.float64], Any, NDArray[np.float64], NDArray[np.float64]]:
+    """Zone adcodes and unserved arrivals, outlet adcodes, loads and capacities at the
+    target: the figures of :func:`~netplan.planning.diagnose.diagnose` the split reads
+    (measured alone when no diagnosis is given: the same numbers, without its tables)."""
+    if diagnosis is not None:
+        z, o = diagnosis.zones, diagnosis.outlets
+        return (z["adcode"], np.asarray(z["arrivals_per_h"] * z["unserved_share"], np.float64),
+                o["adcode"], o["arrivals_per_h"].to_numpy(np.float64),
+                o["capacity_per_h"].to_numpy(np.float64))
+    from netplan.model.behaviour import behaviour_of
+    from netplan.planning.evaluate import Network, measure, study_zones, zone_points
+
+    branches = study.branches
+    zxy, _, arrivals = study_zones(study, scenario, year=year)
+    net = Network(xy=zone_points(branches),
+                  counters=branches["counters"].to_numpy(dtype=np.int64),
+                  terminals=branches["terminals"].to_numpy(dtype=np.int64))
+    m = measure(zone_xy=zxy, zone_arrivals=arrivals, network=net, scenario=scenario,
+                behaviour=behaviour_of(scenario))
+    return (study.zones["adcode"].to_numpy(dtype=object),
+            np.asarray(arrivals * m.assignment.unserved_share, np.float64),
+            branches["adcode"].to_numpy(dtype=object),
+            np.asarray(m.load, np.float64), np.asarray(m.capacity, np.float64))
+
+
+def _split(study: Study, scenario: Scenario, year: int, diagnosis: Any
+           ) -> dict[str, DistrictLimits]:
+    """:func:`split_limits` computed afresh."""
     adcodes = sorted(check_adcode(a) for a in study.districts["adcode"].astype(str))
     idx = {a: k for k, a in enumerate(adcodes)}
     n = len(adcodes)
@@ -220,12 +302,10 @@ def split_limits(study: Study, scenario: Scenario, *, year: int | None = None,
         ok = (g >= 0) & np.isfinite(v)
         return np.bincount(g[ok], weights=v[ok], minlength=n).astype(np.float64)
 
-    z, o = diag.zones, diag.outlets
-    unserved = by_district(z["adcode"], z["arrivals_per_h"] * z["unserved_share"])
-    load = o["arrivals_per_h"].to_numpy(np.float64)
-    cap = o["capacity_per_h"].to_numpy(np.float64)
-    need = unserved + by_district(o["adcode"], np.maximum(load - cap, 0.0))
-    slack = by_district(o["adcode"], np.maximum(cap - load, 0.0))
+    zone_ad, unserved_per_h, site_ad, load, cap = _loads(study, scenario, year, diagnosis)
+    unserved = by_district(zone_ad, unserved_per_h)
+    need = unserved + by_district(site_ad, np.maximum(load - cap, 0.0))
+    slack = by_district(site_ad, np.maximum(cap - load, 0.0))
     n_out = by_district(study.branches["adcode"], np.ones(len(study.branches)))
     n_cand = by_district(study.candidates["adcode"], np.ones(len(study.candidates)))
 
@@ -274,3 +354,136 @@ def district_scenario(scenario: Scenario, limits: DistrictLimits | None) -> Scen
     return scenario.replace(max_open=limits.max_open, max_close=limits.max_close,
                             max_upgrade=limits.max_upgrade, max_convert=limits.max_convert,
                             budget_cny=limits.budget_cny)
+
+
+# --- the cache of splits --------------------------------------------------------------------
+
+MEMORY_ENTRIES = 8
+"""Splits kept in memory (most recently used)."""
+
+_MEMORY: OrderedDict[str, dict[str, DistrictLimits]] = OrderedDict()
+_MEMORY_LOCK = threading.Lock()
+
+_CACHE_DIR: ContextVar[Path | None] = ContextVar("netplan_split_cache", default=None)
+
+CACHE_FORMAT = "netplan-split-limits/1"
+"""Written in every cache file and part of every key."""
+
+
+def default_cache_dir() -> Path | None:
+    """netplan's cache folder, or ``None`` when ``NETPLAN_NO_CACHE`` is set (not ``0``).
+
+    ``$NETPLAN_CACHE_DIR``, else ``$XDG_CACHE_HOME/netplan``, else ``~/.cache/netplan``.
+    """
+    if os.environ.get("NETPLAN_NO_CACHE", "").strip() not in ("", "0"):
+        return None
+    own = os.environ.get("NETPLAN_CACHE_DIR", "").strip()
+    if own:
+        return Path(own).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "netplan"
+
+
+@contextmanager
+def split_cache(folder: str | os.PathLike[str] | None) -> Iterator[None]:
+    """Within the block, :func:`split_limits` reads and writes its cache files in
+    ``folder`` (``None``: no files, memory only; outside any block too).
+
+    Parameters
+    ----------
+    folder
+        The cache folder, e.g. :func:`default_cache_dir`; created when first written.
+    """
+    token = _CACHE_DIR.set(None if folder is None else Path(folder))
+    try:
+        yield
+    finally:
+        _CACHE_DIR.reset(token)
+
+
+@functools.cache
+def _code_digest() -> str:
+    """SHA-256 of netplan's own source files and the numpy / scipy versions."""
+    import scipy
+
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256(f"{np.__version__}|{scipy.__version__}".encode())
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _layer_digest(h: Any, name: str, gdf: Any) -> None:
+    import pandas as pd
+    import shapely
+
+    geom = gdf.geometry.name
+    h.update(f"{name}|{list(map(str, gdf.columns))}|{list(map(str, gdf.dtypes))}".encode())
+    h.update(pd.util.hash_pandas_object(gdf.drop(columns=geom), index=True)
+             .to_numpy().tobytes())
+    h.update(b"".join(shapely.to_wkb(gdf.geometry.to_numpy(), hex=False, include_srid=False)))
+
+
+def split_key(study: Study, scenario: Scenario, year: int) -> str:
+    """The cache key of a split: SHA-256 of what it reads (see the module docstring).
+
+    Parameters
+    ----------
+    study, scenario, year
+        As for :func:`split_limits` (``year`` resolved).
+
+    Returns
+    -------
+    str
+        64 hex digits.
+    """
+    from netplan.model.scenario import scenario_to_dict
+
+    h = hashlib.sha256(f"{CACHE_FORMAT}|{_code_digest()}|{int(year)}|{study.crs}".encode())
+    for name in ("districts", "zones", "branches", "candidates"):
+        _layer_digest(h, name, getattr(study, name))
+    settings = {k: v for k, v in scenario_to_dict(scenario).items() if k != "source"}
+    h.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def _cache_file(folder: Path, key: str) -> Path:
+    return folder / f"split-limits-{key}.json"
+
+
+def _read_cached(folder: Path, key: str) -> dict[str, DistrictLimits] | None:
+    """The split kept under ``key``, or ``None`` (missing, unreadable or not netplan's)."""
+    path = _cache_file(folder, key)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        if raw.get("format") != CACHE_FORMAT or raw.get("key") != key:
+            raise ValueError("not this key's split")
+        names = {f.name for f in dataclasses.fields(DistrictLimits)}
+        out = {}
+        for ad, row in raw["limits"].items():
+            if set(row) != names or row["adcode"] != ad:
+                raise ValueError(f"bad row {ad}")
+            out[check_adcode(ad)] = DistrictLimits(**row)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, NetplanError) as exc:
+        log.warning("ignoring the cached split %s (%s); computing it afresh", path, exc)
+        return None
+    log.debug("city limits split read from %s", path)
+    return out
+
+
+def _write_cached(folder: Path, key: str, limits: dict[str, DistrictLimits]) -> None:
+    """Keep ``limits`` under ``key``; a failure only costs the next run the split."""
+    from netplan._io import atomic_write_text
+
+    path = _cache_file(folder, key)
+    text = json.dumps({"format": CACHE_FORMAT, "key": key,
+                       "limits": {a: dataclasses.asdict(v) for a, v in limits.items()}},
+                      ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+    try:
+        atomic_write_text(path, text)
+    except (OSError, NetplanError) as exc:
+        log.warning("could not keep the city limits split in %s (%s)", path, exc)
