@@ -117,6 +117,33 @@ def plan(  # noqa: PLR0913 - one parameter per command-line option
                                          "e.g. tcp://10.0.0.5:8786 (default: a local cluster)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the KPIs as JSON.")] = False,
+    no_cache: Annotated[
+        bool,
+        typer.Option("--no-cache", help="Split the city limits across districts afresh: do "
+                                        "not read or write netplan's cache folder "
+                                        "($NETPLAN_CACHE_DIR, else $XDG_CACHE_HOME/netplan)."),
+    ] = False,
+    robust: Annotated[
+        bool,
+        typer.Option("--robust", help="One network for several demand cases (those of "
+                                      "`netplan stress`): capacity holds in every case."),
+    ] = False,
+    demand_scenarios: Annotated[
+        str | None,
+        typer.Option("--demand-scenarios", help="With --robust: the cases, comma-separated "
+                                                "(default: low,base,high)."),
+    ] = None,
+    robust_objective: Annotated[
+        str | None,
+        typer.Option("--robust-objective", help="With --robust: expected (default; weighted "
+                                                "mean cost of the cases) or worst."),
+    ] = None,
+    case_weights: Annotated[
+        str | None,
+        typer.Option("--case-weights", help="With --robust --robust-objective expected: one "
+                                            "weight per case, comma-separated (default: "
+                                            "equal)."),
+    ] = None,
 ) -> None:
     """Plan the network: keep, open, close, upgrade, convert or relocate outlets."""
     from netplan.model.scenario import load_scenario
@@ -129,6 +156,7 @@ def plan(  # noqa: PLR0913 - one parameter per command-line option
             f"unknown solver {solver!r}; use highs or cbc", param_hint="--solver"
         )
     check_solver_options(gap=gap, time_limit=time_limit)
+    rob = _robust_options(robust, district, demand_scenarios, robust_objective, case_weights)
     if scheduler is not None:  # by the Dask runner's own rule, before any data are loaded
         from netplan.planning.dask_runner import check_scheduler
 
@@ -137,18 +165,21 @@ def plan(  # noqa: PLR0913 - one parameter per command-line option
         except NetplanError as e:
             raise typer.BadParameter(str(e), param_hint="--scheduler") from None
     from netplan._io import claim_folder
+    from netplan.planning.limits import default_cache_dir, split_cache
     from netplan.present.folder import write_plan_folder
 
     sc = load_scenario(scenario)
     study = load_study(data)
+    cache = split_cache(None if no_cache else default_cache_dir())
     if district is not None and district.strip().lower() == "all":
         from netplan.planning.dask_runner import plan_all
 
         def run_all(progress: Any) -> Any:
-            return plan_all(study, sc, workers=workers, scheduler=scheduler, year=year,
-                            solver=solver, time_limit_s=time_limit, mip_gap=gap,
-                            locked=frozenset(lock or ()), forbidden=frozenset(forbid or ()),
-                            progress=progress)
+            with cache:
+                return plan_all(study, sc, workers=workers, scheduler=scheduler, year=year,
+                                solver=solver, time_limit_s=time_limit, mip_gap=gap,
+                                locked=frozenset(lock or ()),
+                                forbidden=frozenset(forbid or ()), progress=progress)
 
         _plan_all(study, run_all, out_dir=out_dir, as_json=as_json)
         return
@@ -159,17 +190,66 @@ def plan(  # noqa: PLR0913 - one parameter per command-line option
     scope = "city" if adcode is None else adcode
     target = out_dir if out_dir is not None else Path("out") / f"plan-{scope}"
     # refuse a file or a folder of other files before solving; lock out other runs
-    with claim_folder(target), status_progress(err, enabled=not as_json) as progress:
-        result = make_plan(
-            study, sc, district=adcode, year=year, solver=solver, time_limit_s=time_limit,
-            mip_gap=gap, locked=frozenset(lock or ()), forbidden=frozenset(forbid or ()),
-            progress=progress,
-        )
+    with claim_folder(target), status_progress(err, enabled=not as_json) as progress, cache:
+        if rob is not None:
+            from netplan.planning.robust import robust_plan
+
+            result = robust_plan(
+                study, sc, cases=rob[0], objective=rob[1], weights=rob[2], district=adcode,
+                year=year, solver=solver, time_limit_s=time_limit, mip_gap=gap,
+                locked=frozenset(lock or ()), forbidden=frozenset(forbid or ()),
+                progress=progress)
+        else:
+            result = make_plan(
+                study, sc, district=adcode, year=year, solver=solver, time_limit_s=time_limit,
+                mip_gap=gap, locked=frozenset(lock or ()), forbidden=frozenset(forbid or ()),
+                progress=progress,
+            )
         write_plan_folder(result, study, target, progress=progress)
     if as_json:
         print_json(result.kpis)
     else:
         render_plan(out, result, study, folder=target)
+
+
+def _robust_options(robust: bool, district: str | None, cases: str | None,
+                    objective: str | None, weights: str | None
+                    ) -> tuple[list[str], str, list[float] | None] | None:
+    """--robust and its options, checked before any data are loaded (exit 2 otherwise):
+    ``(cases, objective, weights)``, or None without --robust."""
+    from netplan.planning.robust import OBJECTIVES, check_robust_options
+
+    given = [o for o, v in (("--demand-scenarios", cases), ("--robust-objective", objective),
+                            ("--case-weights", weights)) if v is not None]
+    if not robust:
+        if given:
+            raise typer.BadParameter(f"{given[0]} needs --robust", param_hint=given[0])
+        return None
+    if district is not None and district.strip().lower() == "all":
+        raise typer.BadParameter("--robust plans the city or one district; --district all "
+                                 "is not supported (plan the districts one by one)",
+                                 param_hint="--robust")
+    names = [c.strip() for c in (cases or "low,base,high").split(",")]
+    if not all(names):
+        raise typer.BadParameter(f"{cases!r}: give case names separated by commas, e.g. "
+                                 "low,base,high", param_hint="--demand-scenarios")
+    obj = objective or "expected"
+    w: list[float] | None = None
+    if weights is not None:
+        if obj != "expected":
+            raise typer.BadParameter("weights apply to --robust-objective expected only",
+                                     param_hint="--case-weights")
+        try:
+            w = [float(x) for x in weights.split(",")]
+        except ValueError:
+            raise typer.BadParameter(f"{weights!r}: give numbers separated by commas, e.g. "
+                                     "0.25,0.5,0.25", param_hint="--case-weights") from None
+    try:
+        check_robust_options(obj, w, None if w is None else len(names))
+    except NetplanError as e:
+        hint = "--robust-objective" if obj not in OBJECTIVES else "--case-weights"
+        raise typer.BadParameter(str(e), param_hint=hint) from None
+    return names, obj, w
 
 
 def _plan_all(study: Any, run_all: Callable[[Any], Any], *, out_dir: Path | None,

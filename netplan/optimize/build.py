@@ -54,6 +54,23 @@ Objective (minimised; the reported value is the true total, constants included):
     + sum_{existing j} close_cost[j] (1 - z[j]) - sum_k reloc_saving[k] r[k]
     + balance_weight * sum_j v[j]
 
+Blocks (a two-stage robust model)
+---------------------------------
+With ``zone_block`` the zones fall into blocks b (demand cases): block b's zones are copies
+of the customers under case b's demand. The site variables y, z, r and every side
+constraint are shared (first stage: one plan, one budget); each block assigns its own
+zones (second stage), and the capacity and balance rows hold per (site, block)::
+
+    sum_{i in b} d[i] x[i,j] - sum_{o at j} cap'[b,o] y[o] <= 0     every (j, b) that can bind
+    sum_{i in b} d[i] x[i,j] - threshold * sum_{o at j} cap''[b,o] y[o] - v[j,b] <= 0
+
+with cap[b,o] from ``block_capacity`` and D[j,b] the demand of block b's zones that may use
+j. Writing A_b = sum_{i in b} (cost x + unserved_cost u) + balance_weight sum_j v[j,b] and
+F for the site terms of the objective, ``block_objective="expected"`` minimises
+F + sum_b w_b A_b (w = ``block_weight``), and ``"worst"`` minimises F + t subject to
+A_b - t <= 0 for every block (one free column t and one row per block). One block of
+weight 1 is the model above, bit for bit.
+
 The per-pair linking x[i,j] <= z[j] (rather than the aggregated sum_i x[i,j] <= n z[j])
 is what makes the LP bound tight; it costs one row per stored pair, so the model has
 O(nnz(cost) + zones + options) nonzeros and the cost matrix is never densified.
@@ -70,7 +87,7 @@ from numpy.typing import ArrayLike
 
 from netplan._types import BoolArray, FloatArray, IntArray
 from netplan.optimize._base import _empty_f, _empty_i
-from netplan.optimize.problem import FacilityProblem, ModelSize, _entry_zones
+from netplan.optimize.problem import FacilityProblem, ModelSize, _entry_zones, block_capacity
 
 __all__ = ["FAMILIES", "model_size"]
 
@@ -116,7 +133,9 @@ class _Model:
     u0: int
     r0: int
     v0: int
-    bal_sites: IntArray
+    bal_sites: IntArray  # site of each overload column v (from v0)
+    bal_block: IntArray  # block of each overload column
+    t0: int  # the epigraph column of block_objective="worst" (-1: none)
     side: tuple[_SideRow, ...]
     col_relax: dict[str, tuple[IntArray, FloatArray, FloatArray]]
 
@@ -169,7 +188,8 @@ class _Rows:
 
 @dataclass(frozen=True, eq=False)
 class _Layout:
-    """Where each variable block starts, and the sites whose capacity or balance can bind."""
+    """Where each variable block starts, and the (site, block) rows where capacity or
+    balance can bind."""
 
     y0: int
     z0: int
@@ -177,38 +197,62 @@ class _Layout:
     u0: int
     r0: int
     v0: int
+    t0: int  # epigraph column (-1: none)
     n_cols: int
     zi: IntArray  # zone of each stored cost entry
     sj: IntArray  # site of each stored cost entry
-    reach: FloatArray  # D[j]: demand of the zones that may use site j
+    zb: IntArray  # block of each stored cost entry
+    reach: FloatArray  # (n_blocks, n_sites) D[j,b]: demand of block b's zones that may use j
+    cap: FloatArray  # (n_blocks, n_opts) capacity of each option in each block
     has_opt: BoolArray
-    cap_sites: IntArray
-    bal_sites: IntArray
+    cap_sites: IntArray  # site of each capacity row
+    cap_block: IntArray  # block of each capacity row
+    bal_sites: IntArray  # site of each balance row (and overload column)
+    bal_block: IntArray  # block of each balance row
+
+
+def _binding(p: FacilityProblem, reach: FloatArray, cap: FloatArray, has_opt: BoolArray,
+             theta: float) -> tuple[IntArray, IntArray]:
+    """(site, block) of every row where ``theta`` x the smallest capacity at the site is
+    below the demand that may reach it, block by block."""
+    sites, blocks = [], []
+    for b in range(p.n_blocks):
+        min_cap = np.full(p.n_sites, np.inf)
+        np.minimum.at(min_cap, p.opt_site, cap[b])
+        j = np.flatnonzero(has_opt & (reach[b] > 0) & (theta * min_cap < reach[b]))
+        sites.append(j)
+        blocks.append(np.full(j.size, b, dtype=np.int64))
+    return np.concatenate(sites).astype(np.int64), np.concatenate(blocks)
 
 
 def _layout(p: FacilityProblem) -> _Layout:
-    n, m, q = p.n_zones, p.n_sites, p.n_opts
+    n, m, q, nb = p.n_zones, p.n_sites, p.n_opts, p.n_blocks
     nnz = int(p.cost.nnz)
     zi = _entry_zones(p)
     sj = np.asarray(p.cost.indices, dtype=np.int64)
-    reach = np.asarray(np.bincount(sj, weights=p.demand[zi], minlength=m), np.float64)
+    zb = p.zone_block[zi]
+    reach = np.asarray(np.bincount(zb * m + sj, weights=p.demand[zi], minlength=nb * m),
+                       np.float64).reshape(nb, m)
     has_opt = np.bincount(p.opt_site, minlength=m) > 0
-    min_cap = np.full(m, np.inf)
-    np.minimum.at(min_cap, p.opt_site, p.opt_capacity)
-    cap_sites = np.flatnonzero(has_opt & (reach > 0) & (min_cap < reach))
+    cap = block_capacity(p)
+    cap_sites, cap_block = _binding(p, reach, cap, has_opt, 1.0)
     if p.balance_weight > 0:
-        bal_sites = np.flatnonzero(
-            has_opt & (reach > 0) & (p.balance_threshold * min_cap < reach))
+        bal_sites, bal_block = _binding(p, reach, cap, has_opt, p.balance_threshold)
     else:
-        bal_sites = np.empty(0, dtype=np.int64)
+        bal_sites, bal_block = _empty_i(), _empty_i()
     z0 = q
     x0 = z0 + m
     u0 = x0 + nnz
     r0 = u0 + n
     v0 = r0 + p.reloc_from.size
-    return _Layout(y0=0, z0=z0, x0=x0, u0=u0, r0=r0, v0=v0, n_cols=v0 + bal_sites.size,
-                   zi=zi, sj=sj, reach=reach, has_opt=has_opt, cap_sites=cap_sites,
-                   bal_sites=bal_sites)
+    n_cols = v0 + bal_sites.size
+    t0 = -1
+    if p.block_objective == "worst":
+        t0, n_cols = n_cols, n_cols + 1
+    return _Layout(y0=0, z0=z0, x0=x0, u0=u0, r0=r0, v0=v0, t0=t0, n_cols=n_cols,
+                   zi=zi, sj=sj, zb=zb, reach=reach, cap=cap, has_opt=has_opt,
+                   cap_sites=cap_sites, cap_block=cap_block, bal_sites=bal_sites,
+                   bal_block=bal_block)
 
 
 def _bounds(
@@ -219,6 +263,11 @@ def _bounds(
     col_lo = np.zeros(ix.n_cols)
     col_hi = np.ones(ix.n_cols)
     col_hi[ix.v0:] = np.inf
+    if ix.t0 >= 0:  # t >= A_b >= the negative part of block b's costs (0 unless some < 0)
+        x, u, _ = _assignment_costs(p, ix)
+        low = np.bincount(ix.zb, weights=np.minimum(x, 0.0), minlength=p.n_blocks) + \
+            np.bincount(p.zone_block, weights=np.minimum(u, 0.0), minlength=p.n_blocks)
+        col_lo[ix.t0] = float(low.min())
     col_hi[ix.z0:ix.x0] = (ix.has_opt & ~p.site_forbidden).astype(np.float64)
     col_lo[ix.z0:ix.x0] = p.site_locked.astype(np.float64)
     col_hi[ix.u0:ix.r0] = np.where(np.isposinf(p.unserved_cost), 0.0, 1.0)
@@ -238,16 +287,47 @@ def _objective(p: FacilityProblem, ix: _Layout) -> tuple[FloatArray, float, Bool
     close_cost = np.where(p.site_existing, p.site_close_cost, 0.0)
     c[ix.z0:ix.x0] = -close_cost
     offset = float(close_cost.sum())
-    c[ix.x0:ix.u0] = p.cost.data
-    c[ix.u0:ix.r0] = np.where(np.isposinf(p.unserved_cost), 0.0, p.unserved_cost)
     c[ix.r0:ix.v0] = -p.reloc_saving
-    c[ix.v0:] = p.balance_weight
+    x, u, v = _assignment_costs(p, ix)
+    if ix.t0 >= 0:  # worst block: the assignment costs live in the epigraph rows
+        c[ix.t0] = 1.0
+    elif p.n_blocks > 1 or (p.block_weight != 1.0).any():
+        w = p.block_weight
+        c[ix.x0:ix.u0] = x * w[ix.zb]
+        c[ix.u0:ix.r0] = u * w[p.zone_block]
+        c[ix.v0:ix.v0 + v.size] = v * w[ix.bal_block]
+    else:
+        c[ix.x0:ix.u0] = x
+        c[ix.u0:ix.r0] = u
+        c[ix.v0:] = v
     integer = np.zeros(ix.n_cols, dtype=np.bool_)
     integer[ix.y0:ix.z0] = True
     integer[ix.r0:ix.v0] = True
     if p.single_source:
         integer[ix.x0:ix.u0] = True
     return c, offset, integer
+
+
+def _assignment_costs(p: FacilityProblem, ix: _Layout) -> tuple[FloatArray, FloatArray,
+                                                                 FloatArray]:
+    """Unweighted objective coefficients of the x, u and v columns (a block's cost A_b)."""
+    x = np.asarray(p.cost.data, dtype=np.float64)
+    u = np.where(np.isposinf(p.unserved_cost), 0.0, p.unserved_cost)
+    v = np.full(ix.bal_sites.size, p.balance_weight)
+    return x, u, v
+
+
+def _worst_rows(R: _Rows, p: FacilityProblem, ix: _Layout) -> None:
+    """Every block b: A_b - t <= 0 (the epigraph of the worst block's assignment cost)."""
+    if ix.t0 < 0:
+        return
+    nb = p.n_blocks
+    x, u, v = _assignment_costs(p, ix)
+    s = R.block(nb, -np.inf, 0.0)
+    R.add(s + ix.zb, ix.x0 + np.arange(x.size), x)
+    R.add(s + p.zone_block, np.arange(ix.u0, ix.r0), u)
+    R.add(s + ix.bal_block, ix.v0 + np.arange(v.size), v)
+    R.add(s + np.arange(nb), np.full(nb, ix.t0), -1.0)
 
 
 def _zone_rows(R: _Rows, p: FacilityProblem, ix: _Layout) -> None:
@@ -275,35 +355,38 @@ def _link_rows(R: _Rows, ix: _Layout) -> None:
 
 
 def _capacity_rows(R: _Rows, p: FacilityProblem, ix: _Layout) -> None:
-    """Load - cap' y <= 0 at every site where capacity can bind."""
-    cap_sites = ix.cap_sites
+    """Load - cap' y <= 0 at every (site, block) where capacity can bind."""
+    cap_sites, cap_block = ix.cap_sites, ix.cap_block
     if not cap_sites.size:
         return
-    d, zi, sj = p.demand, ix.zi, ix.sj
-    cap_eff = np.minimum(p.opt_capacity, ix.reach[p.opt_site])
-    cap_row = np.full(p.n_sites, -1, dtype=np.int64)
+    d, zi, sj, zb = p.demand, ix.zi, ix.sj, ix.zb
+    cap_row = np.full((p.n_blocks, p.n_sites), -1, dtype=np.int64)
     s = R.block(cap_sites.size, -np.inf, 0.0)
-    cap_row[cap_sites] = s + np.arange(cap_sites.size)
-    e = np.flatnonzero((cap_row[sj] >= 0) & (d[zi] > 0))
-    R.add(cap_row[sj[e]], ix.x0 + e, d[zi[e]])
-    o = np.flatnonzero(cap_row[p.opt_site] >= 0)
-    R.add(cap_row[p.opt_site[o]], ix.y0 + o, -cap_eff[o])
+    cap_row[cap_block, cap_sites] = s + np.arange(cap_sites.size)
+    e = np.flatnonzero((cap_row[zb, sj] >= 0) & (d[zi] > 0))
+    R.add(cap_row[zb[e], sj[e]], ix.x0 + e, d[zi[e]])
+    for b in np.unique(cap_block).tolist():
+        cap_eff = np.minimum(ix.cap[b], ix.reach[b][p.opt_site])
+        o = np.flatnonzero(cap_row[b][p.opt_site] >= 0)
+        R.add(cap_row[b][p.opt_site[o]], ix.y0 + o, -cap_eff[o])
 
 
 def _balance_rows(R: _Rows, p: FacilityProblem, ix: _Layout) -> None:
-    """Load - theta * cap'' y - v <= 0 at every site where the balance term can bind."""
+    """Load - theta * cap'' y - v <= 0 at every (site, block) where the balance term can
+    bind."""
     nb = ix.bal_sites.size
     if not nb:
         return
-    d, zi, sj, theta = p.demand, ix.zi, ix.sj, p.balance_threshold
-    bal_row = np.full(p.n_sites, -1, dtype=np.int64)
+    d, zi, sj, zb, theta = p.demand, ix.zi, ix.sj, ix.zb, p.balance_threshold
+    bal_row = np.full((p.n_blocks, p.n_sites), -1, dtype=np.int64)
     s = R.block(nb, -np.inf, 0.0)
-    bal_row[ix.bal_sites] = s + np.arange(nb)
-    e = np.flatnonzero((bal_row[sj] >= 0) & (d[zi] > 0))
-    R.add(bal_row[sj[e]], ix.x0 + e, d[zi[e]])
-    o = np.flatnonzero(bal_row[p.opt_site] >= 0)
-    cap_bal = np.minimum(p.opt_capacity[o], ix.reach[p.opt_site[o]] / theta)
-    R.add(bal_row[p.opt_site[o]], ix.y0 + o, -theta * cap_bal)
+    bal_row[ix.bal_block, ix.bal_sites] = s + np.arange(nb)
+    e = np.flatnonzero((bal_row[zb, sj] >= 0) & (d[zi] > 0))
+    R.add(bal_row[zb[e], sj[e]], ix.x0 + e, d[zi[e]])
+    for b in np.unique(ix.bal_block).tolist():
+        o = np.flatnonzero(bal_row[b][p.opt_site] >= 0)
+        cap_bal = np.minimum(ix.cap[b][o], ix.reach[b][p.opt_site[o]] / theta)
+        R.add(bal_row[b][p.opt_site[o]], ix.y0 + o, -theta * cap_bal)
     R.add(s + np.arange(nb), ix.v0 + np.arange(nb), -1.0)
 
 
@@ -442,6 +525,7 @@ def _build(p: FacilityProblem) -> _Model:
     _link_rows(R, ix)
     _capacity_rows(R, p, ix)
     _balance_rows(R, p, ix)
+    _worst_rows(R, p, ix)
     _relocation_rows(R, p, ix)
     # side constraints (few rows, each named for the infeasibility diagnosis)
     _group_rows(R, p, ix)
@@ -460,7 +544,8 @@ def _build(p: FacilityProblem) -> _Model:
         row_lo=np.concatenate(R.lo) if R.lo else _empty_f(),
         row_hi=np.concatenate(R.hi) if R.hi else _empty_f(),
         integer=integer, y0=ix.y0, z0=ix.z0, x0=ix.x0, u0=ix.u0, r0=ix.r0, v0=ix.v0,
-        bal_sites=ix.bal_sites, side=tuple(R.side), col_relax=col_relax,
+        bal_sites=ix.bal_sites, bal_block=ix.bal_block, t0=ix.t0, side=tuple(R.side),
+        col_relax=col_relax,
     )
 
 

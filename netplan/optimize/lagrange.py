@@ -22,6 +22,10 @@ repaired to enough capacity, and an exact assignment (nearest open site when cap
 cannot bind, else a transportation LP). The multipliers also fix sites: a site whose
 forced opening (or closing) lifts the bound above the best plan is in no better plan
 (:func:`site_fixing`).
+
+Models with zone blocks (the robust model of ``FacilityProblem.zone_block``: capacity per
+(site, block), an expected or worst objective over blocks) are outside this relaxation:
+:func:`lagrangian_applies` says so, and :func:`~netplan.optimize.solve` skips it for them.
 """
 
 from __future__ import annotations
@@ -94,6 +98,9 @@ def lagrangian_applies(p: FacilityProblem) -> str | None:
     """
     if p.n_zones == 0 or p.n_opts == 0:
         return "an empty model"
+    if p.n_blocks > 1 or p.block_objective != "expected":
+        return ("zone blocks (a robust model): its site problem prices one capacity per "
+                "site and one plain objective")
     return None
 
 

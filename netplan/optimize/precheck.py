@@ -13,7 +13,7 @@ import numpy as np
 
 from netplan._errors import InfeasibleError
 from netplan._types import BoolArray, IntArray
-from netplan.optimize.problem import FacilityProblem
+from netplan.optimize.problem import FacilityProblem, block_capacity
 
 
 @dataclass(frozen=True, eq=False)
@@ -179,6 +179,10 @@ def _check_capacity(p: FacilityProblem, s: _Sites) -> None:
     demand_must = float(p.demand[must].sum())
     best_cap = np.full(p.n_sites, 0.0)
     np.maximum.at(best_cap, p.opt_site, p.opt_capacity)
+    if p.n_blocks > 1:  # each block must fit on its own (block_capacity: the largest)
+        demand_must = float(np.bincount(p.zone_block[must], weights=p.demand[must]).max(
+            initial=0.0))
+        np.maximum.at(best_cap, p.opt_site, block_capacity(p).max(axis=0))
     if p.single_source:
         zi = np.repeat(np.arange(p.n_zones), s.n_rows_per_zone)
         zone_cap = np.zeros(p.n_zones)

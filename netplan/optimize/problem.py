@@ -15,10 +15,12 @@ from numpy.typing import ArrayLike
 
 from netplan._types import BoolArray, FloatArray, IntArray
 from netplan.optimize._base import (
+    _UNSET_F,
     _UNSET_I,
     _as_csr,
     _bad,
     _bool_vec,
+    _check_floats,
     _empty_i,
     _float_vec,
     _frozen,
@@ -97,6 +99,33 @@ class FacilityProblem:
         (n_sites,) option index per site (-1 = none), e.g. the current network
         (:meth:`current_options`); used as a MIP start when it can be completed to a
         feasible solution.
+    zone_block
+        (n_zones,) block (demand case, scenario) of each zone, 0 .. n_blocks - 1; default
+        0 (one block: the plain model). Zones of different blocks are copies of the same
+        customers under different demand: each block assigns its own zones, and capacity
+        (and balance) rows hold per (site, block), so one choice of sites (the first
+        stage, one budget) must serve every block (the second stage). See
+        :mod:`netplan.optimize.build`, "Blocks".
+    block_weight
+        (n_blocks,) >= 0 weight of each block's assignment costs (travel, unserved,
+        balance) in the objective, e.g. the cases' probabilities. Default 1.
+    block_capacity
+        (n_blocks, n_opts) capacity of each option in each block (a case may change what
+        an outlet can serve); None = ``opt_capacity`` in every block. When given, the
+        model reads capacities from it only (``opt_capacity`` still feeds the greedy
+        completion of ``warm_start``: give the smallest capacity of the blocks there).
+    block_objective
+        ``"expected"`` (default): fixed costs + the weighted sum of the blocks'
+        assignment costs. ``"worst"``: fixed costs + the largest block assignment cost
+        (an epigraph column; ``block_weight`` is not used, and ``warm_start`` is refused
+        because its greedy completion knows no epigraph).
+
+    Notes
+    -----
+    With more than one block the Lagrangian bound (:mod:`netplan.optimize.lagrange`) does
+    not apply (its site problem prices one assignment per zone and one capacity per site);
+    ``solve`` skips it. The neighbourhood search works on the model's columns and handles
+    blocks as it is (a neighbourhood frees its sites' zones in every block).
     """
 
     demand: FloatArray
@@ -134,6 +163,10 @@ class FacilityProblem:
     balance_weight: float = 0.0
     balance_threshold: float = 1.0
     warm_start: IntArray | None = None
+    zone_block: IntArray = field(default_factory=_unset_i)
+    block_weight: FloatArray = field(default_factory=_unset_f)
+    block_capacity: FloatArray | None = None
+    block_objective: str = "expected"
 
     def __post_init__(self) -> None:
         cost = _as_csr("cost", self.cost)
@@ -150,6 +183,7 @@ class FacilityProblem:
         _check_relocations(self, m)
         _check_terms(self)
         _check_warm_start(self, m)
+        _check_blocks(self, n)
 
     @property
     def n_zones(self) -> int:
@@ -165,6 +199,11 @@ class FacilityProblem:
     def n_opts(self) -> int:
         """Number of (site, format) options."""
         return int(self.opt_site.size)
+
+    @property
+    def n_blocks(self) -> int:
+        """Number of zone blocks (demand cases); 1 for the plain model."""
+        return int(self.block_weight.size)
 
     @property
     def n_groups(self) -> int:
@@ -436,6 +475,45 @@ def _check_warm_start(p: FacilityProblem, m: int) -> None:
         raise _bad("warm_start", f"site {j} gets option {ws[j]} which belongs to site "
                                  f"{opt_site[ws[j]]}")
     _put(p, "warm_start", ws)
+
+
+def _check_blocks(p: FacilityProblem, n: int) -> None:
+    """Zone blocks, their weights and capacities, and the objective over blocks."""
+    zb = _int_vec("zone_block", p.zone_block, n, default=0, lo=0)
+    _put(p, "zone_block", zb)
+    n_blocks = int(zb.max()) + 1 if zb.size else 1
+    bw = p.block_weight
+    if bw is not None and bw is not _UNSET_F and np.asarray(bw).size != n_blocks:
+        raise _bad("block_weight", f"has {np.asarray(bw).size} entries but zone_block uses "
+                                   f"blocks 0..{n_blocks - 1}; give one weight per block")
+    _put(p, "block_weight", _float_vec("block_weight", bw, n_blocks, default=1.0,
+                                       nonneg=True))
+    if p.block_capacity is not None:
+        q = p.opt_site.size
+        try:
+            cap = np.array(p.block_capacity, dtype=np.float64, copy=True)
+        except (TypeError, ValueError) as exc:
+            raise _bad("block_capacity", f"expected numbers ({exc})") from None
+        if cap.shape != (n_blocks, q):
+            raise _bad("block_capacity", f"expected shape ({n_blocks}, {q}) (blocks x "
+                                         f"options), got {cap.shape}")
+        _check_floats("block_capacity", cap.ravel(), allow_posinf=True, nonneg=True)
+        _put(p, "block_capacity", _frozen(cap))
+    if p.block_objective not in ("expected", "worst"):
+        raise _bad("block_objective", f"expected 'expected' or 'worst', got "
+                                      f"{p.block_objective!r}")
+    if p.block_objective == "worst" and p.warm_start is not None:
+        raise _bad("warm_start", "is not supported with block_objective='worst' (its greedy "
+                                 "completion has no value for the epigraph column); leave "
+                                 "it out")
+
+
+def block_capacity(p: FacilityProblem) -> FloatArray:
+    """(n_blocks, n_opts) capacity of each option in each block (``opt_capacity`` in every
+    block unless ``block_capacity`` is given)."""
+    if p.block_capacity is not None:
+        return p.block_capacity
+    return np.broadcast_to(p.opt_capacity, (p.n_blocks, p.n_opts))
 
 
 def _entry_zones(p: FacilityProblem) -> IntArray:

@@ -45,8 +45,9 @@ def _col_names(mdl: _Model, p: FacilityProblem) -> list[str]:
     names += [f"x{i}_{j}" for i, j in zip(zi.tolist(), cost.indices.tolist(), strict=True)]
     names += [f"u{i}" for i in range(p.n_zones)]
     names += [f"r{k}" for k in range(p.reloc_from.size)]
-    names += [f"v{j}" for j in mdl.bal_sites.tolist()]
-    return names
+    names += [f"v{j}" if b == 0 else f"v{j}_{b}"  # one overload column per (site, block)
+              for j, b in zip(mdl.bal_sites.tolist(), mdl.bal_block.tolist(), strict=True)]
+    return names + ["t"] * (mdl.t0 >= 0)  # the epigraph column of block_objective="worst"
 
 
 def _pulp_solver(solver: str, *, msg: bool, time_limit_s: float | None, mip_gap: float,

@@ -34,6 +34,8 @@ __all__ = [
     "NetworkKpis",
     "OverCapacity",
     "RepairStats",
+    "RobustCase",
+    "RobustInfo",
     "RunInfo",
     "ScenarioEcho",
     "ServiceKpis",
@@ -320,6 +322,52 @@ class DistrictRunInfo(TypedDict):
     limits: DistrictLimitsInfo | None
 
 
+class RobustCase(TypedDict):
+    """The robust plan under one demand case (:mod:`netplan.planning.robust`).
+
+    Attributes
+    ----------
+    case, channel_shift, growth, visit_frequency
+        The case (:class:`netplan.planning.stress.DemandCase`).
+    weight
+        Its weight in the expected objective (1 / n each by default; not used by
+        ``worst``).
+    service
+        The plan's network after, measured under the case with the behaviour model.
+    cost_cny_per_year
+        Its yearly cost under the case, unserved customers priced in (as ``netplan
+        stress`` prices it).
+    """
+
+    case: str
+    channel_shift: float
+    growth: float
+    visit_frequency: float
+    weight: float
+    service: ServiceKpis
+    cost_cny_per_year: float
+
+
+class RobustInfo(TypedDict):
+    """How a robust plan was made (``netplan plan --robust``).
+
+    Attributes
+    ----------
+    objective
+        ``expected`` (weighted sum of the cases' assignment costs) or ``worst`` (the
+        largest of them), each plus the sites' costs.
+    cases
+        Per case, in the order given: weight and the plan's behaviour figures.
+    holds_loop
+        Always False: a robust plan is solved once, without the loop that makes a plan
+        hold under the rule (``behaviour.holds`` says whether it holds in the base case).
+    """
+
+    objective: str
+    cases: list[RobustCase]
+    holds_loop: bool
+
+
 class Kpis(TypedDict):
     """The content of ``kpis.json``.
 
@@ -345,6 +393,9 @@ class Kpis(TypedDict):
         written before the behaviour model).
     failed_districts, skipped_districts, merge, coordination, districts_run
         Only in a city plan merged from district runs.
+    robust
+        Only in a robust plan (``netplan plan --robust``): its cases, weights, objective
+        and figures per case.
     """
 
     scope: str
@@ -361,6 +412,7 @@ class Kpis(TypedDict):
     merge: NotRequired[MergeInfo]
     coordination: NotRequired[Coordination]
     districts_run: NotRequired[dict[str, DistrictRunInfo]]
+    robust: NotRequired[RobustInfo]
 
 
 KPIS_KEYS: frozenset[str] = Kpis.__required_keys__

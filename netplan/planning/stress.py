@@ -43,7 +43,7 @@ from netplan.planning.plan import Plan, make_plan, read_plan
 from netplan.study.layers import Study
 
 __all__ = ["BUILTIN_CASES", "REGRET_KEYS", "CaseResult", "DemandCase", "StressResult",
-           "demand_cases", "stress_plan"]
+           "case_figures", "demand_cases", "stress_plan"]
 
 
 @dataclass(frozen=True)
@@ -289,10 +289,50 @@ def stress_plan(
     plan = read_plan(folder)
     base = scenario_from_dict(dict(plan.kpis["scenario"]), source=str(folder))
     todo = demand_cases(base, cases)
-    scenarios = [c.apply(base) for c in todo]  # every case checked before any work
     scope, year = str(plan.kpis["scope"]), int(plan.kpis["year"])
-    fixed = _fixed_network(plan, study, folder)
     out: list[CaseResult] = []
+    for res, sc in case_figures(plan, study, base, todo, where=str(folder)):
+        if optimum:
+            res = _with_optimum(res, plan_of=lambda s=sc: _own_plan(study, s, scope, year,
+                                                                    time_limit_s), scenario=sc)
+        out.append(res)
+    beh = behaviour_of(base)
+    return StressResult(scope=scope, year=year, rule=beh.rule, patience_min=beh.patience_min,
+                        cases=tuple(out))
+
+
+def case_figures(plan: Plan, study: Study, base: Scenario, todo: Sequence[DemandCase], *,
+                 where: str) -> list[tuple[CaseResult, Scenario]]:
+    """A plan's network after, kept fixed, measured under each demand case.
+
+    Parameters
+    ----------
+    plan
+        The plan (read from a folder or just made).
+    study
+        The study it was made with.
+    base
+        The plan's scenario; each case applies to it (:meth:`DemandCase.apply`).
+    todo
+        The cases (:func:`demand_cases`).
+    where
+        Names the plan in error messages (its folder).
+
+    Returns
+    -------
+    list of (CaseResult, Scenario)
+        Per case: its figures (no optimum) and the case's scenario.
+
+    Raises
+    ------
+    NetplanError
+        A case giving an invalid scenario (checked before any work), or a study that
+        lacks the plan's sites or zones.
+    """
+    scenarios = [c.apply(base) for c in todo]  # every case checked before any work
+    year = int(plan.kpis["year"])
+    fixed = _fixed_network(plan, study, Path(where))
+    out: list[tuple[CaseResult, Scenario]] = []
     for case, sc in zip(todo, scenarios, strict=True):
         zxy, pop, arrivals = study_zones(study, sc, year=year)
         m = measure(zone_xy=zxy[fixed.zones], zone_arrivals=arrivals[fixed.zones],
@@ -302,15 +342,9 @@ def stress_plan(
         visits = demand.annual_visits(pop[fixed.zones], sc)
         travel = round(float(np.sum(visits[a.zone] * a.share * a.dist_m / 1000.0))
                        * sc.travel_cost_cny_per_km)
-        res = CaseResult(case=case, fixed=m.service,
-                         fixed_cost_cny_per_year=_yearly_cost(plan.kpis, m.service, sc, travel))
-        if optimum:
-            res = _with_optimum(res, plan_of=lambda s=sc: _own_plan(study, s, scope, year,
-                                                                    time_limit_s), scenario=sc)
-        out.append(res)
-    beh = behaviour_of(base)
-    return StressResult(scope=scope, year=year, rule=beh.rule, patience_min=beh.patience_min,
-                        cases=tuple(out))
+        out.append((CaseResult(case=case, fixed=m.service, fixed_cost_cny_per_year=_yearly_cost(
+            plan.kpis, m.service, sc, travel)), sc))
+    return out
 
 
 def _with_optimum(res: CaseResult, *, plan_of: Any, scenario: Scenario) -> CaseResult:
