@@ -92,6 +92,8 @@ def sweep(  # noqa: PLR0913 - one parameter per command-line option
         bool, typer.Option("--kpis-only", help="Keep each point's kpis.json, not its plan "
                                                "folder.")
     ] = False,
+    cold: Annotated[bool, typer.Option("--cold", help="Solve every point from the current "
+                                       "network, not from its neighbour's plan.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Plan every point of a grid over scenario keys on Dask; draw the trade-off curves."""
@@ -127,7 +129,7 @@ def sweep(  # noqa: PLR0913 - one parameter per command-line option
     with claim_folder(out_dir), _sweep_progress(err, enabled=not as_json) as progress:
         result = run_sweep(study, sc, axes, district=district, year=year,
                            time_limit_s=time_limit, mip_gap=gap, workers=workers,
-                           scheduler=scheduler, progress=progress)
+                           scheduler=scheduler, progress=progress, cold=cold)
         write_sweep_folder(result, study, out_dir, kpis_only=kpis_only)
     df = summary_frame(result)
     if as_json:
@@ -266,10 +268,10 @@ def phases(
     """Plan the scenario's phases (one table per year) in order; each keeps what the last did."""
 
     check_solver_options(gap=None, time_limit=time_limit)
-    from netplan._io import claim_folder, staged_folder
+    from netplan._io import claim_folder
     from netplan.model.scenario import load_scenario
-    from netplan.planning.phases import PHASE_FILES, phase_years, plan_phases, write_phase_files
-    from netplan.present.folder import write_plan_folder
+    from netplan.planning.phases import phase_years, plan_phases
+    from netplan.present.folder import write_phased_folder
     from netplan.present.terminal import status_progress
     from netplan.study.layers import load_study
 
@@ -279,10 +281,7 @@ def phases(
     with claim_folder(out_dir), status_progress(err) as progress:
         phased = plan_phases(study, sc, district=district, time_limit_s=time_limit,
                              progress=progress)
-        with staged_folder(out_dir) as tmp:
-            write_phase_files(phased, tmp)
-            for ph in phased.phases:
-                write_plan_folder(ph.plan, ph.study, tmp / PHASE_FILES["phases"] / str(ph.year))
+        write_phased_folder(phased, study, out_dir, progress=progress)
     _render_spend(phased.spend())
     out.print(f"phased plan written to {escape(str(out_dir))}/", highlight=False)
 
@@ -290,9 +289,12 @@ def phases(
 def _render_spend(df: Any) -> None:
     from rich.table import Table
 
+    from netplan.planning.actions import ACTIONS
+
+    changes = [a.name for a in ACTIONS if a.changes_network]
     t = Table(title="Spend and actions per phase (rolling horizon)")
-    cols = ("year", "budget M CNY", "one-off spend M CNY", "opex after M CNY/yr", "open",
-            "close", "upgrade", "convert", "relocate", "counter wait min", "gap")
+    cols = ("year", "budget M CNY", "one-off spend M CNY", "opex after M CNY/yr", *changes,
+            "counter wait min", "gap")
     for h in cols:
         t.add_column(h, justify="right")
     for r in df.to_dict("records"):
@@ -300,7 +302,7 @@ def _render_spend(df: Any) -> None:
             f"{r['budget_cny'] / 1e6:,.1f}")
         t.add_row(str(r["year"]), budget, f"{r['oneoff_spend_cny'] / 1e6:,.1f}",
                   f"{r['opex_after_cny_per_year'] / 1e6:,.1f}",
-                  *(str(r[a]) for a in ("open", "close", "upgrade", "convert", "relocate")),
+                  *(str(r.get(a, 0)) for a in changes),
                   f"{r['counter_mean_wait_min']:.2f}",
                   "" if r["gap"] is None else f"{r['gap']:.2%}")
     rule = df["rule"].iloc[0] if len(df) else None

@@ -17,7 +17,8 @@ documented default)::
     [travel]    max_dist_km, k_nearest, detour_factor, cost_cny_per_km, relocation_radius_km
     [planning]  budget_cny, max_open, max_close, max_upgrade, max_convert, outside_ring,
                 min_share_outside_ring, amortisation_years, unserved_penalty_cny_per_visit,
-                balance_weight, balance_threshold, time_limit_s, mip_gap
+                balance_weight, balance_threshold, time_limit_s, mip_gap, staffing,
+                staff_extra_counters, staff_hours_per_day, staff_hour_cny
     [behaviour] rule, patience_min, speed_kmh, wait_weight, scale_per_min, spill_utilisation
     [formats.<name>]    counters, terminals, opex_cny_per_year, open_cny, convert_cny,
                         close_cny, relocate_cny, description
@@ -311,6 +312,10 @@ class Scenario:
     balance_threshold: float
     time_limit_s: float | None
     mip_gap: float
+    staffing: bool
+    staff_extra_counters: int
+    staff_hours_per_day: float
+    staff_hour_cny: float
     behaviour_rule: str
     patience_min: float
     speed_kmh: float

@@ -28,7 +28,7 @@ class Spec:
     section: str  # TOML table, "" for top level
     key: str  # key inside the table
     field: str  # Scenario attribute
-    kind: str  # "float" | "int" | "str" | "strs" (a list of strings)
+    kind: str  # "float" | "int" | "bool" | "str" | "strs" (a list of strings)
     default: Any
     lo: float | None = None
     hi: float | None = None
@@ -95,6 +95,12 @@ SPECS: tuple[Spec, ...] = (
     Spec("planning", "time_limit_s", "time_limit_s", "float", 120.0, 0, 31_536_000,
           lo_open=True, optional=True),
     Spec("planning", "mip_gap", "mip_gap", "float", 0.01, 0, 1, hi_open=True),
+    # staffing as an option against upgrading (netplan.planning.problem: staffed options)
+    Spec("planning", "staffing", "staffing", "bool", False),
+    Spec("planning", "staff_extra_counters", "staff_extra_counters", "int", 2, 1, 50),
+    Spec("planning", "staff_hours_per_day", "staff_hours_per_day", "float", 3.0, 0, 24,
+          lo_open=True),
+    Spec("planning", "staff_hour_cny", "staff_hour_cny", "float", 150.0, 0, 1e6),
     Spec("behaviour", "rule", "behaviour_rule", "str", "choice"),  # one of BEHAVIOUR_RULES
     Spec("behaviour", "patience_min", "patience_min", "float", 140.0, 0, 10_080, lo_open=True),
     Spec("behaviour", "speed_kmh", "speed_kmh", "float", 15.0, 0.5, 200),
@@ -158,6 +164,18 @@ def _check_text(path: str, value: Any, kind: str) -> tuple[Any, str | None]:
     return tuple(str(v).strip() for v in value), None
 
 
+_BOOL_WORDS = {"true": True, "false": False}
+
+
+def _check_bool(path: str, value: Any) -> tuple[Any, str | None]:
+    """``true``/``false`` (a TOML boolean, or the word, as ``--vary`` passes it)."""
+    if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
+        return _BOOL_WORDS[value.strip().lower()], None
+    if not isinstance(value, bool):
+        return None, f"{path} must be true or false, got {quoted(value)}"
+    return value, None
+
+
 def check_value(
     path: str,
     value: Any,
@@ -178,6 +196,8 @@ def check_value(
         return None, None
     if kind in ("str", "strs"):
         return _check_text(path, value, kind)
+    if kind == "bool":
+        return _check_bool(path, value)
     hint = ' or "none" for no limit' if optional else ""
     if isinstance(value, bool) or not isinstance(value, int | float):
         what = "an integer" if kind == "int" else "a number"

@@ -15,15 +15,15 @@ import os
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 import numpy as np
 
 from netplan._errors import SolverError
-from netplan._types import FloatArray
+from netplan._types import FloatArray, IntArray
 from netplan.optimize._base import _FEAS_TOL, _SEED, _TOL, Progress, _empty_i
-from netplan.optimize.build import _Model
+from netplan.optimize.build import FAMILIES, _Model
 from netplan.optimize.problem import FacilityProblem, _entry_zones
 
 logger = logging.getLogger(__name__)
@@ -58,6 +58,9 @@ def _new_highs() -> Any:
             os.close(devnull)
         return h
 
+
+START_DROPPED: Final = "MIP start dropped"
+"""How the progress note of a MIP start that cannot be completed to a feasible plan begins."""
 
 _INTERRUPT_EVENTS: Final = ("cbSimplexInterrupt", "cbIpmInterrupt", "cbMipInterrupt")
 """HiGHS's callbacks that may stop a run: simplex, interior point, branch and bound."""
@@ -214,17 +217,22 @@ def _set_common(h: Any, *, msg: bool, time_limit_s: float | None, mip_gap: float
     return watchdog
 
 
-def _proven_bound(obj: float, reported: float, gap: float) -> float:
+def _proven_bound(obj: float, reported: float, gap: float,
+                  mip_gap: float = math.inf) -> float:
     """The bound HiGHS proved when it stopped as optimal within its gap.
 
     When presolve empties a model HiGHS has reported ``mip_dual_bound`` without the
-    objective offset while its own gap (and log) said 0 % (seen on tiny districts of the
-    nation benchmark). An optimal stop proves objective - gap * |objective|; keep the
-    larger of that and the reported bound.
+    objective offset (its own gap and log said 0 % on tiny districts of the nation
+    benchmark), and a holds-loop round started from the last plan was seen to stop at once
+    as optimal with a reported ``mip_gap`` of 88 %, far above the target it ran with. An
+    optimal stop proves objective - gap * |objective| with ``gap`` at most the
+    ``mip_rel_gap`` HiGHS ran with (``mip_gap``: it stops as optimal only within it; the
+    offset of a holds-loop round, the price of closures, can be most of the objective);
+    keep the larger of that and the reported bound.
     """
     if not (math.isfinite(obj) and math.isfinite(gap)) or gap < 0:
         return reported
-    implied = obj - gap * max(1.0, abs(obj))
+    implied = obj - min(gap, mip_gap) * max(1.0, abs(obj))
     return implied if not math.isfinite(reported) or implied > reported else reported
 
 
@@ -243,11 +251,13 @@ def _check_point(mdl: _Model, v: FloatArray, tol: float = _FEAS_TOL) -> bool:
     return bool(((act >= mdl.row_lo - tol * scale) & (act <= mdl.row_hi + tol * scale)).all())
 
 
-def _warm_vector(p: FacilityProblem, mdl: _Model) -> FloatArray | None:
+def _warm_vector(p: FacilityProblem, mdl: _Model,
+                 progress: Progress | None = None) -> FloatArray | None:
     """Complete ``p.warm_start`` (options per site) to a full feasible column vector.
 
-    Greedy in rounds (:func:`_greedy_assign`); what is left is unserved. Returns None (with
-    a debug log) when the result violates a constraint.
+    Greedy in rounds (:func:`_greedy_assign`); what is left is unserved; every relocation
+    the start allows is used (:func:`_warm_moves`), as the plan it came from did. Returns
+    None when the result violates a constraint, saying which to ``progress`` (or the log).
     """
     ws = p.warm_start
     if ws is None:
@@ -264,16 +274,86 @@ def _warm_vector(p: FacilityProblem, mdl: _Model) -> FloatArray | None:
     x, left = _greedy_assign(p, z, cap_left)
     v[mdl.x0:mdl.u0] = x
     v[mdl.u0:mdl.r0] = np.clip(left, 0.0, 1.0)
+    v[mdl.r0:mdl.v0] = _warm_moves(p, ws)
     if mdl.v0 < mdl.n_cols:
         # overload columns: each appears in one balance row; set them to the row's excess
         act = mdl.a @ v
         ov_cols = np.arange(mdl.v0, mdl.n_cols)
         rows_b = mdl.a[:, ov_cols].indices
         v[ov_cols] = np.clip(act[rows_b] - mdl.row_hi[rows_b], 0.0, None)
+    if not p.single_source and mdl.integer.any():
+        best = _best_assignment(mdl, v)
+        if best is not None:
+            v = best
     if not _check_point(mdl, v):
-        logger.debug("warm start could not be completed to a feasible point; skipped")
+        note = f"{START_DROPPED}: it cannot be completed to a feasible plan ({_broken(mdl, v)})"
+        if progress is not None:
+            progress(note)
+        logger.info(note)
         return None
     return v
+
+
+def _best_assignment(mdl: _Model, v: FloatArray) -> FloatArray | None:
+    """``v`` with its integer columns kept and the rest the cheapest they can be: the LP of
+    the assignment, unserved and overload columns for the start's sites and moves.
+
+    The greedy assignment alone left a district's start about 10 % above the best plan with
+    the same sites, too poor a start for HiGHS to gain from. None when the LP has no
+    solution (the start's sites cannot serve the zones that must be served).
+    """
+    fixed = mdl.integer
+    lo = np.where(fixed, np.round(v), mdl.col_lo)
+    hi = np.where(fixed, np.round(v), mdl.col_hi)
+    h = _new_highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("random_seed", _SEED)
+    if _THREADS is not None:  # the size of the process-wide scheduler, or HiGHS refuses to run
+        h.setOptionValue("threads", _THREADS)
+    _pass_model(h, replace(mdl, col_lo=lo, col_hi=hi), integer=False)
+    _run(h)
+    if int(h.getInfo().primal_solution_status) != 2:
+        return None
+    w = np.clip(np.asarray(h.getSolution().col_value, dtype=np.float64), lo, hi)
+    return w if _check_point(mdl, w) else None
+
+
+def _warm_moves(p: FacilityProblem, ws: IntArray) -> FloatArray:
+    """The relocations a start allows (outlet closed, target open in the move's option),
+    each outlet and target in one move at most, largest saving first.
+
+    A move lowers the counts of openings and closures and, by its savings, the cost and the
+    one-off spend: a plan that relocated needs its moves back to meet its budget and limits.
+    """
+    r = np.zeros(p.reloc_from.size)
+    if not r.size:
+        return r
+    ok = (ws[p.reloc_from] < 0) & (ws[p.reloc_to] >= 0)
+    if p.reloc_to_option is not None:
+        ok &= ws[p.reloc_to] == p.reloc_to_option
+    used_from: set[int] = set()
+    used_to: set[int] = set()
+    for k in np.flatnonzero(ok)[np.argsort(-p.reloc_saving[ok], kind="stable")]:
+        a, b = int(p.reloc_from[k]), int(p.reloc_to[k])
+        if a not in used_from and b not in used_to:
+            r[k] = 1.0
+            used_from.add(a)
+            used_to.add(b)
+    return r
+
+
+def _broken(mdl: _Model, v: FloatArray, tol: float = _FEAS_TOL) -> str:
+    """Which constraint family a column vector breaks, in :data:`FAMILIES` words."""
+    out = np.flatnonzero((v < mdl.col_lo - tol) | (v > mdl.col_hi + tol))
+    if out.size:
+        return FAMILIES["unserved" if (out >= mdl.u0).all() else "site_status"]
+    act = mdl.a @ v
+    scale = 1.0 + np.asarray(abs(mdl.a).max(axis=1).toarray(), dtype=np.float64).ravel()
+    bad = (act < mdl.row_lo - tol * scale) | (act > mdl.row_hi + tol * scale)
+    families = sorted({s.family for s in mdl.side if bad[s.row]})
+    if families:
+        return "; ".join(FAMILIES.get(f, f) for f in families)
+    return "the capacity or assignment rows"
 
 
 def _greedy_assign(
@@ -421,6 +501,24 @@ class _RunOptions:
     search: bool = True
 
 
+def _set_start(h: Any, mdl: _Model, warm: FloatArray | None) -> float:
+    """Hand HiGHS a complete feasible column vector as its MIP start; its objective
+    (``inf`` without a start or when HiGHS refused it)."""
+    if warm is None:
+        return math.inf
+    import highspy
+
+    sol = highspy.HighsSolution()
+    sol.col_value = warm.tolist()
+    sol.value_valid = True
+    if h.setSolution(sol) == highspy.HighsStatus.kError:  # pragma: no cover - HiGHS's own
+        logger.warning("HiGHS refused the MIP start; solving without it")
+        return math.inf
+    obj = float(mdl.c @ warm + mdl.offset)
+    logger.debug("MIP start passed to HiGHS (objective %.6g)", obj)
+    return obj
+
+
 def _solve_highs(mdl: _Model, p: FacilityProblem, *, run: _RunOptions,
                  time_limit_s: float | None, start: FloatArray | None = None) -> _Raw:
     """Solve ``mdl`` with HiGHS, from ``start`` (a feasible column vector) if given, else
@@ -434,12 +532,8 @@ def _solve_highs(mdl: _Model, p: FacilityProblem, *, run: _RunOptions,
     watchdog = _set_common(h, msg=run.msg, time_limit_s=time_limit_s, mip_gap=mip_gap,
                            threads=run.threads)
     _pass_model(h, mdl)
-    warm = _warm_vector(p, mdl) if start is None else start
-    warm_obj = math.inf
-    if warm is not None:
-        h.setSolution(mdl.n_cols, np.arange(mdl.n_cols, dtype=np.int32), warm)
-        warm_obj = float(mdl.c @ warm + mdl.offset)
-        logger.debug("warm start passed to HiGHS (objective %.6g)", warm_obj)
+    warm = _warm_vector(p, mdl, progress) if start is None else start
+    warm_obj = _set_start(h, mdl, warm)
     if progress is not None:
         _subscribe_progress(h, progress)
     switch: _SearchSwitch | None = None
@@ -459,7 +553,7 @@ def _solve_highs(mdl: _Model, p: FacilityProblem, *, run: _RunOptions,
         st = "time_limit"
     if st == "optimal" and v is not None:
         bound = _proven_bound(float(info.objective_function_value), bound,
-                              float(info.mip_gap))
+                              float(info.mip_gap), mip_gap)
     raw = _Raw(st, v, bound, secs, h.modelStatusToString(ms))
     if switch is not None and switch.fired and v is not None and time_limit_s is not None:
         raw.search_deadline = t0 + time_limit_s

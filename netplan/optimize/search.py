@@ -94,7 +94,9 @@ def _neighbourhoods(p: FacilityProblem, size: int = _SEARCH_SITES,
 
 def _free_columns(mdl: _Model, p: FacilityProblem, sites: IntArray, zi: IntArray) -> BoolArray:
     """Columns a neighbourhood may change: its sites (with both ends of their moves), the
-    zones that may use them, and every overload column. All other columns stay fixed.
+    zones that may use them (with zone blocks: their copies in every block), every
+    overload column and the epigraph column of a worst-block objective (both from
+    ``mdl.v0`` on). All other columns stay fixed.
     ``zi``: the zone of each cost entry (:func:`_entry_zones`, computed once per search)."""
     m = p.n_sites
     inside = np.zeros(m, dtype=np.bool_)
@@ -230,7 +232,7 @@ def _resume_highs(mdl: _Model, inc: _Incumbent, *, time_limit_s: float, mip_gap:
     again = float(info.mip_dual_bound)
     if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
         again = _proven_bound(float(info.objective_function_value), again,
-                              float(info.mip_gap))
+                              float(info.mip_gap), mip_gap)
     if math.isfinite(again):
         inc.bound = max(inc.bound, again)
     if int(info.primal_solution_status) == 2:

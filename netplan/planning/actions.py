@@ -66,8 +66,10 @@ class ActionType:
         ``str.format`` template of the one-sentence reason given for each site. Fields:
         ``load_before``, ``cap_before``, ``wait_before``, ``load_after``, ``cap_after``,
         ``wait_after`` (waits as text), ``share_before`` (load/capacity before),
-        ``target_min``, ``format_after``, ``kind``, ``nearest_km``, and for a move
-        ``dist_km``, ``target_name``, ``target_id``, ``target_format``, ``target_load``.
+        ``target_min``, ``format_after``, ``kind``, ``nearest_km``, ``staffed`` (counters
+        staffed in the peak hours beyond the outlet's own) and ``staff_cny`` (their cost a
+        year), and for a move ``dist_km``, ``target_name``, ``target_id``,
+        ``target_format``, ``target_load``.
     priority : int
         Order by importance for the committee (report rows, map legend): lower first.
     markers : tuple of Marker
@@ -117,6 +119,14 @@ ACTIONS: tuple[ActionType, ...] = (
         "converted to {format_after}: {load_after:.0f}/h fits a {format_after} outlet "
         "({cap_after:.0f}/h at target) at lower operating cost",
         4, (Marker("convert", "convert", "#cc79a7", "square", 15, 350),),
+    ),
+    ActionType(
+        "staff", "extend counter hours",
+        "{staffed} more counter(s) staffed in the peak hours ({staff_cny:,.0f} CNY a year, "
+        "no one-off cost) instead of a larger format: {load_before:.0f}/h against a "
+        "capacity of {cap_before:.0f}/h (wait {wait_before}); now {cap_after:.0f}/h, "
+        "wait {wait_after}",
+        5, (Marker("staff", "extend counter hours", "#56b4e9", "circle", 14, 250),),
     ),
     ActionType(
         "relocate", "relocate to a nearby site",

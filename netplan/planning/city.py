@@ -252,10 +252,10 @@ def _merged_network(model: planner.Model, scenario: Scenario, ok_runs: Mapping[s
     """
     s, o = model.sites, model.options
     site_idx = {sid: k for k, sid in enumerate(s.site_id.astype(str))}
-    opt_of: dict[tuple[int, str], int] = {}
+    opt_of: dict[tuple[int, str, int], int] = {}  # (site, format, counters staffed)
     for k in range(len(o.site)):
         if not o.is_current[k]:
-            opt_of[(int(o.site[k]), str(o.format[k]))] = k
+            opt_of[(int(o.site[k]), str(o.format[k]), int(o.staffed[k]))] = k
     current = np.full(len(s), -1, dtype=np.int64)
     cur = np.flatnonzero(o.is_current)
     current[o.site[cur]] = cur
@@ -265,14 +265,17 @@ def _merged_network(model: planner.Model, scenario: Scenario, ok_runs: Mapping[s
                for k, (f, t) in enumerate(zip(model.reloc_from, model.reloc_to, strict=True))}
     for _ad, r in sorted(ok_runs.items()):
         assert r.decided is not None and r.relocations is not None
-        for sid, fmt in zip(r.decided["site_id"], r.decided["format_after"], strict=True):
+        staffed = (r.decided["staffed"] if "staffed" in r.decided
+                   else np.zeros(len(r.decided), np.int64))
+        for sid, fmt, extra in zip(r.decided["site_id"], r.decided["format_after"], staffed,
+                                   strict=True):
             j = site_idx[str(sid)]
             if not fmt:
                 site_option[j] = -1
-            elif s.existing[j] and str(fmt) == str(s.format[j]):
+            elif s.existing[j] and str(fmt) == str(s.format[j]) and not extra:
                 site_option[j] = current[j]
             else:
-                site_option[j] = opt_of[(j, str(fmt))]
+                site_option[j] = opt_of[(j, str(fmt), int(extra))]
         for f_id, t_id in zip(r.relocations["from_id"], r.relocations["to_id"], strict=True):
             pair = (site_idx[str(f_id)], site_idx[str(t_id)])
             if pair not in pair_of:

@@ -40,9 +40,10 @@ class DistrictRun:
     """What one district task sends back.
 
     ``plan`` is the district's own :class:`~netplan.planning.plan.Plan` (``None`` when it failed,
-    ``reason`` then says why). ``decided`` (site_id, format_after: ``""`` = closed),
-    ``relocations`` (from_id, to_id) and ``assignment`` (zone_id, site_id, share, dist_m
-    of the district's own zones, unrounded) feed the merge.
+    ``reason`` then says why). ``decided`` (site_id, format_after: ``""`` = closed,
+    staffed: counters staffed at peak), ``relocations`` (from_id, to_id) and
+    ``assignment`` (zone_id, site_id, share, dist_m of the district's own zones,
+    unrounded) feed the merge.
     """
 
     adcode: str
@@ -213,7 +214,9 @@ def _district_result(study: Study, adcode: str, model: planner.Model, sol: optim
                 "best_bound": float(sol.best_bound), "gap": float(sol.gap),
                 "solve_s": float(sol.seconds), "build_s": float(sol.build_seconds)},
         decided=pd.DataFrame({"site_id": s.site_id[dec].astype(str),
-                              "format_after": fmt.astype(str)}),
+                              "format_after": fmt.astype(str),
+                              "staffed": np.where(chosen[dec] >= 0,
+                                                  o.staffed[np.maximum(chosen[dec], 0)], 0)}),
         relocations=pd.DataFrame({"from_id": s.site_id[model.reloc_from[reloc]].astype(str),
                                   "to_id": s.site_id[model.reloc_to[reloc]].astype(str)}),
         assignment=pd.DataFrame({

@@ -9,7 +9,8 @@ and one network per side:
 * *after*: the same, each row of ``actions.csv`` applied: ``keep`` the outlet as it is,
   ``close`` it, ``open`` the candidate in ``format_after``, ``upgrade``/``convert`` the
   outlet to ``format_after``, ``relocate`` it (the outlet closes, ``relocation_target``
-  opens in the outlet's ``format_before``).
+  opens in the outlet's ``format_before``), ``staff`` it (its own servers plus the
+  ``staffed_counters`` column's counters staffed in the peak hours).
 
 Both are measured by :func:`netplan.planning.evaluate.measure` under the scenario's
 behaviour rule (or another one), exactly as the plan measured them, so an unchanged
@@ -177,6 +178,13 @@ def _apply(df: pd.DataFrame, sites: _Sites, scenario: Scenario, after: dict[int,
             continue
         if act == "keep":
             after[j] = (int(sites.counters[j]), int(sites.terminals[j]))
+        elif act == "staff":  # its own servers and the counters staffed at peak
+            extra = _cell(row.get("staffed_counters"))
+            if not extra.isdigit() or int(extra) < 1:
+                problems.append(f"{line}: staff needs staffed_counters >= 1 for {sid}, got "
+                                f"{extra!r}")
+            else:
+                after[j] = (int(sites.counters[j]) + int(extra), int(sites.terminals[j]))
         elif act == "close":
             after[j] = (0, 0)
         elif act == "relocate":

@@ -42,10 +42,10 @@ fixed-point iteration between the plan and the rule's loads:
    (the first solve gets :data:`FIRST_SHARE` of it, each later one at most
    :data:`ROUND_SHARE`).
 
-Each re-solve starts from the model's own warm start (the current network), not from
-the last plan: handed the last plan (its relocations undone, so that it meets the
-budget), the optimiser was seen to return it at once as within the gap although the
-tightened model had far cheaper plans.
+Each re-solve starts from the start the loop was given (the current network, or a plan
+given to :func:`start_options`); with ``warm_rounds`` each later one starts from the
+last round's plan instead (``bench/README.md`` measures both). A last plan that cannot
+be completed to a feasible plan of the tightened model is dropped by the optimiser.
 
 The plan kept is the round with the fewest overloaded outlets under the rule; among
 equals, the lowest score: its cost in the untightened model plus the demand above
@@ -64,7 +64,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,6 +87,8 @@ __all__ = [
     "overloaded",
     "remaining_reasons",
     "solve_until_holds",
+    "start_options",
+    "with_start",
 ]
 
 MAX_ROUNDS: int = 8
@@ -182,6 +184,44 @@ def overloaded(model: planner.Model, load: NDArray[np.float64], cap: NDArray[np.
     """
     over = model.sites.decide & (cap > 0) & (load > cap * (1 + OVER_TOL))
     return np.flatnonzero(over).astype(np.int64)
+
+
+def start_options(model: planner.Model, start: Mapping[str, str]) -> NDArray[np.int64]:
+    """The model's option per site of a start plan (site id -> format it runs).
+
+    A decided site runs the option of the format the start names (not open when the start
+    leaves it out or names a format the site cannot run); a site outside the planning scope
+    keeps its current option, as the model keeps it. Ids the model does not hold are
+    ignored.
+
+    Parameters
+    ----------
+    model : Model
+        The planning model.
+    start : mapping
+        Site id -> format of every site open in the start plan.
+
+    Returns
+    -------
+    ndarray of int
+        Option index per site, ``-1``: not open (:attr:`FacilityProblem.warm_start`).
+    """
+    s, o = model.sites, model.options
+    want = np.array([str(start.get(str(i), "")) for i in s.site_id], dtype=object)
+    out = np.where(s.decide, -1, np.asarray(model.problem.current_options(), np.int64))
+    # the format's own option, never one with extra staffed counters
+    match = np.flatnonzero(s.decide[o.site] & (o.format == want[o.site]) & (o.staffed == 0))
+    sites, first = np.unique(o.site[match], return_index=True)
+    out[sites] = match[first]
+    return out.astype(np.int64)
+
+
+def with_start(model: planner.Model, options: NDArray[np.int64] | None) -> planner.Model:
+    """The model whose solves start from ``options`` (option per site; None: unchanged)."""
+    if options is None:
+        return model
+    problem = dataclasses.replace(model.problem, warm_start=np.asarray(options, np.int64))
+    return dataclasses.replace(model, problem=problem)
 
 
 def _largest_capacity(model: planner.Model) -> NDArray[np.float64]:
@@ -300,6 +340,7 @@ def _score(model: planner.Model, current: planner.Model, sol: optimize.Solution,
 def solve_until_holds(model: planner.Model, scenario: Scenario, solve: Solve, *,
                       time_limit_s: float | None,
                       progress: Callable[[str], None] | None = None,
+                      warm_rounds: bool = False,
                       ) -> tuple[planner.Model, optimize.Solution, HoldsLoop]:
     """Solve, measure under the rule, tighten, solve again (see the module docstring).
 
@@ -315,6 +356,9 @@ def solve_until_holds(model: planner.Model, scenario: Scenario, solve: Solve, *,
         Total time for every round (solves and measurements).
     progress : callable, optional
         Called with short status lines.
+    warm_rounds : bool
+        Start each later solve from the last round's plan (default: from the model's own
+        start, ``model.problem.warm_start``).
 
     Returns
     -------
@@ -366,6 +410,8 @@ def solve_until_holds(model: planner.Model, scenario: Scenario, solve: Solve, *,
                  cap_now)
         cuts.add_reach(model, over, m, scenario.detour_factor)
         current = _tightened(model, scenario, cuts)
+        if warm_rounds:
+            current = with_start(current, chosen)
     best = min(range(len(rounds)), key=lambda r: (rounds[r].overloaded,
                                                   round(rounds[r].score, 2), -r))
     loop = HoldsLoop(overloaded=[r.overloaded for r in rounds], kept_round=best + 1,

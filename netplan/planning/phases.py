@@ -41,11 +41,12 @@ import pandas as pd
 from netplan._errors import NetplanError
 from netplan.model import demand
 from netplan.model.scenario import Scenario
+from netplan.planning import actions as action_registry
 from netplan.planning.plan import Plan, make_plan
 from netplan.study.layers import Study, resolve_district
 
-__all__ = ["PHASE_FILES", "PhaseRun", "PhasedPlan", "phase_population", "phase_years",
-           "plan_phases", "write_phase_files"]
+__all__ = ["PHASE_FILES", "PhaseRun", "PhaseSpend", "PhasedFolder", "PhasedPlan", "is_phased",
+           "phase_population", "phase_years", "plan_phases", "read_phased", "write_phase_files"]
 
 #: The files a phased plan adds to its folder (beside ``phases/<year>/``).
 PHASE_FILES: dict[str, str] = {"actions": "actions.csv", "spend": "spend.csv",
@@ -166,6 +167,8 @@ def _next_study(study: Study, plan: Plan, year: int) -> tuple[Study, set[str], s
     known = ids.isin(after.index)
     for col, src in (("format", "format"), ("counters", "counters"), ("terminals", "terminals")):
         b.loc[known.to_numpy(), col] = after.loc[ids[known], src].to_numpy()
+    if "staffed_counters" in after:  # peak-hour staffing is decided again each phase
+        b.loc[known.to_numpy(), "counters"] -= after.loc[ids[known], "staffed_counters"].to_numpy()
     new = after[~after.index.isin(set(ids))].sort_index()
     added = gpd.GeoDataFrame({
         "branch_id": new.index.to_numpy(), "name": new["name"].to_numpy(),
@@ -283,3 +286,147 @@ def write_phase_files(phased: PhasedPlan, folder: Path) -> None:
                       for ph in phased.phases]}
     (folder / PHASE_FILES["summary"]).write_text(
         json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+
+# --- reading a phased plan folder back (what the map and the report draw) ---------------
+
+
+@dataclass(frozen=True)
+class PhaseSpend:
+    """One row of ``spend.csv``: what a phase could spend, spent and did.
+
+    Attributes
+    ----------
+    year
+        The phase's year.
+    budget_cny
+        Its one-off budget (``None``: unlimited).
+    oneoff_spend_cny, opex_after_cny_per_year
+        One-off spend of the phase, operating cost of the network after it.
+    actions
+        Sites per action that changes the network, in the registry's order
+        (:data:`netplan.planning.actions.ACTIONS`).
+    status, gap
+        The phase's solver status and proven relative gap (``None``: none proven).
+    """
+
+    year: int
+    budget_cny: float | None
+    oneoff_spend_cny: float
+    opex_after_cny_per_year: float
+    actions: dict[str, int]
+    status: str
+    gap: float | None
+
+
+@dataclass(frozen=True)
+class PhasedFolder:
+    """A phased plan as read from its folder: each phase's plan and its spend, in year order.
+
+    Attributes
+    ----------
+    folder
+        The phased plan folder.
+    years
+        The phase years, in order.
+    plans
+        Each phase's plan (``phases/<year>/``), in the order of ``years``.
+    spend
+        Each phase's row of ``spend.csv``, in the order of ``years``.
+    method
+        How the phases were planned (``phases.json``).
+    """
+
+    folder: Path
+    years: tuple[int, ...]
+    plans: tuple[Plan, ...]
+    spend: tuple[PhaseSpend, ...]
+    method: str
+
+    def plan_dir(self, year: int) -> Path:
+        """The plan folder of the phase of ``year``."""
+        return self.folder / PHASE_FILES["phases"] / str(year)
+
+
+def is_phased(folder: Path) -> bool:
+    """Whether ``folder`` is a phased plan folder (``phases.json`` and ``phases/``)."""
+    folder = Path(folder)
+    return ((folder / PHASE_FILES["summary"]).is_file()
+            and (folder / PHASE_FILES["phases"]).is_dir())
+
+
+def _number(value: Any) -> float | None:
+    """A finite number of a CSV cell, or ``None`` (empty, NaN, ``none``)."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return x if np.isfinite(x) else None
+
+
+def _spend_rows(df: pd.DataFrame, plans: dict[int, Plan], where: Path) -> dict[int, PhaseSpend]:
+    changes = [a.name for a in action_registry.ACTIONS if a.changes_network]
+    need = ["year", "budget_cny", "oneoff_spend_cny", "opex_after_cny_per_year", "status"]
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise NetplanError(f"{where} lacks the column(s) {missing}; rerun `netplan phases` to "
+                           "rewrite the folder")
+    rows: dict[int, PhaseSpend] = {}
+    for r in df.to_dict("records"):
+        year = int(r["year"])
+        counted = plans[year].kpis["actions"] if year in plans else {}
+        # a column a plan written before an action was registered lacks counts its kpis hold
+        acts = {a: int(r[a]) if a in r and _number(r[a]) is not None else int(counted.get(a, 0))
+                for a in changes}
+        rows[year] = PhaseSpend(
+            year=year, budget_cny=_number(r["budget_cny"]),
+            oneoff_spend_cny=_number(r["oneoff_spend_cny"]) or 0.0,
+            opex_after_cny_per_year=_number(r["opex_after_cny_per_year"]) or 0.0,
+            actions=acts, status=str(r["status"]), gap=_number(r.get("gap")))
+    return rows
+
+
+def read_phased(folder: Path) -> PhasedFolder:
+    """Read a phased plan folder written by ``netplan phases``.
+
+    Parameters
+    ----------
+    folder
+        The folder (:func:`is_phased`).
+
+    Returns
+    -------
+    PhasedFolder
+
+    Raises
+    ------
+    NetplanError
+        A file is missing or unreadable, or the phase years of ``phases.json``,
+        ``spend.csv`` and ``phases/`` disagree.
+    """
+    from netplan.planning.plan import read_plan
+
+    folder = Path(folder)
+    summary = folder / PHASE_FILES["summary"]
+    spend_csv = folder / PHASE_FILES["spend"]
+    for f in (summary, spend_csv):
+        if not f.is_file():
+            raise NetplanError(f"{folder} is not a phased plan folder: {f.name} is missing; "
+                               f"run `netplan phases --out {folder}` first")
+    try:
+        doc = json.loads(summary.read_text(encoding="utf-8"))
+        years = tuple(int(p["year"]) for p in doc["phases"])
+        method = str(doc.get("method", ""))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise NetplanError(f"{summary} is not a phases.json written by netplan ({exc}); rerun "
+                           "`netplan phases` to rewrite the folder") from None
+    if not years or list(years) != sorted(set(years)):
+        raise NetplanError(f"{summary} lists the phase years {list(years)}; expected one or "
+                           "more years in increasing order (rerun `netplan phases`)")
+    plans = {y: read_plan(folder / PHASE_FILES["phases"] / str(y)) for y in years}
+    rows = _spend_rows(pd.read_csv(spend_csv, encoding="utf-8"), plans, spend_csv)
+    if sorted(rows) != list(years):
+        raise NetplanError(f"{spend_csv} has the years {sorted(rows)} but {summary.name} "
+                           f"{list(years)}; rerun `netplan phases` to rewrite the folder")
+    return PhasedFolder(folder=folder, years=years, plans=tuple(plans[y] for y in years),
+                        spend=tuple(rows[y] for y in years), method=method)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -109,6 +109,7 @@ def make_plan(  # noqa: PLR0913 - the public entry point: one keyword per planni
     locked: frozenset[str] = frozenset(),
     forbidden: frozenset[str] = frozenset(),
     progress: Callable[[str], None] | None = None,
+    start: Mapping[str, str] | Plan | None = None,
 ) -> Plan:
     """Plan the network of the city (``district=None``) or of one district.
 
@@ -131,11 +132,17 @@ def make_plan(  # noqa: PLR0913 - the public entry point: one keyword per planni
         Site ids that must stay open / must not open.
     progress
         Called with short status lines.
+    start
+        A plan to start the solver from: site id -> format of each site it keeps or opens,
+        or a :class:`Plan` (:func:`netplan.planning.holds.start_options`; default the
+        current network). A start the model cannot complete is dropped (a progress note).
 
     Returns
     -------
     Plan
     """
+    if isinstance(start, Plan):
+        start = dict(zip(start.sites_after["site_id"], start.sites_after["format"], strict=True))
     year = scenario.horizon_year if year is None else year
     adcode = None
     if district is not None:
@@ -155,12 +162,13 @@ def make_plan(  # noqa: PLR0913 - the public entry point: one keyword per planni
         )
     threads = planner.DISTRICT_THREADS if adcode is not None else None
     model, sol, loop = solve_holding(model, scenario, solver=solver, time_limit_s=tl,
-                                     mip_gap=gap, threads=threads, progress=progress)
+                                     mip_gap=gap, threads=threads, progress=progress,
+                                     start=start)
     return plan_from_solution(study, scenario, model, sol, year=year, adcode=adcode,
                               loop=loop)
 
 
-def solve_holding(
+def solve_holding(  # noqa: PLR0913 - one keyword per solver and loop option
     model: planner.Model,
     scenario: Scenario,
     *,
@@ -169,6 +177,8 @@ def solve_holding(
     mip_gap: float | None,
     threads: int | None,
     progress: Callable[[str], None] | None = None,
+    start: Mapping[str, str] | None = None,
+    warm_rounds: bool = False,
 ) -> tuple[planner.Model, optimize.Solution, holds.HoldsLoop]:
     """Solve a built model until its plan holds under the rule (or a limit stops the loop).
 
@@ -185,6 +195,8 @@ def solve_holding(
         solve of the loop.
     progress
         Called with short status lines.
+    start, warm_rounds
+        As in :func:`make_plan` and :func:`netplan.planning.holds.solve_until_holds`.
 
     Returns
     -------
@@ -197,7 +209,9 @@ def solve_holding(
         return planner.solve_model(m, solver=solver, time_limit_s=limit, mip_gap=mip_gap,
                                    progress=progress, threads=threads)
 
-    kept, sol, loop = holds.solve_until_holds(model, scenario, solve,
+    if start is not None:
+        model = holds.with_start(model, holds.start_options(model, start))
+    kept, sol, loop = holds.solve_until_holds(model, scenario, solve, warm_rounds=warm_rounds,
                                               time_limit_s=time_limit_s, progress=progress)
     if progress:
         progress(f"solved: {sol.status}, gap {sol.gap:.4%} (solve {loop.kept_round} of "
@@ -230,6 +244,7 @@ class _Decisions:
     fmt_after: NDArray[Any]
     counters: NDArray[np.int64]
     terminals: NDArray[np.int64]
+    staffed: NDArray[np.int64]  # counters staffed in the peak hours beyond the outlet's own
     relocated: NDArray[np.bool_]
     target: NDArray[Any]  # id of the site an outlet moves to ("" if none)
     origin: NDArray[Any]  # id of the outlet a site receives ("" if none)
@@ -256,6 +271,7 @@ def _decisions(model: planner.Model, sol: optimize.Solution) -> _Decisions:
     fmt_after = np.where(is_open, o.format[np.maximum(chosen, 0)], "").astype(object)
     c_after = np.where(is_open, o.counters[np.maximum(chosen, 0)], 0).astype(np.int64)
     t_after = np.where(is_open, o.terminals[np.maximum(chosen, 0)], 0).astype(np.int64)
+    staffed = np.where(is_open, o.staffed[np.maximum(chosen, 0)], 0).astype(np.int64)
     reloc = np.asarray(sol.relocated, dtype=bool)
     r_from, r_to = model.reloc_from[reloc], model.reloc_to[reloc]
     target = np.full(n, "", dtype=object)
@@ -264,10 +280,10 @@ def _decisions(model: planner.Model, sol: optimize.Solution) -> _Decisions:
     origin[r_to] = s.site_id[r_from]
     action = planner.site_actions(s, option_is_current=o.is_current, chosen=chosen,
                                   servers_after=c_after + t_after, moved_to=target,
-                                  moved_from=origin)
+                                  moved_from=origin, option_staffed=o.staffed)
     return _Decisions(chosen=chosen, is_open=is_open, fmt_after=fmt_after, counters=c_after,
-                      terminals=t_after, relocated=reloc, target=target, origin=origin,
-                      action=action)
+                      terminals=t_after, staffed=staffed, relocated=reloc, target=target,
+                      origin=origin, action=action)
 
 
 def plan_from_solution(
@@ -326,7 +342,8 @@ def plan_from_solution(
                       nearest_site_km=_nearest_other_km(s, dec.is_open))
     return Plan(
         kpis=kpis,
-        actions=_actions_layer(s, dec, before, after, reason, geo, in_scope),
+        actions=_actions_layer(s, dec, before, after, reason, geo, in_scope,
+                               planner.staff_cny_per_year(dec.staffed, scenario)),
         sites_after=_sites_after_layer(model, dec, after, geo),
         assignment=_assignment_layer(model, zones, after.assignment),
         zones_kpi=_zones_layer(model, zones, before, after, zone_scope),
@@ -452,8 +469,8 @@ def _costs(model: planner.Model, scenario: Scenario, dec: _Decisions, before: _N
 
 
 def _actions_layer(s: planner.Sites, dec: _Decisions, before: _Network, after: _Network,
-                   reason: NDArray[Any], geo: gpd.GeoSeries, rows: NDArray[np.bool_]
-                   ) -> gpd.GeoDataFrame:
+                   reason: NDArray[Any], geo: gpd.GeoSeries, rows: NDArray[np.bool_],
+                   staff_cny: NDArray[np.float64]) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
         {
             "site_id": s.site_id[rows],
@@ -465,6 +482,8 @@ def _actions_layer(s: planner.Sites, dec: _Decisions, before: _Network, after: _
             "format_before": s.format[rows],
             "format_after": dec.fmt_after[rows],
             "relocation_target": dec.target[rows],
+            "staffed_counters": dec.staffed[rows],
+            "staff_cny_per_year": np.round(staff_cny[rows]),
             "arrivals_before_per_h": np.round(before.load[rows], 3),
             "arrivals_after_per_h": np.round(after.load[rows], 3),
             "wait_before_min": np.round(before.wait[rows], 3),
@@ -494,6 +513,7 @@ def _sites_after_layer(model: planner.Model, dec: _Decisions, after: _Network,
             "format": dec.fmt_after[op],
             "counters": dec.counters[op],
             "terminals": dec.terminals[op],
+            "staffed_counters": dec.staffed[op],
             "arrivals_per_h": np.round(after.load[op], 3),
             "capacity_per_h": np.round(after.cap[op], 3),
             "utilisation": np.round(np.divide(after.load[op], after.cap[op]), 4),
@@ -612,6 +632,8 @@ def _reasons(
             "share_before": float(lb) / float(cb) if cb > 0 else math.nan,
             "target_min": scenario.target_wait_min, "format_after": dec.fmt_after[j],
             "kind": s.kind[j], "nearest_km": nearest_site_km[j],
+            "staffed": int(dec.staffed[j]),
+            "staff_cny": float(planner.staff_cny_per_year(dec.staffed[j], scenario)),
         }
         if dec.target[j]:
             k = idx[dec.target[j]]

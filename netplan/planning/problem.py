@@ -7,6 +7,12 @@ Sites are the existing outlets and the candidate sites. Each site gets *options*
   **upgrade** / **convert** into each other format of the scenario (the format's
   servers; one-off ``convert_cny`` of the target format), or no option = **close**
   (one-off ``close_cny`` of its format, saves its operating cost);
+- with ``[planning] staffing = true``, a decided outlet also gets **staff** options: its
+  current format with ``k = 1 .. staff_extra_counters`` more counters staffed in the peak
+  hours (capacity of its own servers plus ``k`` counters, operating cost plus
+  :func:`staff_cny_per_year`, no one-off cost, no upgrade/conversion limit). Only the
+  current format is staffed: an upgraded or converted outlet runs its new format's
+  counters, so staffing and a format change are never combined;
 - a candidate: **open** in each format (one-off ``open_cny``).
 
 A **relocation** pairs an existing outlet with a candidate within
@@ -91,6 +97,7 @@ class Options:
     opex: NDArray[np.float64]
     oneoff: NDArray[np.float64]
     is_current: NDArray[np.bool_]
+    staffed: NDArray[np.int64]  # counters staffed in the peak hours beyond the outlet's own
 
 
 @dataclass(frozen=True)
@@ -186,6 +193,7 @@ def site_actions(
     servers_after: NDArray[np.int64],
     moved_to: NDArray[Any],
     moved_from: NDArray[Any],
+    option_staffed: NDArray[np.int64] | None = None,
 ) -> NDArray[Any]:
     """The action name of each site under a solution (``""``: a candidate left unopened).
 
@@ -201,6 +209,9 @@ def site_actions(
         Per site: counters plus terminals after the plan.
     moved_to, moved_from
         Per site: the id of the site it moves to / came from (``""`` if none).
+    option_staffed
+        Per option: counters staffed in the peak hours beyond the outlet's own (a chosen
+        option with some is ``staff``); ``None``: no staffed options.
 
     Returns
     -------
@@ -219,11 +230,24 @@ def site_actions(
                 action[j] = "close"
             elif option_is_current[chosen[j]]:
                 action[j] = "keep"
+            elif option_staffed is not None and option_staffed[chosen[j]] > 0:
+                action[j] = "staff"
             else:
                 action[j] = change[j]
         elif is_open[j] and not moved_from[j]:
             action[j] = "open"
     return action
+
+
+def staff_cny_per_year(extra_counters: Any, scenario: Scenario) -> NDArray[np.float64]:
+    """Annual cost of staffing ``extra_counters`` more counters in the peak hours.
+
+    ``extra × planning.staff_hours_per_day × demand.business_days_per_year ×
+    planning.staff_hour_cny`` (vectorised).
+    """
+    per_counter = (scenario.staff_hours_per_day * scenario.business_days_per_year
+                   * scenario.staff_hour_cny)
+    return np.asarray(extra_counters, dtype=np.float64) * per_counter
 
 
 def build_options(sites: Sites, scenario: Scenario) -> Options:
@@ -236,66 +260,29 @@ def build_options(sites: Sites, scenario: Scenario) -> Options:
             f"[formats.<name>] table for each to the scenario (defined: {sorted(fmts)})"
         )
     fmt_cap = {
-        f: float(
-            service.capacity_per_h(
-                np.array([v.counters]), np.array([v.terminals]), scenario=scenario
-            )[0]
-        )
+        f: float(service.capacity_per_h(np.array([v.counters]), np.array([v.terminals]),
+                                        scenario=scenario)[0])
         for f, v in fmts.items()
     }
-    rows: list[tuple[int, str, int, int, float, float, float, bool]] = []
-    own_cap = np.asarray(
-        service.capacity_per_h(
-            np.maximum(sites.counters, 1), np.maximum(sites.terminals, 1), scenario=scenario
-        ),
-        dtype=np.float64,
-    )
+    rows: list[tuple[int, str, int, int, float, float, float, bool, int]] = []
+    own_c, own_t = np.maximum(sites.counters, 1), np.maximum(sites.terminals, 1)
+    own_cap = np.asarray(service.capacity_per_h(own_c, own_t, scenario=scenario), np.float64)
     for j in range(len(sites)):
         if sites.existing[j]:
             f0 = str(sites.format[j])
-            rows.append(
-                (
-                    j,
-                    f0,
-                    int(sites.counters[j]),
-                    int(sites.terminals[j]),
-                    float(own_cap[j]),
-                    fmts[f0].opex_cny_per_year,
-                    0.0,
-                    True,
-                )
-            )
+            c0, t0 = int(sites.counters[j]), int(sites.terminals[j])
+            opex0 = fmts[f0].opex_cny_per_year
+            rows.append((j, f0, c0, t0, float(own_cap[j]), opex0, 0.0, True, 0))
             if not sites.decide[j]:
                 continue
-            for f, v in fmts.items():
-                if f != f0:
-                    rows.append(
-                        (
-                            j,
-                            f,
-                            v.counters,
-                            v.terminals,
-                            fmt_cap[f],
-                            v.opex_cny_per_year,
-                            v.convert_cny,
-                            False,
-                        )
-                    )
+            rows += _staffed_rows(j, f0, (c0, t0), (int(own_c[j]), int(own_t[j])), opex0,
+                                  scenario)
+            rows += [(j, f, v.counters, v.terminals, fmt_cap[f], v.opex_cny_per_year,
+                      v.convert_cny, False, 0) for f, v in fmts.items() if f != f0]
         elif sites.decide[j]:
-            for f, v in fmts.items():
-                rows.append(
-                    (
-                        j,
-                        f,
-                        v.counters,
-                        v.terminals,
-                        fmt_cap[f],
-                        v.opex_cny_per_year,
-                        v.open_cny,
-                        False,
-                    )
-                )
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 8
+            rows += [(j, f, v.counters, v.terminals, fmt_cap[f], v.opex_cny_per_year,
+                      v.open_cny, False, 0) for f, v in fmts.items()]
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 9
     return Options(
         site=np.asarray(cols[0], dtype=np.int64),
         format=np.asarray(cols[1], dtype=object),
@@ -305,7 +292,24 @@ def build_options(sites: Sites, scenario: Scenario) -> Options:
         opex=np.asarray(cols[5], dtype=np.float64),
         oneoff=np.asarray(cols[6], dtype=np.float64),
         is_current=np.asarray(cols[7], dtype=bool),
+        staffed=np.asarray(cols[8], dtype=np.int64),
     )
+
+
+def _staffed_rows(j: int, fmt: str, servers: tuple[int, int], servers_cap: tuple[int, int],
+                  opex: float, scenario: Scenario
+                  ) -> list[tuple[int, str, int, int, float, float, float, bool, int]]:
+    """The staffed options of a decided outlet in its current format (none unless
+    ``planning.staffing``): its own servers with ``k = 1 .. staff_extra_counters`` more
+    counters staffed in the peak hours, at :func:`staff_cny_per_year` more a year."""
+    if not scenario.staffing:
+        return []
+    k = np.arange(1, scenario.staff_extra_counters + 1, dtype=np.int64)
+    cap = np.asarray(service.capacity_per_h(servers_cap[0] + k, np.full(len(k), servers_cap[1]),
+                                            scenario=scenario), np.float64)
+    cost = opex + staff_cny_per_year(k, scenario)
+    return [(j, fmt, servers[0] + int(kk), servers[1], float(c), float(o), 0.0, False, int(kk))
+            for kk, c, o in zip(k, cap, cost, strict=True)]
 
 
 def _group_limits(
@@ -415,7 +419,8 @@ def build_model(
     if adcode is not None:  # something to decide, and customers (or a warning)
         _check_scope(study, sites, study.zones, adcode)
     check_model_size(n_zones=len(zone_index), n_sites=len(sites),  # before building it
-                     k_nearest=scenario.k_nearest, n_formats=len(scenario.formats))
+                     k_nearest=scenario.k_nearest, n_formats=len(scenario.formats)
+                     + (scenario.staff_extra_counters if scenario.staffing else 0))
     arrivals = np.asarray(demand.arrivals_per_h(pop, scenario), dtype=np.float64)
     visits = np.asarray(demand.annual_visits(pop, scenario), dtype=np.float64)
     dist = _site_distances(zxy, sites, scenario, buffer_m=buffer_m)
@@ -584,7 +589,7 @@ class _TagArgs(TypedDict):
 
 def _option_tags(sites: Sites, options: Options, scenario: Scenario) -> _TagArgs:
     """Each option's tag (upgrade, conversion, or -1) and the scenario's limit per tag."""
-    changed = sites.existing[options.site] & ~options.is_current
+    changed = sites.existing[options.site] & ~options.is_current & (options.staffed == 0)
     kind = change_kind(
         options.counters + options.terminals,
         sites.counters[options.site] + sites.terminals[options.site],

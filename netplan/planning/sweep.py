@@ -18,10 +18,16 @@ plan, ``opex_after + one-off spend / amortisation_years``. A point is *efficient
 other point is at most as costly and at least as good on a service figure, and better on
 one of them.
 
-Warm starts: the optimiser takes a MIP start (``FacilityProblem.warm_start``), but
-:func:`~netplan.planning.plan.make_plan` starts every solve from the current network and
-takes no start of its own; a start from a neighbour's plan would also make each point wait
-for its neighbour. Points are therefore solved cold and independently.
+Warm starts: each point starts its solver from a neighbour's plan (``start`` of
+:func:`~netplan.planning.plan.make_plan`), the point before it on the first axis (the other
+keys equal). The points of the first axis form chains of :data:`CHAIN_LENGTH`, each chain's
+first point starting from the current network, so that the chains run in parallel while the
+points of one chain wait for each other; the chains are fixed by the points alone, so the
+plans do not depend on the workers or the executor. On Dask the neighbour's task is an
+argument of the point's task (a neighbour that fails, or whose start the model cannot
+complete, leaves the point to start from the current network). ``cold=True`` solves every
+point from the current network, independently. The summary's ``started_from`` names the
+point each point started from.
 """
 
 from __future__ import annotations
@@ -43,17 +49,20 @@ from numpy.typing import NDArray
 from netplan._errors import NetplanError, ScenarioError
 from netplan.model.scenario import Scenario
 from netplan.model.scenario_keys import NONE_WORDS, SPECS, Spec
+from netplan.optimize.highs import START_DROPPED
 from netplan.planning.dask_runner import Progress, ProgressEvent, check_scheduler, dask_client
 from netplan.planning.plan import Plan, make_plan
 from netplan.study.layers import Study, resolve_district
 
 __all__ = ["SUMMARY_KPIS", "Axis", "PointRun", "SweepPoint", "SweepResult", "parse_vary",
-           "run_point", "run_sweep", "summary_frame", "sweep_points"]
+           "run_point", "run_sweep", "start_points", "summary_frame", "sweep_points"]
 
 log = logging.getLogger(__name__)
 
 MAX_POINTS = 1_000
 """The most points one sweep may have."""
+CHAIN_LENGTH = 4
+"""Points of the first axis per warm-start chain (the first one starts cold)."""
 RETRIES = 2
 """How many times Dask runs a point again when its worker is lost."""
 _POLL_S = 0.05
@@ -105,6 +114,8 @@ class PointRun:
     wall_s: float = 0.0
     peak_rss_mb: float = float("nan")
     worker: str = ""
+    started_from: str = ""
+    start_dropped: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -254,8 +265,30 @@ def _peak_rss_mb() -> float:
     return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024.0
 
 
+def start_points(axes: Sequence[Axis]) -> list[int | None]:
+    """The point each point of the grid starts from (None: the current network).
+
+    Point ``k`` starts from the point before it on the first axis (the other keys equal),
+    except at the start of each chain of :data:`CHAIN_LENGTH` points of that axis.
+
+    Parameters
+    ----------
+    axes
+        The sweep's axes (the points are their product, the last varying fastest).
+
+    Returns
+    -------
+    list of int or None
+        Per point (in point order), the index of the point it starts from.
+    """
+    stride = math.prod(len(a.values) for a in axes[1:])
+    n = stride * len(axes[0].values) if axes else 0
+    return [None if (k // stride) % CHAIN_LENGTH == 0 else k - stride for k in range(n)]
+
+
 def run_point(study: Study, point: SweepPoint, *, district: str | None, year: int | None,
-              solver: str, time_limit_s: float | None, mip_gap: float | None) -> PointRun:
+              solver: str, time_limit_s: float | None, mip_gap: float | None,
+              start: PointRun | None = None) -> PointRun:
     """Plan one point (what each task runs); a NetplanError becomes a failed run.
 
     Parameters
@@ -264,6 +297,9 @@ def run_point(study: Study, point: SweepPoint, *, district: str | None, year: in
         The layers and the point.
     district, year, solver, time_limit_s, mip_gap
         As in :func:`netplan.planning.plan.make_plan`.
+    start
+        The neighbour's run whose plan the solver starts from (None, or a failed run: the
+        current network).
 
     Returns
     -------
@@ -273,16 +309,22 @@ def run_point(study: Study, point: SweepPoint, *, district: str | None, year: in
 
     t0 = time.perf_counter()
     worker = f"{socket.gethostname()}:{os.getpid()}"
+    plan_start = start.plan if start is not None and start.ok else None
+    started_from = start.label if start is not None and plan_start is not None else ""
+    notes: list[str] = []
     try:
         plan = make_plan(study, point.scenario, district=district, year=year, solver=solver,
-                         time_limit_s=time_limit_s, mip_gap=mip_gap)
+                         time_limit_s=time_limit_s, mip_gap=mip_gap, start=plan_start,
+                         progress=notes.append if plan_start is not None else None)
     except NetplanError as exc:
         log.warning("sweep point %s failed: %s", point.label, exc)
         return PointRun(label=point.label, ok=False, error=type(exc).__name__,
                         reason=str(exc), wall_s=time.perf_counter() - t0,
-                        peak_rss_mb=_peak_rss_mb(), worker=worker)
+                        peak_rss_mb=_peak_rss_mb(), worker=worker, started_from=started_from)
+    dropped = any(n.startswith(START_DROPPED) for n in notes)
     return PointRun(label=point.label, ok=True, plan=plan, wall_s=time.perf_counter() - t0,
-                    peak_rss_mb=_peak_rss_mb(), worker=worker)
+                    peak_rss_mb=_peak_rss_mb(), worker=worker, started_from=started_from,
+                    start_dropped=dropped)
 
 
 class _Tracker:
@@ -324,10 +366,11 @@ def _crashed(label: str, exc: BaseException) -> PointRun:
                            f"{exc}); rerun with --debug and report it if it repeats")
 
 
-def _run_dask(study: Study, points: Sequence[SweepPoint], kw: dict[str, Any], *,
-              scheduler: str | None, workers: int | None, tracker: _Tracker
-              ) -> dict[str, Any]:
-    """Run every point as a Dask task; returns the workers' threads."""
+def _run_dask(study: Study, points: Sequence[SweepPoint], starts: Sequence[int | None],
+              kw: dict[str, Any], *, scheduler: str | None, workers: int | None,
+              tracker: _Tracker) -> dict[str, Any]:
+    """Run every point as a Dask task, each with its start's task as an argument; returns
+    the workers' threads."""
     import distributed
 
     dd: Any = distributed  # untyped third-party API
@@ -336,10 +379,34 @@ def _run_dask(study: Study, points: Sequence[SweepPoint], kw: dict[str, Any], *,
     with dask_client(scheduler, workers, len(points)) as client:
         study_f = client.scatter(study, broadcast=True)
         tag = f"{os.getpid()}-{time.time_ns()}"
-        futures = {client.submit(run_point, study_f, p, pure=False, retries=RETRIES,
-                                 priority=len(points) - k,
-                                 key=f"netplan-sweep-{p.label}-{tag}", **kw): p.label
-                   for k, p in enumerate(points)}
+
+        def submit(k: int, start: Any, again: str = "") -> Any:
+            p = points[k]
+            return client.submit(run_point, study_f, p, start=start, pure=False,
+                                 retries=RETRIES, priority=len(points) - k,
+                                 key=f"netplan-sweep-{p.label}{again}-{tag}", **kw)
+
+        by_point: list[Any] = []
+        for k, j in enumerate(starts):
+            by_point.append(submit(k, None if j is None else by_point[j]))
+        futures = {f: k for k, f in enumerate(by_point)}
+        erred: set[int] = set()
+        reruns: dict[int, Any] = {}
+
+        def rerun(k: int) -> Any:
+            """Point k again, after its start's task failed: from the rerun of its start
+            when that one failed only for its own start, else from the network."""
+            if k not in reruns:
+                j = starts[k]
+                start = rerun(j) if j is not None and upstream_failed(j) else None
+                reruns[k] = submit(k, start, "-again")
+                futures[reruns[k]] = k
+                ac.add(reruns[k])
+            return reruns[k]
+
+        def upstream_failed(k: int) -> bool:
+            j = starts[k]
+            return j is not None and (j in erred or by_point[j].status == "error")
         tracker.event("points", message=f"{len(points)} points on "
                                         f"{sum(client.nthreads().values())} worker thread(s)")
         ac = dd.as_completed(list(futures))
@@ -353,11 +420,16 @@ def _run_dask(study: Study, points: Sequence[SweepPoint], kw: dict[str, Any], *,
                         tracker.event("points")
                     continue
                 for fut in ac.next_batch(block=False):
-                    label = futures[fut]
+                    k = futures.pop(fut)
                     try:
                         run = fut.result()
                     except Exception as exc:  # a lost worker after its retries, or a bug
-                        run = _crashed(label, exc)
+                        erred.add(k)
+                        if fut is by_point[k] and upstream_failed(k):
+                            rerun(k)  # its start's task failed, not its own
+                            fut.release()
+                            continue
+                        run = _crashed(points[k].label, exc)
                     fut.release()
                     tracker.done(run)
         except BaseException:
@@ -381,6 +453,7 @@ def run_sweep(  # noqa: PLR0913 - the public entry point: one keyword per sweep 
     scheduler: str | None = None,
     in_process: bool = False,
     progress: Progress | None = None,
+    cold: bool = False,
 ) -> SweepResult:
     """Plan every point of a sweep and return the plans in point order.
 
@@ -404,6 +477,9 @@ def run_sweep(  # noqa: PLR0913 - the public entry point: one keyword per sweep 
     progress
         Called with a :class:`~netplan.planning.dask_runner.ProgressEvent` (stage
         ``"points"``) when a point finishes, and about once a second meanwhile.
+    cold
+        Start every point from the current network (default: from its neighbour's plan,
+        :func:`start_points`).
 
     Returns
     -------
@@ -429,14 +505,17 @@ def run_sweep(  # noqa: PLR0913 - the public entry point: one keyword per sweep 
     tracker = _Tracker(progress, len(points))
     kw: dict[str, Any] = {"district": adcode, "year": year, "solver": solver,
                           "time_limit_s": time_limit_s, "mip_gap": mip_gap}
-    info: dict[str, Any] = {"points": len(points)}
+    starts = [None] * len(points) if cold else start_points(axes)
+    info: dict[str, Any] = {"points": len(points),
+                            "warm_chain_length": None if cold else CHAIN_LENGTH}
     if in_process:
-        for p in points:
-            tracker.done(run_point(study, p, **kw))
+        for p, j in zip(points, starts, strict=True):
+            start = None if j is None else tracker.runs[points[j].label]
+            tracker.done(run_point(study, p, start=start, **kw))
         info["executor"] = "in-process"
     else:
-        info["workers"] = _run_dask(study, points, kw, scheduler=scheduler, workers=workers,
-                                    tracker=tracker)
+        info["workers"] = _run_dask(study, points, starts, kw, scheduler=scheduler,
+                                    workers=workers, tracker=tracker)
         info["executor"] = scheduler or "LocalCluster"
     runs = tuple(tracker.runs[p.label] for p in points)
     info.update(wall_seconds=round(time.perf_counter() - t0, 3),
@@ -468,7 +547,8 @@ def _efficient(cost: NDArray[np.float64], kpis: NDArray[np.float64]) -> NDArray[
 
 def _row(point: SweepPoint, run: PointRun) -> dict[str, Any]:
     row: dict[str, Any] = {"point": point.label, **dict(point.values),
-                           "ok": run.ok, "error": run.error}
+                           "ok": run.ok, "error": run.error, "started_from": run.started_from,
+                           "start_dropped": run.start_dropped}
     plan = run.plan
     if plan is None:
         return row
@@ -502,7 +582,10 @@ def summary_frame(result: SweepResult) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``point``, one column per varied key, ``ok``, ``error``, the solver's status,
+        ``point``, one column per varied key, ``ok``, ``error``, ``started_from`` (the
+        point whose plan the solver started from, empty: the current network) and
+        ``start_dropped`` (a solve could not complete that plan and started without it),
+        the solver's status,
         objective and gap, ``cost_cny_per_year`` (operating cost after the plan plus the
         one-off spend spread over ``amortisation_years``), the one-off spend, the service
         figures of :data:`SUMMARY_KPIS` under ``rule``, the action counts, and
