@@ -74,6 +74,9 @@ class ActionType:
         Order by importance for the committee (report rows, map legend): lower first.
     markers : tuple of Marker
         How the site is drawn: one marker, or for a move the old site then the new site.
+    optional : bool
+        Only possible when the scenario switches it on (``staff``): count tables leave its
+        column out when a plan has none.
     """
 
     name: str
@@ -81,6 +84,7 @@ class ActionType:
     reason: str
     priority: int
     markers: tuple[Marker, ...]
+    optional: bool = False
 
     @property
     def changes_network(self) -> bool:
@@ -127,6 +131,7 @@ ACTIONS: tuple[ActionType, ...] = (
         "capacity of {cap_before:.0f}/h (wait {wait_before}); now {cap_after:.0f}/h, "
         "wait {wait_after}",
         5, (Marker("staff", "extend counter hours", "#56b4e9", "circle", 14, 250),),
+        optional=True,
     ),
     ActionType(
         "relocate", "relocate to a nearby site",

@@ -138,14 +138,14 @@ def _actions_table(plan: Plan, names: dict[str, str]) -> Table:
     acts = plan.actions
     t = Table(title="Actions by district", title_justify="left")
     t.add_column("district")
-    kinds = tuple(a.name for a in actions.ACTIONS)
+    tot = plan.kpis["actions"]
+    kinds = tuple(a.name for a in actions.ACTIONS if not a.optional or tot.get(a.name, 0))
     for name in kinds:
         t.add_column(name, justify="right")
     for ad in sorted(acts["adcode"].dropna().unique()):
         sub = acts[acts["adcode"] == ad]["action"].value_counts()
         t.add_row(safe_text(names.get(str(ad), str(ad))),
                   *[str(int(sub.get(name, 0))) for name in kinds])
-    tot = plan.kpis["actions"]
     t.add_row("[b]total[/b]", *[f"[b]{int(tot.get(name, 0))}[/b]" for name in kinds])
     return t
 
