@@ -15,7 +15,7 @@ import os
 import sys
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
@@ -281,10 +281,6 @@ def _warm_vector(p: FacilityProblem, mdl: _Model,
         ov_cols = np.arange(mdl.v0, mdl.n_cols)
         rows_b = mdl.a[:, ov_cols].indices
         v[ov_cols] = np.clip(act[rows_b] - mdl.row_hi[rows_b], 0.0, None)
-    if not p.single_source and mdl.integer.any():
-        best = _best_assignment(mdl, v)
-        if best is not None:
-            v = best
     if not _check_point(mdl, v):
         note = f"{START_DROPPED}: it cannot be completed to a feasible plan ({_broken(mdl, v)})"
         if progress is not None:
@@ -292,30 +288,6 @@ def _warm_vector(p: FacilityProblem, mdl: _Model,
         logger.info(note)
         return None
     return v
-
-
-def _best_assignment(mdl: _Model, v: FloatArray) -> FloatArray | None:
-    """``v`` with its integer columns kept and the rest the cheapest they can be: the LP of
-    the assignment, unserved and overload columns for the start's sites and moves.
-
-    The greedy assignment alone left a district's start about 10 % above the best plan with
-    the same sites, too poor a start for HiGHS to gain from. None when the LP has no
-    solution (the start's sites cannot serve the zones that must be served).
-    """
-    fixed = mdl.integer
-    lo = np.where(fixed, np.round(v), mdl.col_lo)
-    hi = np.where(fixed, np.round(v), mdl.col_hi)
-    h = _new_highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("random_seed", _SEED)
-    if _THREADS is not None:  # the size of the process-wide scheduler, or HiGHS refuses to run
-        h.setOptionValue("threads", _THREADS)
-    _pass_model(h, replace(mdl, col_lo=lo, col_hi=hi), integer=False)
-    _run(h)
-    if int(h.getInfo().primal_solution_status) != 2:
-        return None
-    w = np.clip(np.asarray(h.getSolution().col_value, dtype=np.float64), lo, hi)
-    return w if _check_point(mdl, w) else None
 
 
 def _warm_moves(p: FacilityProblem, ws: IntArray) -> FloatArray:
