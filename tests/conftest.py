@@ -155,10 +155,17 @@ def tiny() -> dict[str, gpd.GeoDataFrame]:
     return tiny_layers()
 
 
+def write_tiny_gpkg(folder: Path) -> Path:
+    """Write the synthetic study to ``folder/tiny.gpkg`` (no ring_zones layer: derived on
+    load) unless it is there already; returns its path."""
+    path = Path(folder) / "tiny.gpkg"
+    if not path.exists():
+        for kind, gdf in tiny_layers().items():
+            gdf.to_file(path, layer=kind, driver="GPKG", engine="pyogrio")
+    return path
+
+
 @pytest.fixture
 def tiny_gpkg(tmp_path: Path) -> Path:
     """A GeoPackage holding the synthetic study (no ring_zones layer: derived on load)."""
-    path = tmp_path / "tiny.gpkg"
-    for kind, gdf in tiny_layers().items():
-        gdf.to_file(path, layer=kind, driver="GPKG", engine="pyogrio")
-    return path
+    return write_tiny_gpkg(tmp_path)

@@ -250,12 +250,8 @@ def tiny_study(folder: Any) -> Any:
     """The tiny study of ``conftest.py`` loaded through :func:`netplan.layers.load_study`."""
     from pathlib import Path
 
-    from conftest import tiny_layers
+    from conftest import write_tiny_gpkg
 
     from netplan.study.layers import load_study
 
-    path = Path(folder) / "tiny.gpkg"
-    if not path.exists():
-        for kind, gdf in tiny_layers().items():
-            gdf.to_file(path, layer=kind, driver="GPKG", engine="pyogrio")
-    return load_study(path)
+    return load_study(write_tiny_gpkg(Path(folder)))

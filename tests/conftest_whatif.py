@@ -10,7 +10,7 @@ import functools
 import tempfile
 from pathlib import Path
 
-from conftest import tiny_layers
+from conftest import write_tiny_gpkg
 
 from netplan.model.scenario import Scenario, load_scenario
 from netplan.planning.sweep import SweepResult, parse_vary, run_sweep
@@ -33,10 +33,7 @@ def quiet(**changes: object) -> Scenario:
 @functools.cache
 def tiny_gpkg() -> Path:
     """The tiny study as a GeoPackage (conftest's layers)."""
-    path = Path(_TMP.name) / "tiny.gpkg"
-    for kind, gdf in tiny_layers().items():
-        gdf.to_file(path, layer=kind, driver="GPKG", engine="pyogrio")
-    return path
+    return write_tiny_gpkg(Path(_TMP.name))
 
 
 @functools.cache

@@ -28,12 +28,9 @@ TRUTH = DEFAULT.replace(customer_share=0.4, visits_per_customer_per_year=300.0,
 
 @pytest.fixture(scope="module")
 def gpkg(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from conftest import tiny_layers
+    from conftest import write_tiny_gpkg
 
-    path = tmp_path_factory.mktemp("cal") / "tiny.gpkg"
-    for kind, gdf in tiny_layers().items():
-        gdf.to_file(path, layer=kind, driver="GPKG", engine="pyogrio")
-    return path
+    return write_tiny_gpkg(tmp_path_factory.mktemp("cal"))
 
 
 @pytest.fixture(scope="module")

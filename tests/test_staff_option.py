@@ -27,12 +27,9 @@ LIGHT = ["b2", "b6"]  # the tiny study's light outlets: 1 counter, 2 terminals
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory: pytest.TempPathFactory) -> Study:
-    from conftest import tiny_layers
+    from conftest import write_tiny_gpkg
 
-    path = tmp_path_factory.mktemp("staff") / "tiny.gpkg"
-    for kind, gdf in tiny_layers().items():
-        gdf.to_file(path, layer=kind, driver="GPKG", engine="pyogrio")
-    return load_study(path)
+    return load_study(write_tiny_gpkg(tmp_path_factory.mktemp("staff")))
 
 
 def toy(**changes: object) -> Scenario:

@@ -79,12 +79,9 @@ def test_abandoned_column_marks_give_ups() -> None:
 
 @pytest.fixture(scope="module")
 def gpkg(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from conftest import tiny_layers
+    from conftest import write_tiny_gpkg
 
-    path = tmp_path_factory.mktemp("tickets") / "tiny.gpkg"
-    for kind, gdf in tiny_layers().items():
-        gdf.to_file(path, layer=kind, driver="GPKG", engine="pyogrio")
-    return path
+    return write_tiny_gpkg(tmp_path_factory.mktemp("tickets"))
 
 
 @pytest.fixture(scope="module")
