@@ -35,27 +35,21 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results" / "calibrate.json"
 RESULTS_TICKETS = RESULTS.with_name("calibrate-tickets.json")
 
 
-def child(log: Path) -> None:
-    """One timed calibration; prints a JSON line."""
-    import pandas as pd
-
+def _timed_calibration(log: Path, *, read_key: str) -> dict[str, Any]:
+    """Read ``log`` (either format), fit it and fit the scenario, timing each stage; the
+    read stage's time is stored under ``read_key``."""
     from netplan.model import calibrate as fit_mod
     from netplan.model import queuelog
     from netplan.model.scenario import load_scenario
     from netplan.planning.calibration import calibrate
     from netplan.study.layers import load_study
 
-    t0 = time.perf_counter()
-    raw = pd.read_parquet(log)
-    t_base = time.perf_counter() - t0
-    rows = len(raw)
-    tickets = int(raw["arrivals"].sum())
-    del raw
     study, scenario = load_study(), load_scenario()
     t0 = time.perf_counter()
     df = queuelog.read_queue_log(log)
@@ -64,25 +58,37 @@ def child(log: Path) -> None:
     t2 = time.perf_counter()
     cal = calibrate(fit, study, scenario)
     t3 = time.perf_counter()
-    print(json.dumps({
-        "rows": rows, "tickets": tickets, "baseline_read_s": t_base,
-        "read_validate_s": t1 - t0, "fit_log_s": t2 - t1, "calibrate_s": t3 - t2,
-        "total_s": t3 - t0,
+    return {
+        "hourly_rows": len(df), read_key: t1 - t0, "fit_log_s": t2 - t1,
+        "calibrate_s": t3 - t2, "total_s": t3 - t0,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "customer_share": cal.scenario.customer_share, "flagged": cal.summary["flagged"],
-    }))
+        "counter_service_min": cal.scenario.counter_service_min,
+        "counter_service_cv": fit.counter_service.cv if fit.counter_service else None,
+        "patience_min": cal.scenario.patience_min,
+    }
+
+
+def child(log: Path) -> None:
+    """One timed calibration; prints a JSON line."""
+    import pandas as pd
+
+    t0 = time.perf_counter()
+    raw = pd.read_parquet(log)
+    t_base = time.perf_counter() - t0
+    rows = len(raw)
+    tickets = int(raw["arrivals"].sum())
+    del raw
+    run = _timed_calibration(log, read_key="read_validate_s")
+    print(json.dumps({"rows": rows, "tickets": tickets, "baseline_read_s": t_base,
+                      **{k: v for k, v in run.items() if k != "hourly_rows"}}))
 
 
 def child_tickets(log: Path) -> None:
     """One timed calibration of a ticket log; prints a JSON line."""
     import pyarrow.parquet as pq
 
-    from netplan.model import calibrate as fit_mod
-    from netplan.model import queuelog
-    from netplan.model.scenario import load_scenario
     from netplan.model.ticketlog import TICKET_COLUMNS
-    from netplan.planning.calibration import calibrate
-    from netplan.study.layers import load_study
 
     t0 = time.perf_counter()
     rows = 0
@@ -91,24 +97,9 @@ def child_tickets(log: Path) -> None:
         rows += batch.num_rows
     t_base = time.perf_counter() - t0
     rss_base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    study, scenario = load_study(), load_scenario()
-    t0 = time.perf_counter()
-    df = queuelog.read_queue_log(log)
-    t1 = time.perf_counter()
-    fit = fit_mod.fit_log(df)
-    t2 = time.perf_counter()
-    cal = calibrate(fit, study, scenario)
-    t3 = time.perf_counter()
-    print(json.dumps({
-        "rows": rows, "hourly_rows": len(df), "baseline_read_s": t_base,
-        "baseline_peak_rss_mb": rss_base, "read_aggregate_s": t1 - t0,
-        "fit_log_s": t2 - t1, "calibrate_s": t3 - t2, "total_s": t3 - t0,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "customer_share": cal.scenario.customer_share, "flagged": cal.summary["flagged"],
-        "counter_service_min": cal.scenario.counter_service_min,
-        "counter_service_cv": fit.counter_service.cv if fit.counter_service else None,
-        "patience_min": cal.scenario.patience_min,
-    }))
+    run = _timed_calibration(log, read_key="read_aggregate_s")
+    print(json.dumps({"rows": rows, "baseline_read_s": t_base,
+                      "baseline_peak_rss_mb": rss_base, **run}))
 
 
 def main_tickets(args: argparse.Namespace) -> None:
