@@ -66,7 +66,7 @@ from netplan._errors import NetplanError
 from netplan.model.scenario import Scenario
 from netplan.planning import problem as planner
 from netplan.planning.contract import DistrictLimitsInfo
-from netplan.study.layers import Study, policy_adcodes
+from netplan.study.layers import Study, policy_adcodes, resolve_district
 
 __all__ = [
     "DistrictLimits",
@@ -74,6 +74,7 @@ __all__ = [
     "check_adcode",
     "default_cache_dir",
     "district_scenario",
+    "district_scope",
     "split_cache",
     "split_key",
     "split_limits",
@@ -354,6 +355,31 @@ def district_scenario(scenario: Scenario, limits: DistrictLimits | None) -> Scen
     return scenario.replace(max_open=limits.max_open, max_close=limits.max_close,
                             max_upgrade=limits.max_upgrade, max_convert=limits.max_convert,
                             budget_cny=limits.budget_cny)
+
+
+def district_scope(study: Study, scenario: Scenario, district: str | None, *,
+                   year: int) -> tuple[str | None, Scenario]:
+    """The adcode a plan decides (None: the city) and the scenario it plans with.
+
+    Parameters
+    ----------
+    study, scenario
+        The layers and the city's scenario.
+    district
+        Adcode or name (:func:`netplan.study.layers.resolve_district`), or None.
+    year
+        Demand year of the limits split (:func:`split_limits`).
+
+    Returns
+    -------
+    tuple
+        ``(adcode, scenario)``: for a district, its adcode and the scenario with its
+        share of the city limits (:func:`district_scenario`); else ``(None, scenario)``.
+    """
+    if district is None:
+        return None, scenario
+    adcode = resolve_district(district, study.districts)
+    return adcode, district_scenario(scenario, split_limits(study, scenario, year=year)[adcode])
 
 
 # --- the cache of splits --------------------------------------------------------------------

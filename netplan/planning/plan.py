@@ -69,10 +69,10 @@ from netplan.planning.contract import (
     SolverKpis,
 )
 from netplan.planning.evaluate import Network, behaviour_block, measure
-from netplan.planning.limits import district_scenario, split_limits
+from netplan.planning.limits import district_scope
 from netplan.study.crs import BEIJING_CRS
 from netplan.study.geometry import outside_ring_mask, ring_zone_order, rings_of
-from netplan.study.layers import Study, resolve_district
+from netplan.study.layers import Study
 
 
 @dataclass(frozen=True)
@@ -144,10 +144,7 @@ def make_plan(  # noqa: PLR0913 - the public entry point: one keyword per planni
     if isinstance(start, Plan):
         start = dict(zip(start.sites_after["site_id"], start.sites_after["format"], strict=True))
     year = scenario.horizon_year if year is None else year
-    adcode = None
-    if district is not None:
-        adcode = resolve_district(district, study.districts)
-        scenario = district_scenario(scenario, split_limits(study, scenario, year=year)[adcode])
+    adcode, scenario = district_scope(study, scenario, district, year=year)
     tl = scenario.time_limit_s if time_limit_s is None else time_limit_s
     gap = scenario.mip_gap if mip_gap is None else mip_gap
     if progress:

@@ -40,10 +40,10 @@ from netplan.model.scenario import Scenario
 from netplan.optimize import FacilityProblem
 from netplan.planning import problem as planner
 from netplan.planning.contract import RobustCase, RobustInfo
-from netplan.planning.limits import district_scenario, split_limits
+from netplan.planning.limits import district_scope
 from netplan.planning.plan import Plan, plan_from_solution
 from netplan.planning.stress import DemandCase, case_figures, demand_cases
-from netplan.study.layers import Study, resolve_district
+from netplan.study.layers import Study
 
 __all__ = ["OBJECTIVES", "check_robust_options", "robust_plan"]
 
@@ -126,10 +126,7 @@ def robust_plan(  # noqa: PLR0913 - the public entry point: one keyword per plan
         an infeasible model (explained in the scenario's terms).
     """
     year = scenario.horizon_year if year is None else year
-    adcode = None
-    if district is not None:
-        adcode = resolve_district(district, study.districts)
-        scenario = district_scenario(scenario, split_limits(study, scenario, year=year)[adcode])
+    adcode, scenario = district_scope(study, scenario, district, year=year)
     todo = demand_cases(scenario, cases)
     check_robust_options(objective, weights, len(todo))
     w = np.full(len(todo), 1.0 / len(todo)) if weights is None else (
