@@ -19,6 +19,16 @@ Run: ``nice -n 15 python bench/bench_district.py [--districts 东城,朝阳,通�
 - ``--all``: also ``netplan plan --district all --workers 2`` once per tree, and each
   district task's own seconds from ``run.json``. A part not run keeps its last figures
   in the results file.
+- Whole process: every run records its wall seconds and its CPU seconds (user + system of
+  the child, from ``getrusage``; on a loaded machine the CPU seconds are the steadier
+  figure), and ``identical_folder`` compares every file of the old and new folders byte
+  for byte (``run.json`` without its timing fields, the folder manifest without
+  ``run.json``'s hash). ``--startup N``: also the imports alone (``python -c "import
+  netplan.cli, netplan.planning.plan, netplan.present.folder"``), medians of N per tree.
+  The children may write bytecode (``PYTHONDONTWRITEBYTECODE`` is dropped) into the
+  temporary trees, as an installed package has it; ``--no-bytecode`` keeps the variable.
+- ``--phases N``: where a district plan's CPU seconds go (imports, study, plan, folder; the
+  split read from the cache), measured inside a child per tree, medians of N.
 
 The machine is shared with other jobs: compare old and new of one run, not seconds across
 runs.
@@ -27,8 +37,10 @@ runs.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -58,19 +70,81 @@ def snapshot_tree(src: Path, into: Path) -> Path:
     return into
 
 
-def run_plan(tree: Path, args: list[str], out: Path, *, cache: Path | None) -> float:
-    """Seconds of one ``netplan plan`` with the package of ``tree``, writing ``out``."""
+#: Whether the children may write bytecode (``--no-bytecode`` turns it off).
+BYTECODE = {"write": True}
+#: Timing fields of ``run.json`` (seconds vary from run to run; everything else must not).
+TIMING_SUFFIXES = ("seconds", "_s")
+
+
+def child_cpu_s() -> float:
+    """User + system seconds of all waited-for children so far."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def timed_child(cmd: list[str], tree: Path, *, cache: Path | None) -> tuple[float, float]:
+    """Wall and CPU seconds of one child process with the package of ``tree``."""
     env = dict(os.environ, PYTHONPATH=str(tree))
     env.pop("NETPLAN_NO_CACHE", None)
+    if BYTECODE["write"]:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
     if cache is not None:
         env["NETPLAN_CACHE_DIR"] = str(cache)
-    t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "netplan", "plan", *args, "--out", str(out),
-                           "--json"], env=env, cwd=tree, capture_output=True, text=True)
-    seconds = time.perf_counter() - t0
+    cpu0, t0 = child_cpu_s(), time.perf_counter()
+    done = subprocess.run(cmd, env=env, cwd=tree, capture_output=True, text=True)
+    wall, cpu = time.perf_counter() - t0, child_cpu_s() - cpu0
     if done.returncode != 0:
-        raise SystemExit(f"netplan plan {' '.join(args)} ({tree}) failed:\n{done.stderr}")
-    return seconds
+        raise SystemExit(f"{' '.join(cmd)} ({tree}) failed:\n{done.stderr}")
+    return wall, cpu
+
+
+def run_plan(tree: Path, args: list[str], out: Path, *, cache: Path | None
+             ) -> tuple[float, float]:
+    """Wall and CPU seconds of one ``netplan plan`` with the package of ``tree``."""
+    return timed_child([sys.executable, "-m", "netplan", "plan", *args, "--out", str(out),
+                        "--json"], tree, cache=cache)
+
+
+def _no_timing(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _no_timing(v) for k, v in obj.items() if not k.endswith(TIMING_SUFFIXES)}
+    if isinstance(obj, list):
+        return [_no_timing(v) for v in obj]
+    return obj
+
+
+def folder_digest(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file of a plan folder, ``run.json`` without its timing fields and
+    the folder manifest without ``run.json``'s hash (these change at every run)."""
+    out: dict[str, str] = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder).as_posix()
+        data = path.read_bytes()
+        if path.name == "run.json":
+            data = json.dumps(_no_timing(json.loads(data)), sort_keys=True).encode()
+        elif path.name == ".netplan-plan.json":
+            manifest = json.loads(data)
+            manifest.get("files", {}).pop("run.json", None)
+            data = json.dumps(manifest, sort_keys=True).encode()
+        out[rel] = hashlib.sha256(data).hexdigest()
+    return out
+
+
+def startup_bench(trees: dict[str, Path], repeats: int) -> dict[str, Any]:
+    """Wall and CPU seconds of the imports of a district plan alone, medians per tree."""
+    code = "import netplan.cli, netplan.planning.plan, netplan.present.folder"
+    res: dict[str, Any] = {"command": f'python -c "{code}"'}
+    timed_child([sys.executable, "-c", code], trees["new"], cache=None)  # write bytecode
+    timed_child([sys.executable, "-c", code], trees["old"], cache=None)
+    runs: dict[str, list[tuple[float, float]]] = {"old": [], "new": []}
+    for _ in range(repeats):
+        for key in ("old", "new"):
+            runs[key].append(timed_child([sys.executable, "-c", code], trees[key], cache=None))
+    for key, r in runs.items():
+        res[key] = {"wall_s": [w for w, _ in r], "cpu_s": [c for _, c in r],
+                    "median_wall_s": statistics.median(w for w, _ in r),
+                    "median_cpu_s": statistics.median(c for _, c in r)}
+    return res
 
 
 def outputs(folder: Path) -> dict[str, Any]:
@@ -87,21 +161,32 @@ def districts_bench(trees: dict[str, Path], names: list[str], repeats: int, tmp:
     out: dict[str, Any] = {}
     for name in names:
         secs: dict[str, list[float]] = {"old": [], "new_no_cache": [], "new_cache": []}
+        cpu: dict[str, list[float]] = {k: [] for k in secs}
         run_plan(trees["new"], ["--district", name], tmp / "warm", cache=cache)
+        run_plan(trees["old"], ["--district", name], tmp / "warm-old", cache=None)  # bytecode
         for k in range(repeats):
             for key, tree, extra in (("old", trees["old"], []),
                                      ("new_no_cache", trees["new"], ["--no-cache"]),
                                      ("new_cache", trees["new"], [])):
                 folder = tmp / f"{key}-{name}-{k}"
-                secs[key].append(run_plan(tree, ["--district", name, *extra], folder,
-                                          cache=cache if key == "new_cache" else None))
+                wall, cpu_s = run_plan(tree, ["--district", name, *extra], folder,
+                                       cache=cache if key == "new_cache" else None)
+                secs[key].append(wall)
+                cpu[key].append(cpu_s)
         a, b, c = (outputs(tmp / f"{key}-{name}-0")
                    for key in ("old", "new_no_cache", "new_cache"))
+        fa, fb, fc = (folder_digest(tmp / f"{key}-{name}-0")
+                      for key in ("old", "new_no_cache", "new_cache"))
         out[name] = {"s": secs, "median_s": {k: statistics.median(v) for k, v in secs.items()},
+                     "cpu_s": cpu,
+                     "median_cpu_s": {k: statistics.median(v) for k, v in cpu.items()},
                      "objective": {"old": a["objective"], "new": b["objective"]},
                      "holds_loop_stop": {k: o["kpis"]["behaviour"]["loop"]["stop"]
                                          for k, o in (("old", a), ("new", b))},
-                     "identical": a == b == c}
+                     "identical": a == b == c,
+                     "identical_folder": fa == fb == fc,
+                     "files_differing": sorted(f for f in fa.keys() | fb.keys() | fc.keys()
+                                               if not fa.get(f) == fb.get(f) == fc.get(f))}
     return out
 
 
@@ -110,8 +195,8 @@ def all_bench(trees: dict[str, Path], tmp: Path, keys: tuple[str, ...]) -> dict[
     res: dict[str, Any] = {}
     for key in keys:
         folder = tmp / f"all-{key}"
-        wall = run_plan(trees[key], ["--district", "all", "--workers", "2"], folder,
-                        cache=tmp / "cache-all" if key == "new" else None)
+        wall, _ = run_plan(trees[key], ["--district", "all", "--workers", "2"], folder,
+                           cache=tmp / "cache-all" if key == "new" else None)
         run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
         timing = run.get("districts", {})
         tasks = {ad: t.get("wall_s") for ad, t in timing.items()}
@@ -126,6 +211,86 @@ def all_bench(trees: dict[str, Path], tmp: Path, keys: tuple[str, ...]) -> dict[
     return res
 
 
+PHASES = ("import netplan.cli", "import the planner", "load_scenario", "load_study",
+          "make_plan", "write_plan_folder", "  of which the plan's files", "  of which the map",
+          "  of which the report")
+
+
+def phase_child(district: str, out: Path) -> None:
+    """In a child: CPU seconds of each phase of a district plan (as ``netplan plan`` runs
+    them, the split from the cache), printed as JSON."""
+    cpu: dict[str, float] = {}
+    t = time.process_time()
+
+    def mark(name: str) -> None:
+        nonlocal t
+        now = time.process_time()
+        cpu[name], t = now - t, now
+
+    import netplan.cli  # noqa: F401
+    mark(PHASES[0])
+    from netplan.model.scenario import load_scenario
+    from netplan.planning import plan as plan_mod
+    from netplan.planning.limits import default_cache_dir, split_cache
+    from netplan.present import folder, maps, report
+    from netplan.study.layers import load_study, resolve_district
+    mark(PHASES[1])
+
+    def timed(mod: Any, name: str, key: str) -> None:
+        f = getattr(mod, name)
+
+        def g(*a: Any, **k: Any) -> Any:
+            t0 = time.process_time()
+            try:
+                return f(*a, **k)
+            finally:
+                cpu[key] = cpu.get(key, 0.0) + time.process_time() - t0
+        setattr(mod, name, g)
+
+    timed(folder, "write_plan_files", PHASES[6])
+    timed(maps, "plan_map", PHASES[7])
+    timed(report, "plan_report", PHASES[8])
+    sc = load_scenario(None)
+    mark(PHASES[2])
+    study = load_study(None)
+    mark(PHASES[3])
+    with split_cache(default_cache_dir()):
+        result = plan_mod.make_plan(study, sc, district=resolve_district(district,
+                                                                          study.districts))
+        mark(PHASES[4])
+        t_folder = time.process_time()
+        for key in PHASES[6:]:
+            cpu.pop(key, None)
+        folder.write_plan_folder(result, study, out)
+        cpu[PHASES[5]] = time.process_time() - t_folder
+    print(json.dumps(cpu))
+
+
+def phases_bench(trees: dict[str, Path], district: str, repeats: int, tmp: Path
+                 ) -> dict[str, Any]:
+    """Median CPU seconds of each phase of a district plan, per tree (split cached)."""
+    res: dict[str, Any] = {"district": district}
+    for key, tree in trees.items():
+        cache = tmp / f"cache-phases-{key}"
+        runs: list[dict[str, float]] = []
+        for k in range(repeats + 1):  # the first run fills the cache and the bytecode
+            env = dict(os.environ, PYTHONPATH=str(tree), NETPLAN_CACHE_DIR=str(cache))
+            env.pop("NETPLAN_NO_CACHE", None)
+            if BYTECODE["write"]:
+                env.pop("PYTHONDONTWRITEBYTECODE", None)
+            done = subprocess.run([sys.executable, str(Path(__file__).resolve()),
+                                   "--phase-child", district, str(tmp / f"phases-{key}-{k}")],
+                                  env=env, cwd=tree, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise SystemExit(f"phases of {district} ({tree}) failed:\n{done.stderr}")
+            if k:
+                runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        res[key] = {p: statistics.median(r.get(p, 0.0) for r in runs) for p in PHASES}
+        res[key]["total in the child"] = statistics.median(
+            sum(r.get(p, 0.0) for p in PHASES[:6]) for r in runs)
+    return res
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--districts", default="东城,朝阳,通州",
@@ -137,7 +302,20 @@ def main() -> None:
     ap.add_argument("--results", type=Path, default=RESULTS, help="the JSON file written")
     ap.add_argument("--new-tree", type=Path, default=ROOT,
                     help="the new package's tree (default: this work tree)")
+    ap.add_argument("--startup", type=int, default=0, metavar="N",
+                    help="also time the imports alone, medians of N (0 = not)")
+    ap.add_argument("--no-bytecode", action="store_true",
+                    help="keep PYTHONDONTWRITEBYTECODE for the children (compile every run)")
+    ap.add_argument("--phases", type=int, default=0, metavar="N",
+                    help="also the CPU seconds of each phase of the first district, "
+                         "medians of N (0 = not)")
+    ap.add_argument("--phase-child", nargs=2, metavar=("DISTRICT", "OUT"),
+                    help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.phase_child:
+        phase_child(args.phase_child[0], Path(args.phase_child[1]))
+        return
+    BYTECODE["write"] = not args.no_bytecode
     names = [n.strip() for n in args.districts.split(",") if n.strip()]
     with tempfile.TemporaryDirectory(prefix="netplan-bench-district-") as name:
         tmp = Path(name)
@@ -147,17 +325,36 @@ def main() -> None:
                                   if args.results.is_file() else {})
         result.update({"baseline": args.baseline, "new_tree": str(args.new_tree),
                        "repeats": args.repeats, "goal_s": 2.0,
-                       "machine": "shared 2-core VM, other jobs running, nice -n 15"})
+                       "machine": "shared 2-core VM, other jobs running, nice -n 15",
+                       "bytecode": BYTECODE["write"],
+                       "load_average_start": os.getloadavg()})
+        if args.startup:
+            result["startup"] = startup_bench(trees, args.startup)
+        if args.phases and names:
+            result["phases_cpu_s"] = phases_bench(trees, names[0], args.phases, tmp)
         if names:
             result["districts"] = districts_bench(trees, names, args.repeats, tmp)
+        result["load_average_end"] = os.getloadavg()
         if args.all:
             keys = ("old", "new") if args.all == "both" else ("new",)
             result["all_workers_2"] = all_bench(trees, tmp, keys)
-    print(f"{'district':10}{'old':>9}{'new':>9}{'new+cache':>11}  identical")
+    if "startup" in result:
+        st = result["startup"]
+        print(f"imports alone, wall (cpu) s: old {st['old']['median_wall_s']:.2f} "
+              f"({st['old']['median_cpu_s']:.2f}), new {st['new']['median_wall_s']:.2f} "
+              f"({st['new']['median_cpu_s']:.2f})")
+    if "phases_cpu_s" in result:
+        ph = result["phases_cpu_s"]
+        print(f"CPU seconds by phase, {ph['district']} (split cached), old -> new:")
+        for p in (*PHASES, "total in the child"):
+            print(f"  {p:30}{ph['old'][p]:>6.2f} ->{ph['new'][p]:>6.2f}")
+    print(f"{'district':10}{'old':>14}{'new':>14}{'new+cache':>14}  identical  folder")
     for n, r in result.get("districts", {}).items():
-        m = r["median_s"]
-        print(f"{n:10}{m['old']:>9.2f}{m['new_no_cache']:>9.2f}{m['new_cache']:>11.2f}"
-              f"  {r['identical']}")
+        m, c = r["median_s"], r.get("median_cpu_s", {})
+        cells = "".join(f"{m[k]:>7.2f} ({c.get(k, float('nan')):.2f})"
+                        for k in ("old", "new_no_cache", "new_cache"))
+        print(f"{n:10}{cells}  {r['identical']!s:9}  {r.get('identical_folder')}")
+    print("seconds: wall (CPU of the child), medians")
     if "all_workers_2" in result:
         a = result["all_workers_2"]
         for key in ("old", "new"):

@@ -32,10 +32,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from netplan._errors import QueueingError
-from netplan._types import FloatArray
+from netplan._types import FloatArray, IntArray
 
 __all__ = ["MAX_PATIENCE_MIN", "ErlangA", "erlang_a", "erlang_a_curve", "tail_capacity_per_h"]
 
@@ -103,6 +103,23 @@ def _states(c: int, lam: float, mu: float, theta: float) -> FloatArray:
     return np.exp(log_pi)
 
 
+def _poisson_last(q: float, mean: float) -> int:
+    """The smallest ``k`` with ``P(X <= k) >= q`` for ``X ~ Poisson(mean)``, ``0 < q < 1``.
+
+    The steps of :meth:`scipy.stats.poisson.ppf`, on :mod:`scipy.special` alone: importing
+    :mod:`scipy.stats` costs about a second at every start of the command line.
+    """
+    k = float(np.ceil(special.pdtrik(q, mean)))
+    below = max(k - 1.0, 0.0)
+    return int(below if special.pdtr(below, mean) >= q else k)
+
+
+def _poisson_pmf(k: IntArray, mean: float) -> FloatArray:
+    """``P(X = k)`` for ``X ~ Poisson(mean)``: :meth:`scipy.stats.poisson.pmf`'s formula."""
+    log_p = special.xlogy(k, mean) - special.gammaln(k + 1) - mean
+    return np.asarray(np.clip(np.exp(log_p), 0.0, 1.0), dtype=np.float64)
+
+
 def _tail_of_moves(c: int, mu: float, theta: float, j_max: int, t: float) -> FloatArray:
     """``P(V_j > t)`` for ``j = 0..j_max``: time to make ``j + 1`` moves at rates
     ``c mu + k theta`` (``k = j, ..., 0``), by uniformisation of the pure-death chain."""
@@ -111,14 +128,16 @@ def _tail_of_moves(c: int, mu: float, theta: float, j_max: int, t: float) -> Flo
     if t == 0:
         return np.ones(j_max + 1)
     rt = big_r * t
-    m_max = int(stats.poisson.ppf(1 - _TAIL_EPS, rt)) + 1
-    weights = stats.poisson.pmf(np.arange(m_max + 1), rt)
+    m_max = _poisson_last(1 - _TAIL_EPS, rt) + 1
+    weights = _poisson_pmf(np.arange(m_max + 1), rt)
     move = rates / big_r
+    stay = 1.0 - move
     alive = np.ones(j_max + 1)  # P(not yet at a server after m uniformised steps)
+    shifted = np.zeros(j_max + 1)  # alive one place down (none ahead of j = 0)
     out = weights[0] * alive
     for m in range(1, m_max + 1):
-        shifted = np.concatenate(([0.0], alive[:-1]))
-        alive = (1.0 - move) * alive + move * shifted
+        shifted[1:] = alive[:-1]
+        alive = stay * alive + move * shifted
         out += weights[m] * alive
     return np.asarray(np.clip(out, 0.0, 1.0), dtype=np.float64)
 

@@ -2,8 +2,9 @@
 
 Every scale below is a constant: the city map, a district's map and the diagnosis map
 colour the same value the same way, whatever the data (no quantiles). Classes are
-upper-inclusive (``v <= break``) and assigned with :class:`mapclassify.UserDefined`; a
-zone with no figure is left unpainted.
+upper-inclusive (``v <= break``), as :class:`mapclassify.UserDefined` assigns them (one
+:func:`numpy.searchsorted`: importing mapclassify pulls in matplotlib.pyplot and
+scikit-learn, over a second at every start); a zone with no figure is left unpainted.
 
 =========================  ======================================================  =========
 measure                    breaks                                                  unit
@@ -152,13 +153,11 @@ def classify(values: Any, breaks: Sequence[float]) -> list[int]:
     -------
     list of int
     """
-    import mapclassify
-
     v = np.asarray(values, dtype=np.float64)
     out = np.full(len(v), -1, dtype=np.int64)
     ok = np.isfinite(v)
-    if ok.any():
-        out[ok] = mapclassify.UserDefined(v[ok], bins=list(breaks)).yb
+    if ok.any():  # the number of breaks below v: mapclassify.UserDefined(v, breaks).yb
+        out[ok] = np.searchsorted(np.asarray(breaks, dtype=np.float64), v[ok], side="left")
     result: list[int] = out.tolist()
     return result
 

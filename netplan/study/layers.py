@@ -296,8 +296,10 @@ def read_study_layers(
         The layers, where each came from, the study's name and metric CRS.
     """
     srcs = study_sources(path, overrides=overrides, coords=coords)
-    layers, sources = _StudyReader(srcs.src, srcs.specs).read_all()
-    area = shapely.union_all(np.asarray(layers["districts"].geometry.values))
+    reader = _StudyReader(srcs.src, srcs.specs)
+    layers, sources = reader.read_all()
+    area = (reader.districts_union if reader.districts_union is not None
+            else shapely.union_all(np.asarray(layers["districts"].geometry.values)))
     desc = str(srcs.src)
     if srcs.overrides:
         desc += "; " + ", ".join(f"{k} from {p}" for k, p in sorted(srcs.overrides.items()))
@@ -451,6 +453,8 @@ class _StudyReader:
         self.errors: list[LayerError] = []
         self.layers: dict[str, gpd.GeoDataFrame] = {}
         self.sources: dict[str, str] = {}
+        #: The union of the districts (WGS84), computed once by :meth:`read_all`.
+        self.districts_union: shapely.Geometry | None = None
 
     def read_all(self) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, str]]:
         """The layers read (WGS84) and their sources.
@@ -458,12 +462,11 @@ class _StudyReader:
         Districts come first: their union is the study area the points and zones must lie in.
         """
         self.read("districts", None)
-        area = (
-            shapely.union_all(np.asarray(self.layers["districts"].geometry.values))
-            if "districts" in self.layers else None
-        )
-        if area is not None:
-            area = shapely.buffer(area, 0)
+        area = None
+        if "districts" in self.layers:
+            self.districts_union = shapely.union_all(
+                np.asarray(self.layers["districts"].geometry.values))
+            area = shapely.buffer(self.districts_union, 0)
         for kind in ("ring_roads", "zones", "branches", "candidates", "ring_zones"):
             if kind in self.specs:
                 self.read(kind, area if kind in ("zones", "branches", "candidates") else None)
