@@ -306,10 +306,10 @@ def test_time_limit_is_a_wall_clock_bound(lagrange: bool) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="known: on a 300,000-row model on a loaded machine "
-                   "HiGHS spends seconds in presolve/probing phases that call no interrupt "
-                   "callback and overran an 8 s limit by up to 2.9 s")
 def test_time_limit_is_a_wall_clock_bound_on_a_large_model() -> None:
+    # presolve, the feasibility jump and the root LP of a 300,000-row model check no
+    # interrupt for seconds: HiGHS gets the time left less a reserve that grows with the
+    # model's nonzeros, and none at all (the Lagrangian plan is kept) when that is gone
     prob = random_cflp(2000, 150, seed=1)
     for limit, lagrange in itertools.product((3.0, 8.0), (None, False)):
         t0 = time.perf_counter()

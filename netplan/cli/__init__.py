@@ -16,7 +16,7 @@ from typing import NoReturn
 from rich.markup import escape
 
 from netplan._errors import NetplanError, printable
-from netplan.cli._app import _STATE, app, err
+from netplan.cli._app import _STATE, app, err, mark_process_start
 
 __all__ = ["app", "main"]
 #: The command modules, in the order ``--help`` lists their commands; importing one
@@ -43,6 +43,7 @@ def _interrupted() -> NoReturn:
 
 def main() -> None:
     """Entry point of the ``netplan`` console script."""
+    mark_process_start()  # a --time-limit counts the start-up too
     try:
         app()
     except KeyboardInterrupt:  # Ctrl-C outside a command (typer handles it inside)

@@ -137,3 +137,44 @@ def check_solver_options(*, gap: float | None, time_limit: float | None) -> None
                 f"{e} (omit --time-limit to use the scenario's time_limit_s; set "
                 'time_limit_s = "none" there for no limit)', param_hint="--time-limit") from None
         raise typer.BadParameter(str(e), param_hint="--gap") from None
+
+
+
+_PROCESS: dict[str, float] = {}
+"""``started``: when this process started (``time.perf_counter()`` time), set by the
+console script's :func:`netplan.cli.main` (:func:`mark_process_start`)."""
+
+
+def mark_process_start() -> None:
+    """Record when this process started, from the operating system's process table (to
+    10 ms or so), when the process is netplan's own (the console script or ``python -m
+    netplan``): Python's start-up and the imports before the command then count towards a
+    ``--time-limit``. Inside another program (a test calling :func:`netplan.cli.main`), or
+    where the table cannot be read, from now."""
+    import time
+
+    now_wall, now = time.time(), time.perf_counter()
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    ours = (getattr(spec, "name", "") in ("netplan", "netplan.__main__")
+            or Path(str(getattr(main, "__file__", ""))).stem == "netplan")
+    since = 0.0
+    if ours:
+        try:
+            import psutil
+
+            since = now_wall - float(psutil.Process().create_time())
+        except Exception:  # no process table here (a sandbox): count from now
+            since = 0.0
+    _PROCESS["started"] = now - min(max(since, 0.0), 60.0)
+
+
+def process_started() -> float:
+    """When a command's ``--time-limit`` starts counting (``time.perf_counter()`` time).
+
+    The process's start when the console script runs (:func:`mark_process_start`); the
+    time of this call when a command runs inside another program (a test's CliRunner).
+    """
+    import time
+
+    return _PROCESS.get("started", time.perf_counter())

@@ -1,10 +1,11 @@
 """HiGHS driven directly: the model handed over in one call, options, starts and status.
 
 Everything here talks to ``highspy`` (imported lazily: importing netplan does not load the
-solver). :func:`_solve_highs` runs one solve; when it runs with a time limit, a
-:class:`_SearchSwitch` may stop HiGHS early so that the neighbourhood search
-(:mod:`netplan.optimize.search`) can improve HiGHS's plan in the time left. Every run goes
-through :func:`_run`, which Ctrl-C stops within moments.
+solver). :func:`_solve_highs` runs one solve; its time limit is a wall-clock deadline that
+counts passing the model and keeps a reserve for the phases HiGHS cannot interrupt
+(:func:`uninterruptible_s`). A :class:`_SearchSwitch` may stop HiGHS early so that the
+neighbourhood search (:mod:`netplan.optimize.search`) can improve HiGHS's plan in the time
+left. Every run goes through :func:`_run`, which Ctrl-C stops within moments.
 """
 
 from __future__ import annotations
@@ -163,9 +164,11 @@ def _pass_model(h: Any, mdl: _Model, *, cost: FloatArray | None = None,
     lp.a_matrix_.start_ = a.indptr.astype(np.int32)
     lp.a_matrix_.index_ = a.indices.astype(np.int32)
     lp.a_matrix_.value_ = a.data.astype(np.float64)
-    if integrality is not None:
-        lp.integrality_ = [highspy.HighsVarType(int(t)) for t in integrality]
     status = h.passModel(lp)
+    if integrality is not None and status != highspy.HighsStatus.kError:
+        # by index, not one Python object per column (seconds on 10^6 columns)
+        idx = np.flatnonzero(integrality).astype(np.int32)
+        status = h.changeColsIntegrality(idx.size, idx, integrality[idx])
     if status == highspy.HighsStatus.kError:
         raise SolverError("HiGHS rejected the model (passModel returned an error); this is a "
                           "bug in netplan's model builder, please report it with --debug.")
@@ -188,6 +191,49 @@ class _Watchdog:
         if time.perf_counter() >= self.deadline:
             self.fired = True
             e.data_in.user_interrupt = True
+
+
+_RESERVE_S_PER_NNZ: Final = 2e-6
+"""Seconds per nonzero of the model kept back from HiGHS's time limit: presolve and the
+root LP of a large model check the time only between long steps, so HiGHS overshoots its
+limit by a time that grows with the model (seconds on the 300,000-row model of
+``tests/test_lagrangian.py`` on a loaded machine)."""
+_JUMP_S_PER_NNZ: Final = 2e-5
+"""HiGHS's feasibility jump heuristic, run before the root LP, never checks the time; it
+runs only when HiGHS has at least this many seconds per nonzero of the model."""
+
+
+def uninterruptible_s(nnz: int) -> float:
+    """Seconds a HiGHS run of a model with ``nnz`` nonzeros may go on past its time limit
+    (what :func:`_arm_deadline` keeps back).
+
+    Parameters
+    ----------
+    nnz
+        Nonzeros of the constraint matrix.
+
+    Returns
+    -------
+    float
+    """
+    return _RESERVE_S_PER_NNZ * float(nnz)
+
+
+def _arm_deadline(h: Any, mdl: _Model, deadline: float, watchdog: _Watchdog | None) -> float:
+    """Give HiGHS, just before it runs, the time left until ``deadline`` less what it may
+    overshoot (:func:`uninterruptible_s`); returns that time (<= 0: none left).
+
+    Called after the model and the start are passed, so that their time is counted. Too
+    short a time for the feasibility jump heuristic switches it off.
+    """
+    nnz = int(mdl.a.nnz)
+    left = deadline - time.perf_counter() - uninterruptible_s(nnz)
+    h.setOptionValue("time_limit", max(left, 1e-3))
+    if left < _JUMP_S_PER_NNZ * nnz:
+        h.setOptionValue("mip_heuristic_run_feasibility_jump", False)
+    if watchdog is not None:
+        watchdog.deadline = time.perf_counter() + max(left, 0.0)
+    return left
 
 
 def _set_common(h: Any, *, msg: bool, time_limit_s: float | None, mip_gap: float,
@@ -492,14 +538,23 @@ def _set_start(h: Any, mdl: _Model, warm: FloatArray | None) -> float:
 
 
 def _solve_highs(mdl: _Model, p: FacilityProblem, *, run: _RunOptions,
-                 time_limit_s: float | None, start: FloatArray | None = None) -> _Raw:
+                 time_limit_s: float | None, start: FloatArray | None = None,
+                 first_plan_s: float | None = None) -> _Raw:
     """Solve ``mdl`` with HiGHS, from ``start`` (a feasible column vector) if given, else
     from ``p.warm_start`` when it completes to a feasible plan.
+
+    HiGHS gets ``time_limit_s`` less what it may overshoot (:func:`_arm_deadline`); when
+    that leaves nothing, the start plan is returned, or without one HiGHS looks for a
+    first plan for at most ``first_plan_s`` (none: no plan).
 
     With ``search`` and a time limit, HiGHS may stop early (:class:`_SearchSwitch`); the
     result then carries the ``search_deadline`` the neighbourhood search has to meet.
     """
+    import highspy
+
     mip_gap, progress = run.mip_gap, run.progress
+    t_in = time.perf_counter()
+    deadline = None if time_limit_s is None else t_in + time_limit_s
     h = _new_highs()
     watchdog = _set_common(h, msg=run.msg, time_limit_s=time_limit_s, mip_gap=mip_gap,
                            threads=run.threads)
@@ -508,9 +563,16 @@ def _solve_highs(mdl: _Model, p: FacilityProblem, *, run: _RunOptions,
     warm_obj = _set_start(h, mdl, warm)
     if progress is not None:
         _subscribe_progress(h, progress)
+    highs_s = time_limit_s
+    if deadline is not None:
+        highs_s = _arm_deadline(h, mdl, deadline, watchdog)
+        if highs_s <= 0 and (warm is not None or not first_plan_s or first_plan_s <= 0):
+            return _no_time_left(mdl, warm, t_in, progress)
+        if highs_s <= 0:
+            highs_s = _first_plan_only(h, first_plan_s or 0.0, watchdog, progress)
     switch: _SearchSwitch | None = None
-    if run.search and time_limit_s is not None and mdl.integer.any():
-        switch = _SearchSwitch(time_limit_s, mip_gap, warm_obj)
+    if run.search and highs_s is not None and mdl.integer.any():
+        switch = _SearchSwitch(highs_s, mip_gap, warm_obj)
         h.cbMipInterrupt.subscribe(switch)
     t0 = time.perf_counter()
     _run(h)
@@ -521,12 +583,42 @@ def _solve_highs(mdl: _Model, p: FacilityProblem, *, run: _RunOptions,
     v = np.asarray(h.getSolution().col_value, dtype=np.float64) if has_sol else None
     bound = float(info.mip_dual_bound) if mdl.integer.any() else math.nan
     st = _status_name(ms)
-    if watchdog is not None and watchdog.fired and st == "feasible":
-        st = "time_limit"
+    if st == "feasible" and ((watchdog is not None and watchdog.fired)
+                             or ms == highspy.HighsModelStatus.kSolutionLimit):
+        st = "time_limit"  # stopped by the clock (or at the first plan, out of time)
     if st == "optimal" and v is not None:
         bound = _proven_bound(float(info.objective_function_value), bound,
                               float(info.mip_gap), mip_gap)
     raw = _Raw(st, v, bound, secs, h.modelStatusToString(ms))
-    if switch is not None and switch.fired and v is not None and time_limit_s is not None:
-        raw.search_deadline = t0 + time_limit_s
+    if switch is not None and switch.fired and v is not None and deadline is not None:
+        raw.search_deadline = deadline
     return raw
+
+
+def _first_plan_only(h: Any, seconds: float, watchdog: _Watchdog | None,
+                    progress: Progress | None) -> float:
+    """Out of time without a plan: let HiGHS run to its first plan, for ``seconds`` at
+    most; returns them."""
+    note = f"no time left and no plan: HiGHS looks for a first one (at most {seconds:.1f} s)"
+    if progress is not None:
+        progress(note)
+    logger.info(note)
+    h.setOptionValue("mip_max_improving_sols", 1)
+    h.setOptionValue("mip_heuristic_run_feasibility_jump", True)  # a quick first plan
+    h.setOptionValue("time_limit", float(seconds))
+    if watchdog is not None:
+        watchdog.deadline = time.perf_counter() + seconds
+    return seconds
+
+
+def _no_time_left(mdl: _Model, warm: FloatArray | None, t_in: float,
+                  progress: Progress | None) -> _Raw:
+    """What a solve returns when the time left would not take HiGHS past the phases it
+    cannot interrupt: the start plan, if any, unproven (no bound)."""
+    note = "no time left for HiGHS before the deadline: " + (
+        "the start plan is kept" if warm is not None else "no plan")
+    if progress is not None:
+        progress(note)
+    logger.info(note)
+    bound = -math.inf if mdl.integer.any() else math.nan
+    return _Raw("time_limit", warm, bound, time.perf_counter() - t_in, note)

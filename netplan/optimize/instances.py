@@ -293,7 +293,7 @@ def solve_instance(
     fmt
         ``"orlib-pmed"`` (p-median) or ``"orlib-cap"`` (capacitated facility location).
     solver, time_limit_s
-        As in :func:`netplan.optimize.solve`.
+        As in :func:`netplan.optimize.solve`; the time limit counts reading the file.
     backend
         ``"direct"`` or ``"pulp"``; None = direct for HiGHS, pulp for any other solver.
     single_source
@@ -314,20 +314,21 @@ def solve_instance(
     if backend is None:
         backend = "direct" if solver.lower() == "highs" else "pulp"
     p: int | None = None
+    t_in = time.perf_counter()
     if fmt == "orlib-pmed":
         if single_source:
             raise NetplanError("--single-source applies to orlib-cap instances only (p-median "
                                "assignments are single-source already).")
         cost, p = read_orlib_pmed(path)
         t0 = time.perf_counter()
-        res = p_median(cost, p, solver=solver, backend=backend, time_limit_s=time_limit_s,
-                       lagrange=lagrange)
+        res = p_median(cost, p, solver=solver, backend=backend,
+                       time_limit_s=_left(time_limit_s, t_in), lagrange=lagrange)
     else:
         caps, fixed, demand, cost = read_orlib_cap(path, capacity=capacity)
         t0 = time.perf_counter()
         res = capacitated_facility_location(
             cost, demand, caps, fixed, single_source=single_source, solver=solver,
-            backend=backend, time_limit_s=time_limit_s, lagrange=lagrange)
+            backend=backend, time_limit_s=_left(time_limit_s, t_in), lagrange=lagrange)
     wall = time.perf_counter() - t0
     return InstanceResult(
         instance=Path(path).name, format=fmt, n_zones=int(cost.shape[0]),
@@ -336,3 +337,10 @@ def solve_instance(
         solver=res.solver, backend=res.backend, open=tuple(int(j) for j in res.open), p=p,
         bound_source=res.solution.bound_source,
     )
+
+
+def _left(time_limit_s: float | None, since: float) -> float | None:
+    """What is left of a time limit counted from ``since`` (reading the file counts)."""
+    if time_limit_s is None:
+        return None
+    return max(time_limit_s - (time.perf_counter() - since), 0.01)

@@ -22,6 +22,7 @@ from netplan._types import BoolArray, FloatArray, IntArray
 from netplan.optimize._base import Progress, _rel_gap
 from netplan.optimize.build import _Model
 from netplan.optimize.highs import (
+    _arm_deadline,
     _check_point,
     _new_highs,
     _pass_model,
@@ -201,10 +202,14 @@ def _search_rounds(
             sub = replace(mdl, col_lo=np.where(free, mdl.col_lo, inc.v),
                           col_hi=np.where(free, mdl.col_hi, inc.v))
             h = _new_highs()
-            _set_common(h, msg=False, time_limit_s=min(left, _SEARCH_SUB_SECONDS),
-                        mip_gap=_SEARCH_SUB_GAP, threads=threads)
+            sub_s = min(left, _SEARCH_SUB_SECONDS)
+            watchdog = _set_common(h, msg=False, time_limit_s=sub_s, mip_gap=_SEARCH_SUB_GAP,
+                                   threads=threads)
+            sub_end = time.perf_counter() + sub_s
             _pass_model(h, sub)
             h.setSolution(mdl.n_cols, idx, inc.v)
+            if _arm_deadline(h, sub, sub_end, watchdog) <= 0:
+                return True  # too little time left for HiGHS's uninterruptible phases
             _run(h)
             if int(h.getInfo().primal_solution_status) != 2:
                 continue
@@ -224,9 +229,13 @@ def _resume_highs(mdl: _Model, inc: _Incumbent, *, time_limit_s: float, mip_gap:
     import highspy
 
     h = _new_highs()
-    _set_common(h, msg=False, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads)
+    end = time.perf_counter() + time_limit_s
+    watchdog = _set_common(h, msg=False, time_limit_s=time_limit_s, mip_gap=mip_gap,
+                           threads=threads)
     _pass_model(h, mdl)
     h.setSolution(mdl.n_cols, np.arange(mdl.n_cols, dtype=np.int32), inc.v)
+    if _arm_deadline(h, mdl, end, watchdog) <= 0:
+        return
     _run(h)
     info = h.getInfo()
     again = float(info.mip_dual_bound)

@@ -124,9 +124,11 @@ def _with_lagrange(raw: _Raw, mdl: _Model, res: LagrangeResult, start: FloatArra
 
 def _solve_direct(mdl: _Model, p: FacilityProblem, run: _RunOptions, *,
                   deadline: float | None, lagrange: bool | None,
+                  first_plan_by: float | None = None,
                   ) -> tuple[_Raw, LagrangeResult | None, int]:
     """The Lagrangian stage (when it applies), then HiGHS and its neighbourhood search on
-    the model with the fixed sites, from the best plan, until ``deadline``."""
+    the model with the fixed sites, from the best plan, until ``deadline`` (without any
+    plan by then, HiGHS looks for a first one until ``first_plan_by``)."""
     mip_gap, progress, threads = run.mip_gap, run.progress, run.threads
     res = None
     if lagrange is not False:
@@ -144,8 +146,11 @@ def _solve_direct(mdl: _Model, p: FacilityProblem, run: _RunOptions, *,
         work, n_fixed = _fixed_model(mdl, p, res)
         if progress is not None and n_fixed:
             progress(f"the Lagrangian multipliers fix {n_fixed} sites")
-    left = None if deadline is None else max(deadline - time.perf_counter(), 0.01)
-    raw = _solve_highs(work, p, run=run, time_limit_s=left, start=start)
+    now = time.perf_counter()
+    left = None if deadline is None else max(deadline - now, 0.01)
+    first_s = None if first_plan_by is None else first_plan_by - now
+    raw = _solve_highs(work, p, run=run, time_limit_s=left, start=start,
+                       first_plan_s=first_s)
     if raw.search_deadline is not None and deadline is not None:
         raw = _search(work, p, raw, deadline=deadline, mip_gap=mip_gap, threads=threads,
                       progress=progress)
@@ -206,6 +211,7 @@ def solve(  # noqa: PLR0913 - the public entry point: one keyword option per sol
     msg: bool = False,
     search: bool = True,
     lagrange: bool | None = None,
+    deadline: float | None = None,
 ) -> Solution:
     """Solve a :class:`FacilityProblem` to optimality (within ``mip_gap``) or a time limit.
 
@@ -222,7 +228,9 @@ def solve(  # noqa: PLR0913 - the public entry point: one keyword option per sol
     time_limit_s
         Wall-clock limit for the whole solve (checks, model building, bound, heuristics and
         solver); when reached, the best plan found is returned with status
-        ``"time_limit"`` and its gap.
+        ``"time_limit"`` and its gap. HiGHS gets what is left less the time it may run on
+        past its limit in the phases it cannot interrupt (presolve, the root LP; more the
+        larger the model); when nothing is left, the start plan is returned unproven.
     mip_gap
         Relative optimality gap at which the solver stops.
     threads
@@ -251,6 +259,11 @@ def solve(  # noqa: PLR0913 - the public entry point: one keyword option per sol
         (the classic problems); with budgets, limits or relocations its site problem is
         a MIP of its own and the bound is too slow to pay (measured on the Beijing plan
         model, ``bench/README.md``). True: always; False: never.
+    deadline
+        ``time.perf_counter()`` time by which to return, when it comes before the end of
+        ``time_limit_s`` (a caller's own deadline, e.g. a whole command's). With no plan
+        at hand then (no start, no Lagrangian plan), HiGHS runs on until its first plan
+        or the end of ``time_limit_s``.
 
     Returns
     -------
@@ -267,7 +280,9 @@ def solve(  # noqa: PLR0913 - the public entry point: one keyword option per sol
     """
     check_settings(solver=solver, backend=backend, mip_gap=mip_gap, time_limit_s=time_limit_s)
     t0 = time.perf_counter()
-    deadline = None if time_limit_s is None else t0 + time_limit_s
+    limit_end = None if time_limit_s is None else t0 + time_limit_s
+    if limit_end is not None:
+        deadline = limit_end if deadline is None else min(deadline, limit_end)
     _precheck(problem)
     mdl = _build(problem)
     build = time.perf_counter() - t0
@@ -281,11 +296,12 @@ def solve(  # noqa: PLR0913 - the public entry point: one keyword option per sol
         run = _RunOptions(mip_gap=mip_gap, threads=threads, msg=msg, progress=progress,
                           search=search)
         raw, res, n_fixed = _solve_direct(mdl, problem, run, deadline=deadline,
-                                          lagrange=lagrange)
+                                          lagrange=lagrange, first_plan_by=limit_end)
         raw.seconds = time.perf_counter() - t0 - build
         solver_name = "highs"
     else:
-        raw, extra = _solve_pulp(mdl, problem, solver=solver, time_limit_s=time_limit_s,
+        pulp_s = None if deadline is None else max(deadline - time.perf_counter(), 0.01)
+        raw, extra = _solve_pulp(mdl, problem, solver=solver, time_limit_s=pulp_s,
                                  mip_gap=mip_gap, threads=threads, msg=msg, progress=progress)
         build += extra
         solver_name = solver.lower()

@@ -40,7 +40,9 @@ fixed-point iteration between the plan and the rule's loads:
    fewer overloaded outlets than the best before it (``stalled``), after
    :data:`MAX_ROUNDS` solves, or when the time limit leaves too little for another round
    (the first solve gets :data:`FIRST_SHARE` of it, each later one at most
-   :data:`ROUND_SHARE`).
+   :data:`ROUND_SHARE`). The limit is a wall-clock deadline for the whole job: every
+   solve ends early enough to leave :data:`AFTER_MEASURES` measurements' worth of time
+   for the plan's evaluation and files.
 
 Each re-solve starts from the start the loop was given (the current network, or a plan
 given to :func:`start_options`); with ``warm_rounds`` each later one starts from the
@@ -86,6 +88,7 @@ __all__ = [
     "oneoff_spend",
     "overloaded",
     "remaining_reasons",
+    "solve_holding",
     "solve_until_holds",
     "start_options",
     "with_start",
@@ -103,8 +106,10 @@ FIRST_SHARE: float = 0.45
 ROUND_SHARE: float = 0.12
 """Share of the time limit each later solve may use at most."""
 
-AFTER_SHARE: float = 0.1
-"""Share of the time limit kept for what follows the loop (the plan's layers and files)."""
+AFTER_MEASURES: float = 8.0
+"""Time kept for what follows the loop (the plan's own measurements, its layers and its
+files, map and report included), in measurements of a plan under the rule: that one
+measurement's time grows with the study and the machine's load as the rest does."""
 
 MIN_ROUND_SHARE: float = 0.08
 """A further round runs only if it can have this share of the time limit."""
@@ -300,8 +305,10 @@ def _reach_cost(model: planner.Model, reach_m: NDArray[np.float64]) -> sp.csr_ar
     return out
 
 
-Solve = Callable[[planner.Model, float | None], optimize.Solution]
-"""Solve a model within a time limit (``None``: none)."""
+Solve = Callable[[planner.Model, float | None, float | None], optimize.Solution]
+"""Solve a model within a time limit (``None``: none) and by a ``time.perf_counter()``
+deadline (``None``: none; without any plan by then, the solver may look for a first one
+until the time limit ends)."""
 
 
 @dataclass(frozen=True)
@@ -341,6 +348,7 @@ def solve_until_holds(model: planner.Model, scenario: Scenario, solve: Solve, *,
                       time_limit_s: float | None,
                       progress: Callable[[str], None] | None = None,
                       warm_rounds: bool = False,
+                      deadline: float | None = None,
                       ) -> tuple[planner.Model, optimize.Solution, HoldsLoop]:
     """Solve, measure under the rule, tighten, solve again (see the module docstring).
 
@@ -351,7 +359,7 @@ def solve_until_holds(model: planner.Model, scenario: Scenario, solve: Solve, *,
     scenario : Scenario
         The scenario (rule, service, unserved penalty).
     solve : callable
-        ``solve(model, time_limit_s)`` -> Solution.
+        ``solve(model, time_limit_s, deadline)`` -> Solution (:data:`Solve`).
     time_limit_s : float or None
         Total time for every round (solves and measurements).
     progress : callable, optional
@@ -359,6 +367,9 @@ def solve_until_holds(model: planner.Model, scenario: Scenario, solve: Solve, *,
     warm_rounds : bool
         Start each later solve from the last round's plan (default: from the model's own
         start, ``model.problem.warm_start``).
+    deadline : float, optional
+        ``time.perf_counter()`` time by which the plan must be evaluated and written
+        (default: ``time_limit_s`` from now); the time limit sets the rounds' shares.
 
     Returns
     -------
@@ -367,17 +378,23 @@ def solve_until_holds(model: planner.Model, scenario: Scenario, solve: Solve, *,
         did.
     """
     start = time.perf_counter()
+    if deadline is None and time_limit_s is not None:
+        deadline = start + time_limit_s
     s = model.sites
     cuts = _Cuts(load=np.zeros(len(s)), scale=np.ones(len(s)), close_excess=np.zeros(len(s)),
                  reach_m=np.full(len(model.zone_xy), np.inf))
     closable = s.existing & s.decide & ~np.asarray(model.problem.site_locked, bool)
     cap_max, price = _largest_capacity(model), _price(model, scenario)
     rounds: list[_Round] = []
-    current = _tightened(model, scenario, cuts) if _pretighten(model, scenario, cuts) else model
-    limit = _first_limit(time_limit_s)
-    stop, spent, measure_s, first_done = "iteration limit", 0.0, 0.0, 0.0
+    pre = _pretighten(model, scenario, cuts)
+    measure_s = time.perf_counter() - start  # the current network's measurement
+    current = _tightened(model, scenario, cuts) if pre else model
+    limit = _first_limit(time_limit_s, deadline, measure_s)
+    # without any plan at its deadline, the first solve looks for one within the limit
+    nominal = time_limit_s
+    stop, spent, first_done = "iteration limit", 0.0, 0.0
     while True:
-        sol = solve(current, limit)
+        sol = solve(current, nominal, None if limit is None else time.perf_counter() + limit)
         spent += float(sol.seconds)
         first_done = first_done or time.perf_counter()
         t0 = time.perf_counter()
@@ -400,10 +417,11 @@ def solve_until_holds(model: planner.Model, scenario: Scenario, solve: Solve, *,
             break
         if len(rounds) >= MAX_ROUNDS:
             break
-        limit = _next_limit(time_limit_s, start, measure_s)
+        limit = _next_limit(time_limit_s, deadline, measure_s)
         if limit is not None and limit <= 0:
             stop = "time limit"
             break
+        nominal = limit
         chosen = np.asarray(sol.site_option, np.int64)
         cap_now = np.where(chosen >= 0, model.options.capacity[np.maximum(chosen, 0)], 0.0)
         cuts.add(over, m.load, cap_max, np.flatnonzero(closable & (chosen < 0)), s.xy,
@@ -420,6 +438,60 @@ def solve_until_holds(model: planner.Model, scenario: Scenario, solve: Solve, *,
     return rounds[best].model, rounds[best].sol, loop
 
 
+def solve_holding(  # noqa: PLR0913 - one keyword per solver and loop option
+    model: planner.Model,
+    scenario: Scenario,
+    *,
+    solver: str,
+    time_limit_s: float | None,
+    mip_gap: float | None,
+    threads: int | None,
+    progress: Callable[[str], None] | None = None,
+    start: Mapping[str, str] | None = None,
+    warm_rounds: bool = False,
+    deadline: float | None = None,
+) -> tuple[planner.Model, optimize.Solution, HoldsLoop]:
+    """Solve a built model until its plan holds under the rule (or a limit stops the loop).
+
+    The loop is :func:`solve_until_holds`. A single-district plan
+    and a district task of a district-by-district plan both solve through here, so they
+    give the same plan; pass the result to
+    :func:`netplan.planning.plan.plan_from_solution`.
+
+    Parameters
+    ----------
+    model, scenario
+        As returned by / given to :func:`netplan.planning.problem.build_model`.
+    solver, time_limit_s, mip_gap, threads
+        As in :func:`netplan.planning.problem.solve_model`; the time limit covers every
+        solve of the loop.
+    progress
+        Called with short status lines.
+    start, warm_rounds, deadline
+        As in :func:`netplan.planning.plan.make_plan` and :func:`solve_until_holds`.
+
+    Returns
+    -------
+    tuple
+        ``(model, solution, loop)``: the model of the kept solve (with its tightenings),
+        its solution and what the loop did.
+    """
+
+    def solve(m: planner.Model, limit: float | None, by: float | None) -> optimize.Solution:
+        return planner.solve_model(m, solver=solver, time_limit_s=limit, mip_gap=mip_gap,
+                                   progress=progress, threads=threads, deadline=by)
+
+    if start is not None:
+        model = with_start(model, start_options(model, start))
+    kept, sol, loop = solve_until_holds(model, scenario, solve, warm_rounds=warm_rounds,
+                                        time_limit_s=time_limit_s, progress=progress,
+                                        deadline=deadline)
+    if progress:
+        progress(f"solved: {sol.status}, gap {sol.gap:.4%} (solve {loop.kept_round} of "
+                 f"{len(loop.overloaded)})")
+    return kept, sol, loop
+
+
 def _pretighten(model: planner.Model, scenario: Scenario, cuts: _Cuts) -> bool:
     """Round 0: tighten the outlets the rule overloads in the current network, which a
     plan mostly keeps, before the first solve; whether any was."""
@@ -434,19 +506,30 @@ def _pretighten(model: planner.Model, scenario: Scenario, cuts: _Cuts) -> bool:
     return bool(over.size)
 
 
-def _first_limit(time_limit_s: float | None) -> float | None:
-    return None if time_limit_s is None else time_limit_s * FIRST_SHARE
+def _left(deadline: float, measure_s: float) -> float:
+    """Seconds a solve may take before ``deadline``: the solve's own measurement and
+    :data:`AFTER_MEASURES` more for the plan's evaluation and files are kept back."""
+    return deadline - time.perf_counter() - (1.0 + AFTER_MEASURES) * measure_s
 
 
-def _next_limit(time_limit_s: float | None, start: float, measure_s: float) -> float | None:
-    """Time for the next solve: what is left (less the measurements still to come), at most
-    :data:`ROUND_SHARE` of the limit; ``0`` when under :data:`MIN_ROUND_SHARE` of it."""
-    if time_limit_s is None:
+def _first_limit(time_limit_s: float | None, deadline: float | None,
+                 measure_s: float) -> float | None:
+    """Time for the first solve: :data:`FIRST_SHARE` of the limit, at most what is left.
+
+    With nothing left it still gets a moment: the solver then returns its start plan.
+    """
+    if time_limit_s is None or deadline is None:
         return None
-    # the next round's measurement, the plan's own four (before/after, rule and nearest)
-    # and the writing of the plan
-    reserve = 6.0 * measure_s + AFTER_SHARE * time_limit_s
-    left = time_limit_s - (time.perf_counter() - start) - reserve
+    return max(min(time_limit_s * FIRST_SHARE, _left(deadline, measure_s)), 0.01)
+
+
+def _next_limit(time_limit_s: float | None, deadline: float | None,
+                measure_s: float) -> float | None:
+    """Time for the next solve: what is left (:func:`_left`), at most :data:`ROUND_SHARE`
+    of the limit; ``0`` when under :data:`MIN_ROUND_SHARE` of it."""
+    if time_limit_s is None or deadline is None:
+        return None
+    left = _left(deadline, measure_s)
     if left < MIN_ROUND_SHARE * time_limit_s:
         return 0.0
     return min(left, ROUND_SHARE * time_limit_s)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,7 @@ from netplan.planning.contract import (
     SolverKpis,
 )
 from netplan.planning.evaluate import Network, behaviour_block, measure
+from netplan.planning.holds import solve_holding as solve_holding  # its home is holds
 from netplan.planning.limits import district_scope
 from netplan.study.crs import BEIJING_CRS
 from netplan.study.geometry import outside_ring_mask, ring_zone_order, rings_of
@@ -110,6 +112,7 @@ def make_plan(  # noqa: PLR0913 - the public entry point: one keyword per planni
     forbidden: frozenset[str] = frozenset(),
     progress: Callable[[str], None] | None = None,
     start: Mapping[str, str] | Plan | None = None,
+    deadline: float | None = None,
 ) -> Plan:
     """Plan the network of the city (``district=None``) or of one district.
 
@@ -127,7 +130,9 @@ def make_plan(  # noqa: PLR0913 - the public entry point: one keyword per planni
         Demand year; default the scenario's horizon year.
     solver, time_limit_s, mip_gap
         Solver choice (``highs`` direct, or any PuLP solver name such as ``cbc``), time
-        limit and relative gap; defaults from the scenario.
+        limit and relative gap; defaults from the scenario. The time limit is a wall-clock
+        bound of the whole call (building, solving, evaluating) and of writing the plan
+        right after it: the solves stop early enough to leave time for the rest.
     locked, forbidden
         Site ids that must stay open / must not open.
     progress
@@ -136,16 +141,22 @@ def make_plan(  # noqa: PLR0913 - the public entry point: one keyword per planni
         A plan to start the solver from: site id -> format of each site it keeps or opens,
         or a :class:`Plan` (:func:`netplan.planning.holds.start_options`; default the
         current network). A start the model cannot complete is dropped (a progress note).
+    deadline
+        ``time.perf_counter()`` time by which the plan must be made and written (default:
+        ``time_limit_s`` from the call), e.g. a command's start plus its time limit.
 
     Returns
     -------
     Plan
     """
+    t_start = time.perf_counter()
     if isinstance(start, Plan):
         start = dict(zip(start.sites_after["site_id"], start.sites_after["format"], strict=True))
     year = scenario.horizon_year if year is None else year
     adcode, scenario = district_scope(study, scenario, district, year=year)
     tl = scenario.time_limit_s if time_limit_s is None else time_limit_s
+    if deadline is None and tl is not None:
+        deadline = t_start + tl
     gap = scenario.mip_gap if mip_gap is None else mip_gap
     if progress:
         progress("building the model")
@@ -160,60 +171,9 @@ def make_plan(  # noqa: PLR0913 - the public entry point: one keyword per planni
     threads = planner.DISTRICT_THREADS if adcode is not None else None
     model, sol, loop = solve_holding(model, scenario, solver=solver, time_limit_s=tl,
                                      mip_gap=gap, threads=threads, progress=progress,
-                                     start=start)
+                                     start=start, deadline=deadline)
     return plan_from_solution(study, scenario, model, sol, year=year, adcode=adcode,
                               loop=loop)
-
-
-def solve_holding(  # noqa: PLR0913 - one keyword per solver and loop option
-    model: planner.Model,
-    scenario: Scenario,
-    *,
-    solver: str,
-    time_limit_s: float | None,
-    mip_gap: float | None,
-    threads: int | None,
-    progress: Callable[[str], None] | None = None,
-    start: Mapping[str, str] | None = None,
-    warm_rounds: bool = False,
-) -> tuple[planner.Model, optimize.Solution, holds.HoldsLoop]:
-    """Solve a built model until its plan holds under the rule (or a limit stops the loop).
-
-    The loop is :func:`netplan.planning.holds.solve_until_holds`. A single-district plan
-    and a district task of a district-by-district plan both solve through here, so they
-    give the same plan; pass the result to :func:`plan_from_solution`.
-
-    Parameters
-    ----------
-    model, scenario
-        As returned by / given to :func:`netplan.planning.problem.build_model`.
-    solver, time_limit_s, mip_gap, threads
-        As in :func:`netplan.planning.problem.solve_model`; the time limit covers every
-        solve of the loop.
-    progress
-        Called with short status lines.
-    start, warm_rounds
-        As in :func:`make_plan` and :func:`netplan.planning.holds.solve_until_holds`.
-
-    Returns
-    -------
-    tuple
-        ``(model, solution, loop)``: the model of the kept solve (with its tightenings),
-        its solution and what the loop did.
-    """
-
-    def solve(m: planner.Model, limit: float | None) -> optimize.Solution:
-        return planner.solve_model(m, solver=solver, time_limit_s=limit, mip_gap=mip_gap,
-                                   progress=progress, threads=threads)
-
-    if start is not None:
-        model = holds.with_start(model, holds.start_options(model, start))
-    kept, sol, loop = holds.solve_until_holds(model, scenario, solve, warm_rounds=warm_rounds,
-                                              time_limit_s=time_limit_s, progress=progress)
-    if progress:
-        progress(f"solved: {sol.status}, gap {sol.gap:.4%} (solve {loop.kept_round} of "
-                 f"{len(loop.overloaded)})")
-    return kept, sol, loop
 
 
 # --- from a solution to a plan -----------------------------------------------------------

@@ -649,11 +649,12 @@ def solve_model(
     mip_gap: float | None = None,
     progress: Callable[[str], None] | None = None,
     threads: int | None = None,
+    deadline: float | None = None,
 ) -> optimize.Solution:
     """Solve the model's MILP (HiGHS directly by default; other solvers through PuLP).
 
     ``threads``: solver threads (None = the solver's default, all cores). District runs use
-    :data:`DISTRICT_THREADS`.
+    :data:`DISTRICT_THREADS`. ``deadline``: as in :func:`netplan.optimize.solve`.
     """
     backend = "direct" if solver == "highs" else "pulp"
     kw: dict[str, Any] = {
@@ -662,6 +663,7 @@ def solve_model(
         "time_limit_s": time_limit_s,
         "progress": progress,
         "threads": threads,
+        "deadline": deadline,
     }
     if mip_gap is not None:
         kw["mip_gap"] = mip_gap
