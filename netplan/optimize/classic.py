@@ -5,7 +5,9 @@ cases of :class:`~netplan.optimize.problem.FacilityProblem` solved by
 :func:`~netplan.optimize.solving.solve`: :func:`p_median`,
 :func:`capacitated_facility_location`, :func:`uncapacitated_facility_location`,
 :func:`maximal_covering`. Dense p-median and uncapacitated costs are solved with a sparse
-k-nearest model that grows where needed, and still exactly.
+k-nearest model that grows where needed, and still exactly. A dense p-median first goes
+through a Lagrangian stage; when that does not prove its plan and p is small, the radius
+model of :mod:`~netplan.optimize.radius` proves it instead of the k-nearest model.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from netplan._types import BoolArray, FloatArray, IntArray
 from netplan.optimize._base import _TOL, Progress, _as_csr, _float_vec, _frozen, _rel_gap
 from netplan.optimize.lagrange import lagrangian, site_fixing
 from netplan.optimize.problem import FacilityProblem, Solution
+from netplan.optimize.radius import RadiusResult, radius_pmedian
 from netplan.optimize.solving import solve
 
 __all__ = [
@@ -55,7 +58,9 @@ class ClassicResult:
     rounds
         Solves needed (the k-nearest scheme may add columns and re-solve).
     solution
-        The last core :class:`Solution`.
+        The last core :class:`Solution`. Its ``bound_source`` says what proved
+        ``best_bound``: ``"highs"`` (the k-nearest model), ``"lagrangian"`` (the Lagrangian
+        stage) or ``"radius"`` (HiGHS on the radius model, dense p-median with small p).
     """
 
     open: IntArray
@@ -221,11 +226,20 @@ def _knearest_exact(
         wcost = weights[:, None] * cost
         start = _pmedian_heuristic(wcost, p)
         if solve_kw.get("lagrange") is not False and solve_kw.get("backend") == "direct":
+            radius = _radius_applies(p, m)
             lag = _pmedian_bound(wcost, p, start, deadline=deadline,
-                                 mip_gap=float(solve_kw.get("mip_gap", 1e-4)))
+                                 mip_gap=float(solve_kw.get("mip_gap", 1e-4)),
+                                 share=_RADIUS_LAGRANGE_SHARE if radius else 0.5)
             start = lag.open
             if lag.proven:
                 return _lagrange_result(km, lag, seconds=time.perf_counter() - t_h)
+            if radius:
+                rad = radius_pmedian(wcost, p, start=lag.open, lam=lag.lam,
+                                     deadline=None if deadline is None else deadline - 0.3,
+                                     mip_gap=float(solve_kw.get("mip_gap", 1e-4)),
+                                     threads=solve_kw.get("threads"))
+                return _radius_result(km, lag, rad, seconds=time.perf_counter() - t_h,
+                                      mip_gap=float(solve_kw.get("mip_gap", 1e-4)))
             km.forbidden = lag.closed
             solve_kw = {**solve_kw, "lagrange": False}
         km.warm = np.full(m, -1, dtype=np.int64)
@@ -269,19 +283,21 @@ class _PMedianBound:
     closed: BoolArray
     proven: bool
     seconds: float
+    lam: FloatArray
 
 
 def _pmedian_bound(wcost: FloatArray, p: int, start: IntArray, *, deadline: float | None,
-                   mip_gap: float) -> _PMedianBound:
+                   mip_gap: float, share: float = 0.5) -> _PMedianBound:
     """Lagrangian bound of the full dense p-median; the interchange heuristic from its best
     plan; the sites no plan cheaper than the best can open.
 
-    Uses at most half the time left (all of it proves nothing a solver could not)."""
+    Uses at most ``share`` of the time left (all of it proves nothing a solver could
+    not)."""
     t0 = time.perf_counter()
     n, m = wcost.shape
     prob = FacilityProblem(demand=np.ones(n), cost=wcost, opt_site=np.arange(m),
                            n_sites_exact=p)
-    stop = math.inf if deadline is None else t0 + 0.5 * (deadline - t0)
+    stop = math.inf if deadline is None else t0 + share * (deadline - t0)
     res = lagrangian(prob, None, deadline=stop, mip_gap=mip_gap)
     best, best_obj = start, float(wcost[:, start].min(axis=1).sum())
     if res.plan is not None:
@@ -296,32 +312,73 @@ def _pmedian_bound(wcost: FloatArray, p: int, start: IntArray, *, deadline: floa
     if not proven:
         closed, _ = site_fixing(prob, res, ub=best_obj, in_plan=in_plan)
     return _PMedianBound(res.bound, np.sort(best), best_obj, closed, proven,
-                         time.perf_counter() - t0)
+                         time.perf_counter() - t0, res.lam)
+
+
+def _radius_applies(p: int, m: int) -> bool:
+    """Small p (at most one site in :data:`_RADIUS_SITES_PER_MEDIAN`): the LP relaxation
+    is often fractional there, and the radius model proves faster than the k-nearest one."""
+    return p * _RADIUS_SITES_PER_MEDIAN <= m
+
+
+_RADIUS_SITES_PER_MEDIAN = 20
+_RADIUS_LAGRANGE_SHARE = 0.15
+"""Share of the time the Lagrangian stage may use before the radius model: its
+multipliers only seed the radius model's reductions, which re-optimise them."""
 
 
 def _lagrange_result(km: _KNearest, lag: _PMedianBound, *, seconds: float) -> ClassicResult:
     """The plan the Lagrangian bound proved, as a result (no solver ran)."""
+    return _plan_result(km, lag.open, lag.bound, seconds=seconds, source="lagrangian",
+                        lag=lag)
+
+
+def _radius_result(km: _KNearest, lag: _PMedianBound, rad: RadiusResult, *, seconds: float,
+                   mip_gap: float) -> ClassicResult:
+    """The radius model's plan with the better of its bound and the Lagrangian one."""
+    res = _plan_result(km, rad.open, max(rad.bound, lag.bound), seconds=seconds, lag=lag,
+                       mip_gap=mip_gap, stopped=rad.status,
+                       source="radius" if rad.bound >= lag.bound else "lagrangian")
+    sol = replace(res.solution, n_rows=rad.n_rows, n_cols=rad.n_cols,
+                  n_nonzeros=rad.n_nonzeros, fixed_sites=rad.fixed_closed + rad.fixed_open)
+    return replace(res, solution=sol)
+
+
+def _plan_result(km: _KNearest, opened: IntArray, lower: float, *, seconds: float,
+                 source: str, lag: _PMedianBound, mip_gap: float = 0.0,
+                 stopped: str | None = None) -> ClassicResult:
+    """A plan (open sites) and a lower bound proved for it, as a result.
+
+    ``stopped``: how HiGHS stopped (None: no solver ran, the Lagrangian stage proved the
+    plan). Status: ``optimal`` at a zero gap, ``gap_limit`` within ``mip_gap`` (or when
+    the Lagrangian stage proved it), else ``stopped``."""
     n, m = km.cost.shape
-    near, obj = km.true_cost(lag.open)
-    assignment = lag.open[near]
+    near, obj = km.true_cost(opened)
+    assignment = opened[near]
     site_option = np.full(m, -1, dtype=np.int64)
-    site_option[lag.open] = lag.open
-    gap = _rel_gap(obj, lag.bound)
-    bound = min(lag.bound, obj)
-    status = "optimal" if gap == 0.0 else "gap_limit"
+    site_option[opened] = opened
+    bound = min(lower, obj)
+    gap = _rel_gap(obj, bound)
+    solver = "lagrangian" if stopped is None else "highs"
+    if gap == 0.0:
+        status = "optimal"
+    elif stopped is None or stopped == "optimal" or gap <= mip_gap:
+        status = "gap_limit"
+    else:
+        status = stopped
     sol = Solution(
         status=status, objective=obj, best_bound=bound, gap=gap, seconds=seconds,
-        build_seconds=0.0, solver="lagrangian", backend="direct",
+        build_seconds=0.0, solver=solver, backend="direct",
         site_option=_frozen(site_option), relocated=_frozen(np.zeros(0, dtype=np.bool_)),
         assign_zone=_frozen(np.arange(n, dtype=np.int64)),
         assign_site=_frozen(assignment.astype(np.int64)), assign_share=_frozen(np.ones(n)),
-        unserved_share=_frozen(np.zeros(n)), bound_source="lagrangian",
+        unserved_share=_frozen(np.zeros(n)), bound_source=source,
         lagrangian_bound=lag.bound, lagrangian_seconds=lag.seconds)
     return ClassicResult(
-        open=_frozen(lag.open.astype(np.int64)), objective=obj, status=status, gap=gap,
-        best_bound=bound, seconds=seconds, build_seconds=0.0, solver="lagrangian",
-        backend="direct", assignment=_frozen(assignment.astype(np.int64)), rounds=0,
-        solution=sol)
+        open=_frozen(np.sort(opened).astype(np.int64)), objective=obj, status=status,
+        gap=gap, best_bound=bound, seconds=seconds, build_seconds=0.0, solver=solver,
+        backend="direct", assignment=_frozen(assignment.astype(np.int64)),
+        rounds=0 if solver == "lagrangian" else 1, solution=sol)
 
 
 def _with_bound(res: ClassicResult, lag: _PMedianBound, *, mip_gap: float) -> ClassicResult:
@@ -402,6 +459,10 @@ def p_median(  # noqa: PLR0913 - public API: the problem's data, then solve()'s 
 
     Formulation: min sum_ij w_i c_ij x_ij subject to sum_j x_ij = 1, x_ij <= y_j,
     sum_j y_j = p, y binary (the core model with one uncapacitated option per site).
+
+    Dense costs with the direct backend: a Lagrangian stage (bound, plans, site fixing)
+    first; if it does not prove its plan and p <= n_sites / 20, the radius model proves
+    it (:func:`~netplan.optimize.radius.radius_pmedian`), else the k-nearest model does.
 
     Parameters
     ----------
