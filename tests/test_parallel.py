@@ -298,6 +298,23 @@ def test_plan_all_equals_sequential(study, city) -> None:  # type: ignore[no-unt
             p.actions[ACTION_COLS].sort_values("site_id").reset_index(drop=True))
 
 
+def test_plan_all_reports_a_city_bound(city) -> None:  # type: ignore[no-untyped-def]
+    cp, _, _ = city
+    s, cb = cp.kpis["solver"], cp.kpis["coordination"]["city_bound"]
+    # 910003's policy (hold, no outlet) leaves the whole-city model without a plan
+    assert cb["stop"] == "infeasible" and cb["blocks"] == 3
+    assert s["best_bound"] is None and s["gap"] is None
+
+
+def test_merge_reports_a_city_bound(study, scenario: Scenario, runs) -> None:  # type: ignore[no-untyped-def]
+    lim = split_limits(study, scenario, year=YEAR)
+    merged = merge_districts(study, scenario, runs, year=YEAR, limits=lim, bound_s=3.0)
+    s, cb = merged.kpis["solver"], merged.kpis["coordination"]["city_bound"]
+    assert cb["bound"] is not None and cb["rounds"] >= 1 and cb["blocks"] == 3
+    assert s["best_bound"] == cb["bound"] <= s["objective"]
+    assert s["gap"] is not None and s["gap"] >= 0
+
+
 def test_locked_and_forbidden(city) -> None:  # type: ignore[no-untyped-def]
     cp, _, _ = city
     act = cp.plan.actions.set_index("site_id")["action"]

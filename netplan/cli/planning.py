@@ -25,6 +25,7 @@ from netplan.cli._app import (
     err,
     out,
     print_json,
+    process_started,
 )
 
 
@@ -92,7 +93,12 @@ def plan(  # noqa: PLR0913 - one parameter per command-line option
         str, typer.Option("--solver", help="highs (default, direct) or cbc (through PuLP).")
     ] = "highs",
     time_limit: Annotated[
-        float | None, typer.Option("--time-limit", help="Seconds (default: the scenario's).")
+        float | None,
+        typer.Option("--time-limit", help="Seconds of wall clock for the whole run, within "
+                                          "2 s, unless reading, building, evaluating and "
+                                          "writing alone take longer (then the start plan "
+                                          "is kept); --district all and --robust bound "
+                                          "their solves only (default: the scenario's)."),
     ] = None,
     gap: Annotated[
         float | None, typer.Option("--gap", help="Relative MIP gap (default: the scenario's).")
@@ -123,6 +129,12 @@ def plan(  # noqa: PLR0913 - one parameter per command-line option
                                         "not read or write netplan's cache folder "
                                         "($NETPLAN_CACHE_DIR, else $XDG_CACHE_HOME/netplan)."),
     ] = False,
+    no_city_bound: Annotated[
+        bool,
+        typer.Option("--no-city-bound", help="With --district all: skip the city-level lower "
+                                             "bound (and so the city-level gap) of the merged "
+                                             "plan, which takes up to 60 s."),
+    ] = False,
     robust: Annotated[
         bool,
         typer.Option("--robust", help="One network for several demand cases (those of "
@@ -146,6 +158,7 @@ def plan(  # noqa: PLR0913 - one parameter per command-line option
     ] = None,
 ) -> None:
     """Plan the network: keep, open, close, upgrade, convert or relocate outlets."""
+    started = process_started()
     from netplan.model.scenario import load_scenario
     from netplan.planning.plan import make_plan
     from netplan.present.terminal import render_plan, status_progress
@@ -179,7 +192,8 @@ def plan(  # noqa: PLR0913 - one parameter per command-line option
                 return plan_all(study, sc, workers=workers, scheduler=scheduler, year=year,
                                 solver=solver, time_limit_s=time_limit, mip_gap=gap,
                                 locked=frozenset(lock or ()),
-                                forbidden=frozenset(forbid or ()), progress=progress)
+                                forbidden=frozenset(forbid or ()), progress=progress,
+                                bound=not no_city_bound)
 
         _plan_all(study, run_all, out_dir=out_dir, as_json=as_json)
         return
@@ -187,6 +201,7 @@ def plan(  # noqa: PLR0913 - one parameter per command-line option
         raise typer.BadParameter("--workers/--scheduler need --district all",
                                  param_hint="--workers")
     adcode = resolve_district(district, study.districts) if district else None
+    tl = sc.time_limit_s if time_limit is None else time_limit
     scope = "city" if adcode is None else adcode
     target = out_dir if out_dir is not None else Path("out") / f"plan-{scope}"
     # refuse a file or a folder of other files before solving; lock out other runs
@@ -203,7 +218,7 @@ def plan(  # noqa: PLR0913 - one parameter per command-line option
             result = make_plan(
                 study, sc, district=adcode, year=year, solver=solver, time_limit_s=time_limit,
                 mip_gap=gap, locked=frozenset(lock or ()), forbidden=frozenset(forbid or ()),
-                progress=progress,
+                progress=progress, deadline=None if tl is None else started + tl,
             )
         write_plan_folder(result, study, target, progress=progress)
     if as_json:
@@ -274,6 +289,15 @@ def _plan_all(study: Any, run_all: Callable[[Any], Any], *, out_dir: Path | None
                   f"{escape(f['reason'])}", highlight=False, soft_wrap=True)
     for v in city.kpis["coordination"]["violations"]:
         err.print(f"[yellow]city limit:[/] {escape(v)}", highlight=False, soft_wrap=True)
+    cb = city.kpis["coordination"].get("city_bound")
+    if cb is not None:
+        gap, low = city.kpis["solver"]["gap"], cb["bound"]
+        gap_s = "–" if gap is None else f"{gap:.2%}"
+        low_s = "–" if low is None else f"{low:,.0f}"
+        out.print(f"city-level gap {gap_s}: the merged plan costs at most that much more "
+                  f"than the best whole-city plan (lower bound {low_s} from "
+                  f"{cb['blocks']} district blocks, {cb['rounds']} rounds, "
+                  f"{cb['seconds']:.1f} s)", highlight=False)
 
 
 @contextmanager

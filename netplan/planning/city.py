@@ -30,8 +30,10 @@ district runs overlap in their buffers. Loads (hence waits and overloaded outlet
 from the merged assignment, so an outlet that serves zones of two districts carries both
 loads. The merged objective is the whole-city objective evaluated on the merged plan
 (:func:`objective_of`), so it compares directly with a whole-city solve
-(:func:`netplan.planning.dask_runner.compare_city`); it has no bound of its own (each
-district reports its gap).
+(:func:`netplan.planning.dask_runner.compare_city`). Its bound is a city-level lower
+bound on the whole-city model's optimum, made by decomposition over the districts
+(:mod:`netplan.planning.city_bound`), so ``kpis["solver"]["gap"]`` says how much better
+than the merged plan a plan of the whole-city model could at most be.
 """
 
 from __future__ import annotations
@@ -52,8 +54,11 @@ from netplan import optimize
 from netplan._io import PLAN_FOLDER, staged_folder, write_manifest
 from netplan.model import demand, kpi
 from netplan.model.scenario import Scenario
+from netplan.optimize.decompose import MapBlocks
 from netplan.planning import problem as planner
+from netplan.planning.city_bound import city_bound, gap_of
 from netplan.planning.contract import (
+    CityBound,
     Coordination,
     FailedDistrict,
     Kpis,
@@ -142,6 +147,8 @@ def merge_districts(  # noqa: PLR0913 - public API: the runs and how they were m
     forbidden: frozenset[str] = frozenset(),
     skipped: Mapping[str, str] | None = None,
     mode: str | None = None,
+    bound_s: float | None = None,
+    map_blocks: MapBlocks | None = None,
 ) -> Plan:
     """Merge district runs into one city plan (see the module docstring).
 
@@ -163,6 +170,12 @@ def merge_districts(  # noqa: PLR0913 - public API: the runs and how they were m
         the other missing ones count as failed ("not run").
     mode
         How the districts were run (``kpis["merge"]["district_mode"]``), if known.
+    bound_s
+        Seconds for the city-level lower bound (:mod:`netplan.planning.city_bound`),
+        reported in ``kpis["solver"]`` and ``kpis["coordination"]["city_bound"]``;
+        None or 0: no bound.
+    map_blocks
+        Where the bound's block solves run (a Dask client's mapper); default this process.
 
     Returns
     -------
@@ -172,6 +185,7 @@ def merge_districts(  # noqa: PLR0913 - public API: the runs and how they were m
     """
     model = planner.build_model(study, scenario, year=year, adcode=None, locked=locked,
                                 forbidden=forbidden)
+    city_model = model
     ok_runs = {ad: r for ad, r in runs.items() if r.ok}
     model, site_option, relocated = _merged_network(model, scenario, ok_runs)
     asg, cross = _merged_assignment(study, model, scenario, site_option, ok_runs)
@@ -189,7 +203,31 @@ def merge_districts(  # noqa: PLR0913 - public API: the runs and how they were m
     skip = dict(skipped or {})
     all_ads = sorted(str(a) for a in study.districts["adcode"].astype(str))
     not_run = [a for a in all_ads if a not in runs and a not in skip]
-    kpis = merged.kpis.copy()
+    kpis = _merge_kpis(merged.kpis, objective=objective, solver=solver, ok_runs=ok_runs,
+                       failed=failed, not_run=not_run, skip=skip, mode=mode)
+    kpis["coordination"] = _coordination(model, scenario, site_option, relocated, limits, cross,
+                                         kpis)
+    if bound_s:
+        _add_city_bound(kpis, city_bound(study, city_model, objective=objective,
+                                         seconds=bound_s, map_blocks=map_blocks), objective)
+    kpis["districts_run"] = {ad: r.info(limits.get(ad) if limits else None)
+                             for ad, r in sorted(runs.items())}
+    return dataclasses.replace(merged, kpis=kpis,
+                               actions=_mark_unchanged(merged.actions, failed, not_run))
+
+
+def _add_city_bound(kpis: Kpis, cb: CityBound, objective: float) -> None:
+    """Put the city-level bound into ``kpis``: the solver's bound and gap, its details."""
+    kpis["coordination"]["city_bound"] = cb
+    kpis["solver"]["best_bound"] = cb["bound"]
+    kpis["solver"]["gap"] = gap_of(objective, cb["bound"])
+
+
+def _merge_kpis(base: Kpis, *, objective: float, solver: str,
+                ok_runs: Mapping[str, DistrictRun], failed: Mapping[str, DistrictRun],
+                not_run: Sequence[str], skip: Mapping[str, str], mode: str | None) -> Kpis:
+    """``base`` with the merge's own solver, failure, skip and merge entries."""
+    kpis = base.copy()
     kpis["solver"] = {
         "status": "merged" if not failed else "merged_with_failures",
         "objective": round(objective, 2), "best_bound": None, "gap": None,
@@ -201,12 +239,7 @@ def merge_districts(  # noqa: PLR0913 - public API: the runs and how they were m
     kpis["merge"] = {"method": "recomputed", "note": _MERGE_NOTE}
     if mode is not None:
         kpis["merge"]["district_mode"] = mode
-    kpis["coordination"] = _coordination(model, scenario, site_option, relocated, limits, cross,
-                                         kpis)
-    kpis["districts_run"] = {ad: r.info(limits.get(ad) if limits else None)
-                             for ad, r in sorted(runs.items())}
-    return dataclasses.replace(merged, kpis=kpis,
-                               actions=_mark_unchanged(merged.actions, failed, not_run))
+    return kpis
 
 
 def _mark_unchanged(actions: gpd.GeoDataFrame, failed: Mapping[str, DistrictRun],

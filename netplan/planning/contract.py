@@ -18,6 +18,7 @@ __all__ = [
     "KPI_SET_KEYS",
     "ActionCounts",
     "BehaviourInfo",
+    "CityBound",
     "Coordination",
     "CostKpis",
     "DistrictCoordination",
@@ -281,6 +282,22 @@ class DistrictCoordination(TypedDict):
     budget_cny: float | None
 
 
+class CityBound(TypedDict):
+    """The city-level lower bound of a merged plan (:mod:`netplan.planning.city_bound`)."""
+
+    method: str
+    bound: float | None
+    """The best of ``lp_bound`` and ``mip_round_bound`` (the one in ``solver.best_bound``)."""
+    lp_bound: float | None
+    mip_round_bound: float | None
+    start_bound: float | None
+    rounds: int
+    stop: str
+    seconds: float
+    blocks: int
+    linking_rows: dict[str, int]
+
+
 class Coordination(TypedDict):
     """The city limits checked on the merged plan."""
 
@@ -290,6 +307,7 @@ class Coordination(TypedDict):
     repair: RepairStats
     overloaded_outlets_after: int | None
     districts: dict[str, DistrictCoordination]
+    city_bound: NotRequired[CityBound]
 
 
 class DistrictLimitsInfo(TypedDict):

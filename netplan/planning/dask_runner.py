@@ -33,8 +33,10 @@ import numpy as np
 
 from netplan._errors import NetplanError
 from netplan.model.scenario import Scenario
+from netplan.optimize.decompose import Block, BlockResult, BlockSolver, MapBlocks, release_blocks
 from netplan.planning import problem as planner
 from netplan.planning.city import CityPlan, merge_districts
+from netplan.planning.city_bound import bound_seconds
 from netplan.planning.contract import RunInfo
 from netplan.planning.diagnose import zone_points
 from netplan.planning.district import DistrictRun, check_mode, jsonable, run_district
@@ -501,10 +503,58 @@ class _Options:
     threads: int | None
 
 
+class _DaskBlocks:
+    """Runs one round's block solves of the city bound on the workers
+    (a :data:`netplan.optimize.decompose.MapBlocks`).
+
+    The blocks are scattered once (each stays on one worker, with its solver); each round
+    sends only the multipliers, broadcast once. :meth:`close` drops the workers' solvers.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.futures: dict[str, Any] = {}
+        self.slots = max(1, sum(client.nthreads().values()))
+        self.broken = False
+
+    def __call__(self, solve: BlockSolver, blocks: Sequence[Block], pi: Any,
+                 time_limit_s: float) -> list[BlockResult]:
+        if not self.broken:
+            try:
+                return self._on_cluster(solve, blocks, pi, time_limit_s)
+            except Exception as exc:  # a lost worker must not lose the merged plan
+                log.warning("city bound: block solves on the cluster failed (%s); going on "
+                            "in this process", exc)
+                self.broken = True
+        return [solve(b, pi, time_limit_s) for b in blocks]
+
+    def _on_cluster(self, solve: BlockSolver, blocks: Sequence[Block], pi: Any,
+                    time_limit_s: float) -> list[BlockResult]:
+        new = [b for b in blocks if b.key not in self.futures]
+        if new:
+            self.futures.update(zip([b.key for b in new], self.client.scatter(new),
+                                    strict=True))
+        pi_f = self.client.scatter(pi, broadcast=True)
+        futs = [self.client.submit(solve, self.futures[b.key], pi_f, time_limit_s, pure=False)
+                for b in blocks]
+        out: list[BlockResult] = self.client.gather(futs)
+        return out
+
+    def close(self) -> None:
+        keys, self.futures = list(self.futures), {}
+        release_blocks(keys)  # those solved here after a failure
+        if keys and not self.broken:
+            with suppress(Exception):
+                self.client.run(release_blocks, keys)
+
+
 def _run_on_dask(study: Study, tasks: list[_Task], opts: _Options, *, scheduler: str | None,
-                 workers: int | None, names: dict[str, str], report: _Reporter
-                 ) -> tuple[dict[str, DistrictRun], dict[str, int], float, float]:
-    """Run ``tasks`` (largest first) on Dask: runs, worker threads, cluster and task time."""
+                 workers: int | None, names: dict[str, str], report: _Reporter,
+                 then: Callable[[dict[str, DistrictRun], MapBlocks | None], Plan]
+                 ) -> tuple[dict[str, DistrictRun], dict[str, int], float, float, float, Plan]:
+    """Run ``tasks`` (largest first) on Dask, then ``then(runs, block_mapper)`` (the merge)
+    while the cluster is up: runs, worker threads, cluster and task time, the end of the
+    tasks and the merged plan."""
     t0 = time.perf_counter()
     with dask_client(scheduler, workers, len(tasks)) as client:
         n_threads = max(1, sum(client.nthreads().values()))
@@ -526,7 +576,12 @@ def _run_on_dask(study: Study, tasks: list[_Task], opts: _Options, *, scheduler:
             raise
         t_tasks = time.perf_counter()
         workers_info = {str(k): int(v) for k, v in client.nthreads().items()}
-    return runs, workers_info, t_cluster - t0, t_tasks - t_cluster
+        blocks = _DaskBlocks(client)
+        try:
+            merged = then(runs, blocks)
+        finally:
+            blocks.close()
+    return runs, workers_info, t_cluster - t0, t_tasks - t_cluster, t_tasks, merged
 
 
 # long: the public entry point; its signature and docstring list every option
@@ -547,6 +602,7 @@ def plan_all(  # noqa: PLR0913 - the public entry point: one keyword per plannin
     mode: str = "buffer",
     progress: Progress | None = None,
     task_threads: int | None = planner.DISTRICT_THREADS,
+    bound: bool = True,
 ) -> CityPlan:
     """Plan every district in parallel on Dask and merge them into one city plan.
 
@@ -583,6 +639,11 @@ def plan_all(  # noqa: PLR0913 - the public entry point: one keyword per plannin
         Solver threads per district task: one by default, matching the one-thread workers
         (None lets HiGHS use every core in each task, which oversubscribes the machine when
         several tasks run at once; kept for measurements).
+    bound
+        Compute the city-level lower bound of the merged plan
+        (:mod:`netplan.planning.city_bound`, after the merge, within
+        :func:`~netplan.planning.city_bound.bound_seconds` of the time limit; its block
+        solves run on the cluster, which stays up until the merge is done).
 
     Returns
     -------
@@ -617,15 +678,23 @@ def plan_all(  # noqa: PLR0913 - the public entry point: one keyword per plannin
              for ad in sorted(todo, key=lambda a: (-size.get(a, 0.0), a))]
     report("cluster", 0, 0, message=("connecting to " + scheduler) if scheduler else
            "starting the local Dask cluster")
-    runs, workers_info, cluster_s, tasks_s = _run_on_dask(
+    bound_s = bound_seconds(scenario.time_limit_s if time_limit_s is None
+                            else time_limit_s) if bound else None
+
+    def merge(runs: dict[str, DistrictRun], blocks: MapBlocks | None) -> Plan:
+        n_failed = sum(not r.ok for r in runs.values())
+        report("merge", len(runs), n_failed, message="merging the district plans" + (
+            f" and bounding the city ({bound_s:.0f} s)" if bound_s else ""))
+        return merge_districts(study, scenario, runs, year=year, limits=limits or None,
+                               solver=solver, wall_s=time.perf_counter() - t0,
+                               locked=frozenset(locked), forbidden=frozenset(forbidden),
+                               skipped=skipped, mode=mode, bound_s=bound_s, map_blocks=blocks)
+
+    runs, workers_info, cluster_s, tasks_s, t_end, merged = _run_on_dask(
         study, tasks, _Options(year, solver, time_limit_s, mip_gap, mode, task_threads),
-        scheduler=scheduler, workers=workers, names=names, report=report)
-    t_runs = time.perf_counter() - t0
+        scheduler=scheduler, workers=workers, names=names, report=report, then=merge)
+    t_runs = t_end - t0
     n_failed = sum(not r.ok for r in runs.values())
-    report("merge", len(runs), n_failed, message="merging the district plans")
-    merged = merge_districts(study, scenario, runs, year=year, limits=limits or None,
-                             solver=solver, wall_s=t_runs, locked=frozenset(locked),
-                             forbidden=frozenset(forbidden), skipped=skipped, mode=mode)
     wall = time.perf_counter() - t0
     run_info: RunInfo = {
         **merged.run, "mode": "districts", "scheduler": scheduler or "LocalCluster",

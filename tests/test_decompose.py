@@ -1,0 +1,142 @@
+"""The Lagrangian dual by column blocks (netplan.optimize.decompose) and the city bound."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from test_lagrangian import random_cflp
+
+from netplan.model.scenario import load_scenario
+from netplan.model.synthetic import make_study, synthetic_scenario
+from netplan.optimize import decompose as dc
+from netplan.optimize import solve
+from netplan.optimize.build import _build, _Model
+from netplan.optimize.facility_split import facility_bound, split_facility
+from netplan.optimize.highs import _new_highs, _pass_model
+from netplan.planning.city import merge_districts
+from netplan.planning.district import run_district
+from netplan.planning.limits import district_scenario, split_limits
+from netplan.planning.plan import make_plan
+
+YEAR = 2020
+
+
+def _lp(mdl: _Model) -> float:
+    h = _new_highs()
+    h.setOptionValue("output_flag", False)
+    _pass_model(h, mdl, integer=False)
+    h.run()
+    return float(h.getInfo().objective_function_value)
+
+
+def _split(p, n_blocks: int):  # type: ignore[no-untyped-def]
+    site_block = np.arange(p.n_sites) % n_blocks
+    return split_facility(p, site_block, np.zeros(p.n_zones, np.int64))
+
+
+@pytest.mark.parametrize(("n_blocks", "seed"), [(2, 0), (3, 1)])
+def test_bound_below_mip_and_close_to_lp(n_blocks: int, seed: int) -> None:
+    p = random_cflp(120, 12, seed=seed)
+    mip = solve(p, mip_gap=0.0).objective
+    lp = _lp(_build(p))
+    split = _split(p, n_blocks)
+    assert split.kinds() == {"zone": p.n_zones}  # every zone may use every site
+    res = facility_bound(split, upper=mip, seconds=2.5, max_rounds=400)
+    assert res.bound <= lp + 1e-6 * abs(lp)
+    assert res.bound <= mip
+    assert res.bound > res.start_bound
+    assert res.bound >= lp * (1 - 0.01)
+    mip_round = dc.integer_round(split.dec, res.pi, seconds=2.0)
+    assert res.bound - 1e-6 * abs(lp) <= mip_round <= mip + 1e-6 * abs(mip)
+
+
+def test_one_block_is_the_lp() -> None:
+    p = random_cflp(60, 8, seed=2)
+    mdl = _build(p)
+    dec = dc.split_blocks(mdl.a, mdl.c, mdl.offset, mdl.col_lo, mdl.col_hi, mdl.row_lo,
+                          mdl.row_hi, np.zeros(mdl.n_cols, np.int64))
+    assert dec.link_rows.size == 0
+    res = dc.dual_ascent(dec, seconds=5.0, max_rounds=3)
+    assert res.bound == pytest.approx(_lp(mdl), rel=1e-7)
+    assert res.stop == "step"  # nothing to relax: one round
+
+
+def test_safe_dual_bound_known_answer() -> None:
+    # min x1 + 2 x2 : x1 + x2 = 1 (equality), 0 <= x <= 1 -> 1
+    a = sp.csc_array(np.array([[1.0, 1.0]]))
+    c, lo, hi = np.array([1.0, 2.0]), np.zeros(2), np.ones(2)
+    rl, rh = np.array([1.0]), np.array([1.0])
+    assert dc.dual_bound(a, c, lo, hi, rl, rh, np.array([1.0])) == pytest.approx(1.0)
+    assert dc.dual_bound(a, c, lo, hi, rl, rh, np.array([0.0])) == pytest.approx(0.0)
+    # any y: a bound (here y = 3: 3 + (1-3)*1 + (2-3)*1 = 0)
+    assert dc.dual_bound(a, c, lo, hi, rl, rh, np.array([3.0])) <= 1.0
+    # a one-sided row x1 + x2 <= 1 (so y <= 0): a positive y is projected to 0
+    assert dc.dual_bound(a, c, lo, hi, np.array([-np.inf]), np.array([1.0]),
+                         np.array([5.0])) == pytest.approx(0.0)
+    # a reduced cost pointing at an infinite column bound proves nothing
+    assert dc.dual_bound(a, c, lo, np.array([1.0, np.inf]), rl, rh, np.array([3.0])) == -math.inf
+
+
+def test_ranged_and_equality_rows_take_the_right_signs() -> None:
+    lo = np.array([1.0, -np.inf, 0.0, 2.0])
+    hi = np.array([1.0, 4.0, np.inf, 5.0])
+    pi = dc._admissible(np.array([-2.0, 3.0, -1.0, -7.0]), lo, hi)
+    assert pi.tolist() == [-2.0, 0.0, 0.0, -7.0]  # equality and ranged rows: free
+    # at pi = 0 a ranged row pushes on its violated side only
+    g = dc._subgradient(np.zeros(4), np.array([1.0, 6.0, -1.0, 3.0]), lo, hi)
+    assert g.tolist() == [0.0, -2.0, 1.0, 0.0]
+
+
+def test_linking_rows() -> None:
+    a = sp.csr_array(np.array([[1.0, 0, 1], [1.0, 1, 0], [0, 0, 0]]))
+    link, row_block = dc.linking_rows(a, np.array([0, 0, 1]))
+    assert link.tolist() == [0]
+    assert row_block.tolist() == [-1, 0, -1]
+
+
+def test_map_blocks_hook_is_used() -> None:
+    p = random_cflp(40, 6, seed=3)
+    split = _split(p, 2)
+    calls: list[int] = []
+
+    def mapper(fn, blocks, pi, limit):  # type: ignore[no-untyped-def]
+        calls.append(len(blocks))
+        return [fn(b, pi, limit) for b in blocks]
+
+    res = facility_bound(split, upper=None, seconds=3.0, max_rounds=5, map_blocks=mapper)
+    assert calls == [2] * res.rounds
+
+
+# --- the city bound of merged district plans ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def study():  # type: ignore[no-untyped-def]
+    return make_study(450, 48, 3, seed=13)
+
+
+@pytest.fixture(scope="module")
+def scenario(study):  # type: ignore[no-untyped-def]
+    return synthetic_scenario(study, load_scenario()).replace(
+        max_open=6, max_close=5, budget_cny=40_000_000.0)
+
+
+@pytest.mark.slow  # district runs and an exact whole-city solve: minutes on a loaded machine
+def test_merged_plan_reports_a_valid_city_bound(study, scenario) -> None:  # type: ignore[no-untyped-def]
+    lim = split_limits(study, scenario, year=YEAR)
+    runs = {ad: run_district(study, district_scenario(scenario, lim[ad]), ad, year=YEAR)
+            for ad in lim}
+    merged = merge_districts(study, scenario, runs, year=YEAR, limits=lim, bound_s=3.0)
+    s = merged.kpis["solver"]
+    cb = merged.kpis["coordination"]["city_bound"]
+    assert s["best_bound"] is not None and s["gap"] is not None
+    assert s["best_bound"] == cb["bound"] <= s["objective"]
+    assert s["gap"] >= 0
+    assert cb["blocks"] == 3 and cb["rounds"] >= 1 and cb["linking_rows"].get("zone", 0) > 0
+    whole = make_plan(study, scenario, year=YEAR, mip_gap=0.0)
+    assert cb["bound"] <= whole.kpis["solver"]["objective"] * (1 + 1e-9)
+    nob = merge_districts(study, scenario, runs, year=YEAR, limits=lim)
+    assert nob.kpis["solver"]["best_bound"] is None
