@@ -19,13 +19,26 @@ of one run is not the high-water mark of an earlier one):
 The points are ``planning.budget_cny`` from 300 M to 700 M CNY (the default scenario, the
 horizon year). The speed-up is the ratio of the two modes' median wall times in the same
 run; both modes' summaries are compared point by point (objectives equal = the same plans).
-Writes ``bench/results/sweep.json``.
+The *ceiling* (``--ceiling-repeats``, default 3) says what any 2-worker engine could reach
+on this machine: one point planned alone, then the same point twice at once in two plain
+processes (no Dask), as many repeats; ``slowdown`` is the median wall time of a pair over
+the median alone (two solves share the memory bandwidth and the last-level cache). With the
+in-process point times ``t`` (medians over the repeats), the best 2-worker wall time is at
+least ``slowdown x`` the best split of the points over two workers (any schedule), or of the
+warm-start chains (the chains' points run one after the other), so the speed-up is at most
+``sum(t) / (slowdown x best split)``; both ceilings are written beside the speed-up.
+``--warm`` measures the sweep with warm-start chains (default: every point cold, as
+``netplan sweep`` runs it).
+
+Writes ``bench/results/sweep.json`` (``--out`` to change).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import math
 import resource
 import statistics
 import subprocess
@@ -37,7 +50,8 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results" / "sweep.json"
 
 
-def one_run(mode: str, district: str | None, points: int, time_limit: float | None) -> None:
+def one_run(mode: str, district: str | None, points: int, time_limit: float | None,
+            warm: bool = False) -> None:
     """Run one sweep in this process and print its figures as one JSON line."""
     from netplan.model.scenario import load_scenario
     from netplan.planning.sweep import parse_vary, run_sweep, summary_frame
@@ -47,7 +61,7 @@ def one_run(mode: str, district: str | None, points: int, time_limit: float | No
     axes = [parse_vary(f"planning.budget_cny=300e6:700e6:{points}")]
     t0 = time.perf_counter()
     res = run_sweep(study, sc, axes, district=district, time_limit_s=time_limit,
-                    in_process=mode == "in-process", workers=2)
+                    in_process=mode == "in-process", workers=2, warm=warm)
     wall = time.perf_counter() - t0
     df = summary_frame(res)
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -59,6 +73,68 @@ def one_run(mode: str, district: str | None, points: int, time_limit: float | No
                       "point_s": res.run["point_seconds"]}))
 
 
+def one_point(district: str | None, points: int, time_limit: float | None) -> None:
+    """Plan the middle point of the sweep alone, cold, in this process; print its wall time."""
+    from netplan.model.scenario import load_scenario
+    from netplan.planning.plan import make_plan
+    from netplan.planning.sweep import parse_vary, sweep_points
+    from netplan.study.layers import load_study
+
+    study, sc = load_study(), load_scenario()
+    pts = sweep_points(sc, [parse_vary(f"planning.budget_cny=300e6:700e6:{points}")])
+    point = pts[len(pts) // 2]
+    t0 = time.perf_counter()
+    plan = make_plan(study, point.scenario, district=district, time_limit_s=time_limit)
+    print(json.dumps({"wall_s": time.perf_counter() - t0,
+                      "objective": plan.kpis["solver"]["objective"],
+                      "status": plan.kpis["solver"]["status"]}))
+
+
+def _best_split(times: list[float], workers: int = 2) -> float:
+    """The smallest makespan of ``times`` (indivisible jobs) over ``workers`` workers."""
+    best = math.inf
+    for assign in itertools.product(range(workers), repeat=len(times)):
+        loads = [0.0] * workers
+        for t, w in zip(times, assign, strict=True):
+            loads[w] += t
+        best = min(best, max(loads))
+    return best
+
+
+def ceiling(args: argparse.Namespace, point_s: list[float]) -> dict[str, Any]:
+    """The slowdown of two points at once and the speed-up ceilings it implies."""
+    from netplan.planning.sweep import parse_vary, start_points
+
+    cmd = [sys.executable, __file__, "--one-point", "--points", str(args.points)]
+    if args.district:
+        cmd += ["--district", args.district]
+    cmd += ["--time-limit", str(args.ceiling_time_limit)]
+    alone: list[float] = []
+    pairs: list[float] = []
+    for rep in range(args.ceiling_repeats):
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        alone.append(json.loads(out.strip().splitlines()[-1])["wall_s"])
+        procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        walls = [json.loads(p.communicate()[0].strip().splitlines()[-1])["wall_s"]
+                 for p in procs]
+        pairs.append(max(walls))
+        print(f"ceiling repeat {rep + 1}: alone {alone[-1]:.1f} s, two at once "
+              f"{walls[0]:.1f} / {walls[1]:.1f} s", flush=True)
+    slow = statistics.median(pairs) / statistics.median(alone)
+    starts = start_points([parse_vary(f"planning.budget_cny=300e6:700e6:{args.points}")])
+    chains: list[float] = []
+    for k, j in enumerate(starts):
+        if j is None or not args.warm:
+            chains.append(point_s[k])
+        else:
+            chains[-1] += point_s[k]
+    total = sum(point_s)
+    return {"alone_s": alone, "pair_max_s": pairs, "slowdown": slow,
+            "any_schedule": total / (slow * _best_split(point_s)),
+            "warm_chains": total / (slow * _best_split(chains)),
+            "chains_s": chains}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--district", default=None, help="Plan one district at every point.")
@@ -66,10 +142,22 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--time-limit", type=float, default=None,
                     help="Seconds per point (default: the scenario's 120 s).")
+    ap.add_argument("--warm", action="store_true",
+                    help="Points start from their neighbour's plan (netplan sweep --warm).")
+    ap.add_argument("--ceiling-repeats", type=int, default=3,
+                    help="Repeats of the one-point-alone / two-at-once measurement (0: skip).")
+    ap.add_argument("--ceiling-time-limit", type=float, default=900.0,
+                    help="Time limit of the ceiling's point (high: it stops on its gap).")
+    ap.add_argument("--note", default="2 cores shared with other processes while measured")
+    ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--one", choices=("in-process", "dask"), help=argparse.SUPPRESS)
+    ap.add_argument("--one-point", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        one_run(args.one, args.district, args.points, args.time_limit)
+        one_run(args.one, args.district, args.points, args.time_limit, args.warm)
+        return
+    if args.one_point:
+        one_point(args.district, args.points, args.time_limit)
         return
     runs: dict[str, list[dict[str, Any]]] = {"in-process": [], "dask": []}
     for rep in range(args.repeats):
@@ -79,6 +167,8 @@ def main() -> None:
                 cmd += ["--district", args.district]
             if args.time_limit is not None:
                 cmd += ["--time-limit", str(args.time_limit)]
+            if args.warm:
+                cmd += ["--warm"]
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
             runs[mode].append(json.loads(out.strip().splitlines()[-1]))
             print(f"repeat {rep + 1} {mode}: {runs[mode][-1]['wall_s']:.1f} s, peak "
@@ -87,14 +177,19 @@ def main() -> None:
                "peak_mb": statistics.median(r["peak_mb"] for r in rs)} for m, rs in runs.items()}
     same = all(a["objective"] == b["objective"]
                for a, b in zip(runs["in-process"], runs["dask"], strict=True))
-    doc = {"district": args.district, "points": args.points, "repeats": args.repeats,
-           "time_limit_s": args.time_limit, "median": med,
-           "speedup": med["in-process"]["wall_s"] / med["dask"]["wall_s"],
-           "same_objectives": same, "runs": runs,
-           "note": "2 cores shared with other processes while measured"}
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps({k: doc[k] for k in ("median", "speedup", "same_objectives")}, indent=2))
+    doc: dict[str, Any] = {
+        "district": args.district, "points": args.points, "repeats": args.repeats,
+        "warm": args.warm, "time_limit_s": args.time_limit, "median": med,
+        "speedup": med["in-process"]["wall_s"] / med["dask"]["wall_s"],
+        "same_objectives": same, "runs": runs, "note": args.note}
+    if args.ceiling_repeats > 0:
+        point_s = [statistics.median(float(r["point_s"][k]) for r in runs["in-process"])
+                   for k in runs["in-process"][0]["point_s"]]
+        doc["ceiling"] = ceiling(args, point_s)
+    args.out.parent.mkdir(exist_ok=True)
+    args.out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps({k: doc[k] for k in ("median", "speedup", "same_objectives", "ceiling")
+                      if k in doc}, indent=2))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ district's share of it with ``--district``) is planned as ``netplan sweep`` plan
 (:func:`netplan.planning.plan.solve_holding`: the holds loop of several solves) with HiGHS's
 gap target at 1 % (``--gap``), in three modes, interleaved in each repeat:
 
-- ``cold``: every solve starts from the current network (``netplan sweep --cold``);
+- ``cold``: every solve starts from the current network (``netplan sweep``, its default);
 - ``warm``: point k starts from point k-1's plan of the same mode (one chain; point 1
   starts cold in every mode);
 - ``warm_rounds``: as ``warm``, and each later solve of the holds loop starts from the
@@ -121,9 +121,12 @@ def one_scope(district: str | None, args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     models, scenarios, threads = _models(district, args.points)
     limit = args.time_limit if args.time_limit is not None else scenarios[0].time_limit_s
-    runs: dict[str, list[list[dict[str, Any]]]] = {m: [] for m in MODES}
+    modes = tuple(args.modes)
+    if args.threads is not None:
+        threads = args.threads
+    runs: dict[str, list[list[dict[str, Any]]]] = {m: [] for m in modes}
     for rep in range(args.repeats):
-        for mode in MODES:
+        for mode in modes:
             runs[mode].append(one_sweep(models, scenarios, mode, gap=args.gap,
                                         time_limit=limit, threads=threads))
             r = runs[mode][-1]
@@ -143,14 +146,14 @@ def one_scope(district: str | None, args: argparse.Namespace) -> dict[str, Any]:
         "budgets_cny": [sc.budget_cny for sc in scenarios],
         "time_limit_s": limit, "threads": threads, "median": med,
         "speedup_first_solve_points_2_n": {m: later("cold", "first_solve_s")
-                                           / later(m, "first_solve_s") for m in MODES},
+                                           / later(m, "first_solve_s") for m in modes},
         "speedup_first_solve_cpu_points_2_n": {m: later("cold", "first_solve_cpu_s")
-                                               / later(m, "first_solve_cpu_s") for m in MODES},
+                                               / later(m, "first_solve_cpu_s") for m in modes},
         "speedup_loop_points_2_n": {m: later("cold", "loop_solver_s")
-                                    / later(m, "loop_solver_s") for m in MODES},
+                                    / later(m, "loop_solver_s") for m in modes},
         "speedup_loop_cpu_points_2_n": {m: later("cold", "loop_cpu_s")
-                                        / later(m, "loop_cpu_s") for m in MODES},
-        "same_objectives": {m: med[m]["objective"] == med["cold"]["objective"] for m in MODES},
+                                        / later(m, "loop_cpu_s") for m in modes},
+        "same_objectives": {m: med[m]["objective"] == med["cold"]["objective"] for m in modes},
         "runs": runs, "seconds": round(time.perf_counter() - t0, 1),
     }
 
@@ -164,12 +167,19 @@ def main() -> None:
     ap.add_argument("--gap", type=float, default=0.01)
     ap.add_argument("--time-limit", type=float, default=None,
                     help="Seconds per point's loop (default: the scenario's).")
+    ap.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES),
+                    help="Modes to run (cold first: the speed-ups are against it).")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="HiGHS threads (default: one for a district, HiGHS's own for the city).")
+    ap.add_argument("--note", default="2 cores shared with another benchmark and other work "
+                    "while measured (run under nice -n 15)", help="How the machine was.")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
+    if args.modes[0] != "cold":
+        ap.error("--modes must start with cold (the speed-ups are against it)")
     doc: dict[str, Any] = {
         "points": args.points, "repeats": args.repeats, "gap_target": args.gap,
-        "note": "2 cores shared with another benchmark and other work while measured "
-                "(run under nice -n 15)", "scopes": {}}
+        "modes": args.modes, "note": args.note, "scopes": {}}
     for district in args.district or [None]:
         res = one_scope(district, args)
         doc["scopes"][district or "city"] = res

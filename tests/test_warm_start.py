@@ -181,9 +181,9 @@ def test_start_points_are_chains_along_the_first_axis() -> None:
 
 
 def test_warm_sweep_equals_cold_where_both_are_optimal() -> None:
-    warm = budget_sweep()  # the shared sweep runs warm (the default)
-    cold = run_sweep(tiny_study(), quiet(), [parse_vary("planning.budget_cny=0:2.4e6:3")],
-                     year=2020, in_process=True, cold=True)
+    cold = budget_sweep()  # the shared sweep runs cold (the default)
+    warm = run_sweep(tiny_study(), quiet(), [parse_vary("planning.budget_cny=0:2.4e6:3")],
+                     year=2020, in_process=True, warm=True)
     dw, dc = summary_frame(warm), summary_frame(cold)
     assert dw["started_from"].tolist() == ["", "p1", "p2"]
     assert dc["started_from"].tolist() == ["", "", ""]
@@ -212,7 +212,7 @@ def test_a_point_whose_neighbour_crashed_runs_cold(monkeypatch: pytest.MonkeyPat
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                                   dashboard_address=":0") as cluster:
         res = run_sweep(tiny_study(), quiet(), [parse_vary("planning.budget_cny=0:2.4e6:3")],
-                        year=2020, scheduler=cluster.scheduler_address)
+                        year=2020, scheduler=cluster.scheduler_address, warm=True)
     df = summary_frame(res)
     assert df["ok"].tolist() == [False, True, True]
     assert "p1 crashes" in res.runs[0].reason

@@ -55,6 +55,11 @@ def _bad(option: str, exc: NetplanError) -> typer.BadParameter:
     return typer.BadParameter(str(exc), param_hint=option)
 
 
+_WARM_HELP = ("Start each point's solver from its neighbour's plan (chains of 4 along the "
+              "first --vary), or every point from the current network (default: measured "
+              "as fast, and the points balance over the workers).")
+
+
 @app.command()
 def sweep(  # noqa: PLR0913 - one parameter per command-line option
     vary: Annotated[
@@ -92,8 +97,7 @@ def sweep(  # noqa: PLR0913 - one parameter per command-line option
         bool, typer.Option("--kpis-only", help="Keep each point's kpis.json, not its plan "
                                                "folder.")
     ] = False,
-    cold: Annotated[bool, typer.Option("--cold", help="Solve every point from the current "
-                                       "network, not from its neighbour's plan.")] = False,
+    warm: Annotated[bool, typer.Option("--warm/--cold", help=_WARM_HELP)] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Plan every point of a grid over scenario keys on Dask; draw the trade-off curves."""
@@ -129,7 +133,7 @@ def sweep(  # noqa: PLR0913 - one parameter per command-line option
     with claim_folder(out_dir), _sweep_progress(err, enabled=not as_json) as progress:
         result = run_sweep(study, sc, axes, district=district, year=year,
                            time_limit_s=time_limit, mip_gap=gap, workers=workers,
-                           scheduler=scheduler, progress=progress, cold=cold)
+                           scheduler=scheduler, progress=progress, warm=warm)
         write_sweep_folder(result, study, out_dir, kpis_only=kpis_only)
     df = summary_frame(result)
     if as_json:

@@ -18,15 +18,19 @@ plan, ``opex_after + one-off spend / amortisation_years``. A point is *efficient
 other point is at most as costly and at least as good on a service figure, and better on
 one of them.
 
-Warm starts: each point starts its solver from a neighbour's plan (``start`` of
-:func:`~netplan.planning.plan.make_plan`), the point before it on the first axis (the other
-keys equal). The points of the first axis form chains of :data:`CHAIN_LENGTH`, each chain's
-first point starting from the current network, so that the chains run in parallel while the
-points of one chain wait for each other; the chains are fixed by the points alone, so the
+Warm starts (``warm=True``, ``netplan sweep --warm``; off by default): each point starts its
+solver from a neighbour's plan (``start`` of :func:`~netplan.planning.plan.make_plan`), the
+point before it on the first axis (the other keys equal). They are off by default because
+they were measured to save no solver time, on a district (1.03x CPU to the 1% gap) or on the
+whole city, while their chains fix the order of the points and so unbalance the workers
+(``bench/bench_warm.py``, ``bench/bench_sweep.py``). The points of the first axis form
+chains of :data:`CHAIN_LENGTH`, each chain's first point starting from the current
+network, so that the chains run in parallel while the points of one chain wait for each
+other; the chains are fixed by the points alone, so the
 plans do not depend on the workers or the executor. On Dask the neighbour's task is an
 argument of the point's task (a neighbour that fails, or whose start the model cannot
-complete, leaves the point to start from the current network). ``cold=True`` solves every
-point from the current network, independently. The summary's ``started_from`` names the
+complete, leaves the point to start from the current network). By default every point is
+solved from the current network, independently. The summary's ``started_from`` names the
 point each point started from.
 """
 
@@ -453,7 +457,7 @@ def run_sweep(  # noqa: PLR0913 - the public entry point: one keyword per sweep 
     scheduler: str | None = None,
     in_process: bool = False,
     progress: Progress | None = None,
-    cold: bool = False,
+    warm: bool = False,
 ) -> SweepResult:
     """Plan every point of a sweep and return the plans in point order.
 
@@ -477,9 +481,9 @@ def run_sweep(  # noqa: PLR0913 - the public entry point: one keyword per sweep 
     progress
         Called with a :class:`~netplan.planning.dask_runner.ProgressEvent` (stage
         ``"points"``) when a point finishes, and about once a second meanwhile.
-    cold
-        Start every point from the current network (default: from its neighbour's plan,
-        :func:`start_points`).
+    warm
+        Start each point from its neighbour's plan (:func:`start_points`); default: every
+        point from the current network.
 
     Returns
     -------
@@ -505,9 +509,9 @@ def run_sweep(  # noqa: PLR0913 - the public entry point: one keyword per sweep 
     tracker = _Tracker(progress, len(points))
     kw: dict[str, Any] = {"district": adcode, "year": year, "solver": solver,
                           "time_limit_s": time_limit_s, "mip_gap": mip_gap}
-    starts = [None] * len(points) if cold else start_points(axes)
+    starts = start_points(axes) if warm else [None] * len(points)
     info: dict[str, Any] = {"points": len(points),
-                            "warm_chain_length": None if cold else CHAIN_LENGTH}
+                            "warm_chain_length": CHAIN_LENGTH if warm else None}
     if in_process:
         for p, j in zip(points, starts, strict=True):
             start = None if j is None else tracker.runs[points[j].label]
