@@ -147,7 +147,7 @@ def _solve_direct(mdl: _Model, p: FacilityProblem, run: _RunOptions, *,
         if progress is not None and n_fixed:
             progress(f"the Lagrangian multipliers fix {n_fixed} sites")
     now = time.perf_counter()
-    left = None if deadline is None else max(deadline - now, 0.01)
+    left = None if deadline is None else max(deadline - now, 0.0)  # 0: no time left
     first_s = None if first_plan_by is None else first_plan_by - now
     raw = _solve_highs(work, p, run=run, time_limit_s=left, start=start,
                        first_plan_s=first_s)
