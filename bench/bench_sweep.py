@@ -20,13 +20,15 @@ The points are ``planning.budget_cny`` from 300 M to 700 M CNY (the default scen
 horizon year). The speed-up is the ratio of the two modes' median wall times in the same
 run; both modes' summaries are compared point by point (objectives equal = the same plans).
 The *ceiling* (``--ceiling-repeats``, default 3) says what any 2-worker engine could reach
-on this machine: one point planned alone, then the same point twice at once in two plain
-processes (no Dask), as many repeats; ``slowdown`` is the median wall time of a pair over
-the median alone (two solves share the memory bandwidth and the last-level cache). With the
-in-process point times ``t`` (medians over the repeats), the best 2-worker wall time is at
-least ``slowdown x`` the best split of the points over two workers (any schedule), or of the
-warm-start chains (the chains' points run one after the other), so the speed-up is at most
-``sum(t) / (slowdown x best split)``; both ceilings are written beside the speed-up.
+on this machine: the middle point's model solved once to the scenario's gap, alone, then
+twice at once in two plain processes (no Dask), as many repeats; ``slowdown`` is the
+median wall time of a pair over the median alone (two solves share the memory bandwidth
+and the last-level cache). With the in-process point times ``t`` (medians over the
+repeats), the best 2-worker wall time is at least ``slowdown x`` the best split of the
+points over two workers (any schedule), or of the warm-start chains (the chains' points run
+one after the other), so the speed-up is at most ``sum(t) / (slowdown x best split)``; both
+ceilings are written beside the speed-up (``--ceiling-from FILE``: only the ceiling, for the
+point times of an earlier results file).
 ``--warm`` measures the sweep with warm-start chains (default: every point cold, as
 ``netplan sweep`` runs it).
 
@@ -74,20 +76,25 @@ def one_run(mode: str, district: str | None, points: int, time_limit: float | No
 
 
 def one_point(district: str | None, points: int, time_limit: float | None) -> None:
-    """Plan the middle point of the sweep alone, cold, in this process; print its wall time."""
+    """Solve the middle point's model once, cold, to the scenario's gap, in this process
+    (a fixed amount of work, unlike a whole point, whose holds loop stops on its time
+    shares); print its wall time."""
     from netplan.model.scenario import load_scenario
-    from netplan.planning.plan import make_plan
+    from netplan.planning import problem as planner
+    from netplan.planning.limits import district_scope
     from netplan.planning.sweep import parse_vary, sweep_points
     from netplan.study.layers import load_study
 
     study, sc = load_study(), load_scenario()
     pts = sweep_points(sc, [parse_vary(f"planning.budget_cny=300e6:700e6:{points}")])
-    point = pts[len(pts) // 2]
+    adcode, scen = district_scope(study, pts[len(pts) // 2].scenario, district,
+                                  year=sc.horizon_year)
+    model = planner.build_model(study, scen, year=scen.horizon_year, adcode=adcode)
     t0 = time.perf_counter()
-    plan = make_plan(study, point.scenario, district=district, time_limit_s=time_limit)
-    print(json.dumps({"wall_s": time.perf_counter() - t0,
-                      "objective": plan.kpis["solver"]["objective"],
-                      "status": plan.kpis["solver"]["status"]}))
+    sol = planner.solve_model(model, time_limit_s=time_limit, mip_gap=scen.mip_gap,
+                              threads=planner.DISTRICT_THREADS if adcode else None)
+    print(json.dumps({"wall_s": time.perf_counter() - t0, "objective": sol.objective,
+                      "status": sol.status}))
 
 
 def _best_split(times: list[float], workers: int = 2) -> float:
@@ -135,6 +142,21 @@ def ceiling(args: argparse.Namespace, point_s: list[float]) -> dict[str, Any]:
             "chains_s": chains}
 
 
+def ceiling_only(args: argparse.Namespace) -> None:
+    """The ceiling of an earlier run (``--ceiling-from``), measured now; written to --out."""
+    doc = json.loads(args.ceiling_from.read_text(encoding="utf-8"))
+    args.points, args.district = doc["points"], doc["district"]
+    args.warm = bool(doc.get("warm", not doc.get("cold", False)))
+    runs = doc["runs"]["in-process"]
+    point_s = [statistics.median(float(r["point_s"][k]) for r in runs)
+               for k in runs[0]["point_s"]]
+    res = {"from": str(args.ceiling_from), "speedup_measured": doc["speedup"],
+           "warm": args.warm, "note": args.note, "ceiling": ceiling(args, point_s)}
+    args.out.parent.mkdir(exist_ok=True)
+    args.out.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(res["ceiling"], indent=2))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--district", default=None, help="Plan one district at every point.")
@@ -152,7 +174,13 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--one", choices=("in-process", "dask"), help=argparse.SUPPRESS)
     ap.add_argument("--one-point", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--ceiling-from", type=Path, default=None,
+                    help="Only the ceiling, with the in-process point times of this earlier "
+                         "results file (its points, district and warm setting).")
     args = ap.parse_args()
+    if args.ceiling_from is not None:
+        ceiling_only(args)
+        return
     if args.one:
         one_run(args.one, args.district, args.points, args.time_limit, args.warm)
         return
