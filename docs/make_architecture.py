@@ -33,13 +33,14 @@ every run.
   arrivals), Erlang C queues and outlet capacity at the wait target, travel cost, the
   KPI definitions, queue logs, and synthetic studies of any size.
 - **optimize/**: arrays in, decisions out. The facility problem, its sparse matrix, the
-  HiGHS and PuLP back ends, the neighbourhood search, the infeasibility diagnosis, and the
-  classic problems (p-median, facility location, covering). It knows nothing of banks or
-  maps.
+  HiGHS and PuLP back ends, the neighbourhood search, the Lagrangian bounds (of the
+  assignment rows, `lagrange.py`; of a model split into blocks, `decompose.py`), the
+  infeasibility diagnosis, and the classic problems (p-median with its radius model for
+  small p, facility location, covering). It knows nothing of banks or maps.
 - **planning/**: the action registry (`actions.py`, the one table of action types), the
   bank problem built from a study and a scenario, the diagnosis, the typed `Plan` and its
-  KPI contract, the city limits split across districts and merged back (`city.py`), and
-  the run on Dask.
+  KPI contract, the city limits split across districts and merged back (`city.py`) with a
+  city-level bound (`city_bound.py`), and the run on Dask.
 - **present/**: the terminal tables, the map and the report. They read a `Plan` and the
   action registry and recompute nothing; data enters a page only as escaped text or JSON.
 """
