@@ -56,8 +56,8 @@ def _bad(option: str, exc: NetplanError) -> typer.BadParameter:
 
 
 _WARM_HELP = ("Start each point's solver from its neighbour's plan (chains of 4 along the "
-              "first --vary), or every point from the current network (default: measured "
-              "as fast, and the points balance over the workers).")
+              "first --vary), or every point from the current network, independently "
+              "(default: warm starts were measured to save no solver time).")
 
 
 @app.command()

@@ -22,11 +22,11 @@ Warm starts (``warm=True``, ``netplan sweep --warm``; off by default): each poin
 solver from a neighbour's plan (``start`` of :func:`~netplan.planning.plan.make_plan`), the
 point before it on the first axis (the other keys equal). They are off by default because
 they were measured to save no solver time, on a district (1.03x CPU to the 1% gap) or on the
-whole city, while their chains fix the order of the points and so unbalance the workers
-(``bench/bench_warm.py``, ``bench/bench_sweep.py``). The points of the first axis form
-chains of :data:`CHAIN_LENGTH`, each chain's first point starting from the current
-network, so that the chains run in parallel while the points of one chain wait for each
-other; the chains are fixed by the points alone, so the
+whole city (``bench/bench_warm.py``), while their chains make the points depend on each
+other (a failed point costs its neighbour the start, and the chains fix the order). The
+points of the first axis form chains of :data:`CHAIN_LENGTH`, each chain's first point
+starting from the current network, so that the chains run in parallel while the points of
+one chain wait for each other; the chains are fixed by the points alone, so the
 plans do not depend on the workers or the executor. On Dask the neighbour's task is an
 argument of the point's task (a neighbour that fails, or whose start the model cannot
 complete, leaves the point to start from the current network). By default every point is
