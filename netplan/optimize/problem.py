@@ -251,9 +251,10 @@ class Solution:
         HiGHS on long time-limited solves (0 when it did not run; see
         :func:`~netplan.optimize.solve`).
     bound_source
-        What proved ``best_bound``: ``"highs"`` (the solver's branch and bound) or
+        What proved ``best_bound``: ``"highs"`` (the solver's branch and bound),
         ``"lagrangian"`` (the Lagrangian relaxation of :mod:`~netplan.optimize.lagrange`,
-        when its bound is the better one).
+        when its bound is the better one) or ``"radius"`` (HiGHS on the radius model of
+        :mod:`~netplan.optimize.radius`, a dense p-median with small p).
     lagrangian_bound, lagrangian_seconds
         The Lagrangian bound (nan when it did not run) and the time it took (plans from
         its multipliers included).
