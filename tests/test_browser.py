@@ -287,7 +287,8 @@ def test_find_filter_table_and_catchment(browser: Any, files: dict[str, Path],
     page.locator("#netplan-district").select_option(value="")
     # a table row opens its outlet's popup
     page.locator('#netplan-table tr[data-site="b4"]').click()
-    popup = page.locator(".leaflet-popup-content")
+    # the search's popup may still be fading out: wait for b4's own
+    popup = page.locator(".leaflet-popup-content", has_text="Branch b4")
     popup.wait_for()
     assert "Branch b4" in popup.inner_text() and "convert" in popup.inner_text()
     # ... and its catchment: z2, z3 and z4 send customers there after the plan
