@@ -314,9 +314,7 @@ _SOLVERS: dict[str, Any] = {}
 
 
 def _solver_of(blk: Block, cost: FloatArray, *, integer: bool = False) -> Any:
-    import highspy
-
-    from netplan.optimize.highs import _new_highs
+    from netplan.optimize.highs import _new_highs, pass_arrays
 
     h = None if integer else _SOLVERS.get(blk.key)
     if h is not None:
@@ -324,22 +322,9 @@ def _solver_of(blk: Block, cost: FloatArray, *, integer: bool = False) -> Any:
         return h
     h = _new_highs()
     h.setOptionValue("output_flag", False)
-    lp = highspy.HighsLp()
-    n, m = int(blk.lp_cols.size), int(blk.a.shape[0])
-    lp.num_col_, lp.num_row_ = n, m
-    lp.col_cost_ = cost
-    lp.col_lower_ = blk.col_lo[blk.lp_cols]
-    lp.col_upper_ = blk.col_hi[blk.lp_cols]
-    lp.row_lower_ = blk.row_lo
-    lp.row_upper_ = blk.row_hi
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, m
-    lp.a_matrix_.start_ = blk.a.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = blk.a.indices.astype(np.int32)
-    lp.a_matrix_.value_ = blk.a.data.astype(np.float64)
-    if integer:
-        lp.integrality_ = [highspy.HighsVarType(int(t)) for t in blk.integer.astype(np.int32)]
-    h.passModel(lp)
+    pass_arrays(h, blk.a, cost, offset=0.0, col_lo=blk.col_lo[blk.lp_cols],
+                col_hi=blk.col_hi[blk.lp_cols], row_lo=blk.row_lo, row_hi=blk.row_hi,
+                integer=blk.integer if integer else None)
     if not integer:
         _SOLVERS[blk.key] = h
     return h

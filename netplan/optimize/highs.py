@@ -145,22 +145,38 @@ def solver_stopping() -> bool:
 
 def _pass_model(h: Any, mdl: _Model, *, cost: FloatArray | None = None,
                 integer: bool = True) -> None:
+    pass_arrays(h, mdl.a, mdl.c if cost is None else cost,
+                offset=mdl.offset if cost is None else 0.0, col_lo=mdl.col_lo,
+                col_hi=mdl.col_hi, row_lo=mdl.row_lo, row_hi=mdl.row_hi,
+                integer=mdl.integer if integer else None)
+
+
+def pass_arrays(h: Any, a: Any, c: FloatArray, *, offset: float, col_lo: FloatArray,  # noqa: PLR0913
+                col_hi: FloatArray, row_lo: FloatArray, row_hi: FloatArray,
+                integer: Any = None) -> None:
+    """Pass ``min c x + offset, row_lo <= a x <= row_hi, col_lo <= x <= col_hi`` (``a`` a
+    CSC matrix; ``integer``: which columns are integer, None = none) to HiGHS ``h``.
+
+    Raises SolverError when HiGHS rejects it (a bug of the model's builder).
+    """
     import highspy
 
-    a = mdl.a
-    integrality = mdl.integer.astype(np.int32) if integer and mdl.integer.any() else None
+    n_rows, n_cols = int(a.shape[0]), int(a.shape[1])
+    integrality = None
+    if integer is not None and np.asarray(integer).any():
+        integrality = np.asarray(integer).astype(np.int32)
     lp = highspy.HighsLp()
-    lp.num_col_ = mdl.n_cols
-    lp.num_row_ = mdl.n_rows
-    lp.col_cost_ = mdl.c if cost is None else cost
-    lp.offset_ = mdl.offset if cost is None else 0.0
-    lp.col_lower_ = mdl.col_lo
-    lp.col_upper_ = mdl.col_hi
-    lp.row_lower_ = mdl.row_lo
-    lp.row_upper_ = mdl.row_hi
+    lp.num_col_ = n_cols
+    lp.num_row_ = n_rows
+    lp.col_cost_ = c
+    lp.offset_ = offset
+    lp.col_lower_ = col_lo
+    lp.col_upper_ = col_hi
+    lp.row_lower_ = row_lo
+    lp.row_upper_ = row_hi
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.num_col_ = mdl.n_cols
-    lp.a_matrix_.num_row_ = mdl.n_rows
+    lp.a_matrix_.num_col_ = n_cols
+    lp.a_matrix_.num_row_ = n_rows
     lp.a_matrix_.start_ = a.indptr.astype(np.int32)
     lp.a_matrix_.index_ = a.indices.astype(np.int32)
     lp.a_matrix_.value_ = a.data.astype(np.float64)
@@ -226,14 +242,14 @@ def uninterruptible_s(nnz: int) -> float:
     return max(_RESERVE_S_PER_NNZ * float(nnz) - _OVERSHOOT_S, 0.0)
 
 
-def _arm_deadline(h: Any, mdl: _Model, deadline: float, watchdog: _Watchdog | None) -> float:
+def _arm_deadline(h: Any, nnz: int, deadline: float, watchdog: _Watchdog | None) -> float:
     """Give HiGHS, just before it runs, the time left until ``deadline`` less what it may
-    overshoot (:func:`uninterruptible_s`); returns that time (<= 0: none left).
+    overshoot on a model of ``nnz`` nonzeros (:func:`uninterruptible_s`); returns that time
+    (<= 0: none left).
 
     Called after the model and the start are passed, so that their time is counted. Too
     short a time for the feasibility jump heuristic switches it off.
     """
-    nnz = int(mdl.a.nnz)
     reserve = uninterruptible_s(nnz)
     left = deadline - time.perf_counter() - reserve
     h.setOptionValue("time_limit", max(left, 1e-3))
@@ -257,6 +273,14 @@ def _set_common(h: Any, *, msg: bool, time_limit_s: float | None, mip_gap: float
         watchdog = _Watchdog(time.perf_counter() + float(time_limit_s))
         for name in _INTERRUPT_EVENTS:
             getattr(h, name).subscribe(watchdog)
+    use_threads(h, threads)
+    return watchdog
+
+
+def use_threads(h: Any, threads: int | None) -> None:
+    """Run ``h`` on ``threads`` solver threads (None: HiGHS's default), resizing HiGHS's
+    process-wide scheduler when an earlier run sized it otherwise (HiGHS refuses to run an
+    instance whose ``threads`` differs from the scheduler's)."""
     global _THREADS
     if threads is None and _THREADS not in (None, 0):
         threads = 0  # an earlier solve pinned the scheduler: back to HiGHS' default (auto)
@@ -268,7 +292,6 @@ def _set_common(h: Any, *, msg: bool, time_limit_s: float | None, mip_gap: float
             # HiGHS sizes one process-wide scheduler at its first run; resize it on request
             highspy.Highs.resetGlobalScheduler(True)
             _THREADS = int(threads)
-    return watchdog
 
 
 def _proven_bound(obj: float, reported: float, gap: float,
@@ -573,7 +596,7 @@ def _solve_highs(mdl: _Model, p: FacilityProblem, *, run: _RunOptions,
         _subscribe_progress(h, progress)
     highs_s = time_limit_s
     if deadline is not None:
-        highs_s = _arm_deadline(h, mdl, deadline, watchdog)
+        highs_s = _arm_deadline(h, int(mdl.a.nnz), deadline, watchdog)
         if highs_s <= 0 and (warm is not None or not first_plan_s or first_plan_s <= 0):
             return _no_time_left(mdl, warm, t_in, progress)
         if highs_s <= 0:

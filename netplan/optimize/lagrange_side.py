@@ -67,32 +67,16 @@ class SideProblem:
         self._mip = self._highs(sub, mdl.row_lo[rows], mdl.row_hi[rows], integer=True)
 
     def _highs(self, sub: Any, lo: FloatArray, hi: FloatArray, *, integer: bool) -> Any:
-        import highspy
-
-        from netplan.optimize.highs import _new_highs
+        from netplan.optimize.highs import _new_highs, pass_arrays, use_threads
 
         mdl, cols = self.mdl, self.cols
         h = _new_highs()
         h.setOptionValue("output_flag", False)
         h.setOptionValue("random_seed", 0)
-        h.setOptionValue("threads", 1)
-        lp = highspy.HighsLp()
-        lp.num_col_ = cols.size
-        lp.num_row_ = int(lo.size)
-        lp.col_cost_ = self.fixed_cost
-        lp.col_lower_ = mdl.col_lo[cols]
-        lp.col_upper_ = mdl.col_hi[cols]
-        lp.row_lower_ = lo
-        lp.row_upper_ = hi
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.num_col_ = cols.size
-        lp.a_matrix_.num_row_ = int(lo.size)
-        lp.a_matrix_.start_ = sub.indptr.astype(np.int32)
-        lp.a_matrix_.index_ = sub.indices.astype(np.int32)
-        lp.a_matrix_.value_ = sub.data.astype(np.float64)
-        if integer:
-            lp.integrality_ = [highspy.HighsVarType(int(t)) for t in mdl.integer[cols]]
-        h.passModel(lp)
+        use_threads(h, 1)
+        pass_arrays(h, sub, self.fixed_cost, offset=0.0, col_lo=mdl.col_lo[cols],
+                    col_hi=mdl.col_hi[cols], row_lo=lo, row_hi=hi,
+                    integer=mdl.integer[cols] if integer else None)
         return h
 
     def _costs(self, h: Any, opt_value: FloatArray) -> None:

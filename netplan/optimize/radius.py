@@ -42,11 +42,12 @@ import scipy.sparse as sp
 from netplan._types import BoolArray, FloatArray, IntArray
 from netplan.optimize._base import _frozen
 from netplan.optimize.highs import (
+    _arm_deadline,
     _new_highs,
     _run,
     _set_common,
     _status_name,
-    uninterruptible_s,
+    pass_arrays,
 )
 
 __all__ = ["RadiusResult", "radius_pmedian", "reduce_by_bound"]
@@ -293,28 +294,6 @@ def _build(g: _Groups, p: int, last: IntArray, hard: BoolArray) -> _Model:
                   offset=float(g.cost[:, 0].sum()), n_y=m)
 
 
-def _pass(h: Any, mdl: _Model, y_lo: FloatArray) -> None:
-    import highspy
-
-    a = mdl.a
-    n_cols = a.shape[1]
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = n_cols, a.shape[0]
-    lp.col_cost_ = mdl.c
-    lp.offset_ = mdl.offset
-    lp.col_lower_ = np.concatenate((y_lo, np.zeros(n_cols - mdl.n_y)))
-    lp.col_upper_ = np.ones(n_cols)
-    lp.row_lower_, lp.row_upper_ = mdl.row_lo, mdl.row_hi
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n_cols, a.shape[0]
-    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = a.indices.astype(np.int32)
-    lp.a_matrix_.value_ = a.data.astype(np.float64)
-    lp.integrality_ = ([highspy.HighsVarType.kInteger] * mdl.n_y
-                       + [highspy.HighsVarType.kContinuous] * (n_cols - mdl.n_y))
-    h.passModel(lp)
-
-
 def _solve(mdl: _Model, y_lo: FloatArray, *, cutoff: float, deadline: float | None,
            mip_gap: float, threads: int | None) -> tuple[str, float, FloatArray | None]:
     """HiGHS on the model, for plans below ``cutoff`` only: its status, its lower bound
@@ -330,12 +309,13 @@ def _solve(mdl: _Model, y_lo: FloatArray, *, cutoff: float, deadline: float | No
     # measured on pmed36/38 (bench/README.md): the LPs by interior point, no presolve
     h.setOptionValue("mip_lp_solver", "ipm")
     h.setOptionValue("presolve", "off")
-    _pass(h, mdl, y_lo)
-    if deadline is not None:  # the time left once the model is passed, less what HiGHS
-        left = deadline - time.perf_counter() - uninterruptible_s(int(mdl.a.nnz))
-        h.setOptionValue("time_limit", max(left, 1e-3))  # may overshoot (highs.py)
-        if watchdog is not None:
-            watchdog.deadline = time.perf_counter() + max(left, 0.0)
+    n_cols = int(mdl.a.shape[1])
+    pass_arrays(h, mdl.a, mdl.c, offset=mdl.offset,
+                col_lo=np.concatenate((y_lo, np.zeros(n_cols - mdl.n_y))),
+                col_hi=np.ones(n_cols), row_lo=mdl.row_lo, row_hi=mdl.row_hi,
+                integer=np.arange(n_cols) < mdl.n_y)
+    if deadline is not None:  # the time left once the model is passed
+        _arm_deadline(h, int(mdl.a.nnz), deadline, watchdog)
     _run(h)
     st = _status_name(h.getModelStatus())
     if watchdog is not None and watchdog.fired and st != "infeasible":

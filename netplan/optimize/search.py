@@ -208,7 +208,7 @@ def _search_rounds(
             sub_end = time.perf_counter() + sub_s
             _pass_model(h, sub)
             h.setSolution(mdl.n_cols, idx, inc.v)
-            if _arm_deadline(h, sub, sub_end, watchdog) <= 0:
+            if _arm_deadline(h, int(sub.a.nnz), sub_end, watchdog) <= 0:
                 return True  # too little time left for HiGHS's uninterruptible phases
             _run(h)
             if int(h.getInfo().primal_solution_status) != 2:
@@ -234,7 +234,7 @@ def _resume_highs(mdl: _Model, inc: _Incumbent, *, time_limit_s: float, mip_gap:
                            threads=threads)
     _pass_model(h, mdl)
     h.setSolution(mdl.n_cols, np.arange(mdl.n_cols, dtype=np.int32), inc.v)
-    if _arm_deadline(h, mdl, end, watchdog) <= 0:
+    if _arm_deadline(h, int(mdl.a.nnz), end, watchdog) <= 0:
         return
     _run(h)
     info = h.getInfo()
