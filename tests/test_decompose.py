@@ -11,8 +11,8 @@ from test_lagrangian import random_cflp
 
 from netplan.model.scenario import load_scenario
 from netplan.model.synthetic import make_study, synthetic_scenario
+from netplan.optimize import FacilityProblem, solve
 from netplan.optimize import decompose as dc
-from netplan.optimize import solve
 from netplan.optimize.build import _build, _Model
 from netplan.optimize.facility_split import facility_bound, split_facility
 from netplan.optimize.highs import _new_highs, _pass_model
@@ -51,6 +51,38 @@ def test_bound_below_mip_and_close_to_lp(n_blocks: int, seed: int) -> None:
     assert res.bound >= lp * (1 - 0.01)
     mip_round = dc.integer_round(split.dec, res.pi, seconds=2.0)
     assert res.bound - 1e-6 * abs(lp) <= mip_round <= mip + 1e-6 * abs(mip)
+
+
+def _two_formats() -> FacilityProblem:
+    """Two sites 100 apart, each with a small (capacity 10, cost 300) and a big format
+    (40, 1400); 25 units of demand next to each, 2 units half way. The LP mixes the
+    formats (half small, half big: capacity 25 for 850), a plan must run the big one."""
+    zx = np.array([1, 2, 3, 4, 5, 95, 96, 97, 98, 99, 50.0])
+    d = np.array([5.0] * 10 + [2.0])
+    cost = sp.csr_array(np.abs(zx[:, None] - np.array([0.0, 100.0])[None, :]) * d[:, None])
+    return FacilityProblem(demand=d, cost=cost, unserved_cost=np.full(11, 1e4),
+                           opt_site=np.array([0, 0, 1, 1]),
+                           opt_capacity=np.array([10.0, 40.0, 10.0, 40.0]),
+                           opt_cost=np.array([300.0, 1400.0, 300.0, 1400.0]))
+
+
+def test_integer_ascent_passes_the_lp_bound_and_stays_below_the_optimum() -> None:
+    p = _two_formats()
+    mip = solve(p, mip_gap=0.0).objective
+    assert mip == pytest.approx(3050.0)  # both big formats, the middle zone's 2 units: 50
+    lp = _lp(_build(p))
+    split = split_facility(p, np.array([0, 1]), np.zeros(p.n_zones, np.int64))
+    res = facility_bound(split, upper=mip, seconds=2.0, max_rounds=200)
+    assert res.bound <= lp + 1e-9 * lp
+    one = dc.integer_round(split.dec, res.pi, seconds=2.0, mip_gap=0.0)
+    asc = dc.dual_ascent(split.dec, upper=mip, pi0=res.pi, seconds=5.0, max_rounds=20,
+                         integer=True, block_seconds=1.0, mip_gap=0.0, step=0.5)
+    # one integer round at the LP's multipliers passes the LP bound; the ascent climbs
+    # most of the way to the optimum (3,032 in 20 rounds when measured), never past it
+    assert one > lp + 0.2 * (mip - lp)
+    assert asc.bound >= one
+    assert asc.bound > lp + 0.8 * (mip - lp)
+    assert asc.bound <= mip + 1e-9 * mip
 
 
 def test_one_block_is_the_lp() -> None:

@@ -25,10 +25,18 @@ go through ``map_blocks`` (in this process by default), so that a caller can run
 a cluster: the blocks are plain data (:class:`Block`), sent once; each round sends the
 multipliers only, and the HiGHS objects stay where the blocks were first solved
 (:func:`solve_block`, :func:`release_blocks`).
+
+The LP blocks cannot pass the LP bound of the whole model. With ``integer=True`` the
+ascent solves every block as a MIP (:func:`solve_block_mip`: its proven dual bound, and
+the activity of its best plan as the subgradient), which maximises the dual of the
+integer blocks: a bound between the LP bound and the MILP optimum that passes the LP
+bound where the blocks' own integrality matters (several formats per site, district
+limits). Started from the LP ascent's multipliers, it costs one MIP per block and round.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import time
@@ -380,18 +388,22 @@ def solve_block_mip(blk: Block, pi: FloatArray, time_limit_s: float,
     """Block ``blk``'s minimum at ``pi`` with its integer columns kept integer.
 
     The value is HiGHS's proven dual bound of the block MIP (valid when it stops at the
-    time limit or the gap), plus the columns at their bounds: at least the LP block's, so
-    one such round at the ascent's multipliers tightens the bound.
+    time limit or the gap), plus the columns at their bounds: at least the LP block's.
+    The activity is that of HiGHS's best plan of the block (of the columns at their bounds
+    alone if it found none): a subgradient of the integer blocks' dual when the block is
+    solved, an approximate one otherwise, which steers the ascent and leaves every bound
+    valid.
 
     Returns
     -------
     BlockResult
-        ``activity`` is left empty.
     """
     d = blk.c - (blk.link.T @ pi if blk.link.shape[0] else 0.0)
     free = np.ones(d.size, dtype=bool)
     free[blk.lp_cols] = False
-    bound, _ = _at_bounds(d[free], blk.col_lo[free], blk.col_hi[free])
+    bound, x = _at_bounds(d[free], blk.col_lo[free], blk.col_hi[free])
+    x_all = np.zeros(d.size)
+    x_all[free] = x
     lp_value, status = bound, "none"
     if blk.lp_cols.size:
         h = _solver_of(blk, d[blk.lp_cols], integer=bool(blk.integer.any()))
@@ -400,22 +412,27 @@ def solve_block_mip(blk: Block, pi: FloatArray, time_limit_s: float,
         h.run()
         info = h.getInfo()
         status = h.modelStatusToString(h.getModelStatus())
+        sol = h.getSolution()
         if blk.integer.any():
             dual = float(info.mip_dual_bound)
         else:  # an LP: its safe dual bound
-            sol = h.getSolution()
             dual = dual_bound(blk.a, d[blk.lp_cols], blk.col_lo[blk.lp_cols],
                               blk.col_hi[blk.lp_cols], blk.row_lo, blk.row_hi,
                               np.asarray(sol.row_dual, np.float64)) \
                 if sol.dual_valid else -math.inf
         bound += dual if math.isfinite(dual) else -math.inf
         lp_value += float(info.objective_function_value)
-    return BlockResult(bound=bound, lp_value=lp_value, activity=np.zeros(0), status=status)
+        xl = np.asarray(sol.col_value, np.float64)
+        if int(info.primal_solution_status) == 2 and xl.size == blk.lp_cols.size:
+            x_all[blk.lp_cols] = xl
+    act = np.asarray(blk.link @ x_all, np.float64) if blk.link.shape[0] else np.zeros(0)
+    return BlockResult(bound=bound, lp_value=lp_value, activity=act, status=status)
 
 
 def integer_round(dec: Decomposition, pi: FloatArray, *, seconds: float,
                   mip_gap: float = 1e-3, map_blocks: MapBlocks | None = None) -> float:
-    """``L(pi)`` with every block solved as a MIP (``pi`` in the model's units).
+    """``L(pi)`` with every block solved as a MIP (``pi`` in the model's units): one round
+    of :func:`dual_ascent` with ``integer=True``.
 
     Parameters
     ----------
@@ -433,14 +450,8 @@ def integer_round(dec: Decomposition, pi: FloatArray, *, seconds: float,
     float
         A valid lower bound on the MILP optimum (``-inf`` if a block proved none).
     """
-    run = map_blocks or _in_process
-    scaled = _admissible(np.asarray(pi, np.float64) / dec.link_scale, dec.link_lo, dec.link_hi)
-
-    def solve(blk: Block, p: FloatArray, limit: float) -> BlockResult:
-        return solve_block_mip(blk, p, limit, mip_gap)
-
-    res = run(solve, dec.blocks, scaled, seconds)
-    return _value(dec, scaled, res)
+    return dual_ascent(dec, pi0=pi, seconds=math.inf, max_rounds=1, map_blocks=map_blocks,
+                       integer=True, block_seconds=seconds, mip_gap=mip_gap).bound
 
 
 def release_blocks(keys: Sequence[str]) -> int:
@@ -493,7 +504,7 @@ def _polyak(dec: Decomposition, pi: FloatArray, res: Sequence[BlockResult], *, v
     return _admissible(pi + step * g, lo, hi)
 
 
-def dual_ascent(
+def dual_ascent(  # noqa: PLR0913 - the ascent and its block solver, one keyword each
     dec: Decomposition,
     *,
     upper: float | None = None,
@@ -503,6 +514,9 @@ def dual_ascent(
     gap: float = 1e-4,
     map_blocks: MapBlocks | None = None,
     step: float = 1.0,
+    integer: bool = False,
+    block_seconds: float | None = None,
+    mip_gap: float = 1e-3,
 ) -> DualResult:
     """Maximise the Lagrangian bound by subgradient steps (see the module docstring).
 
@@ -524,6 +538,11 @@ def dual_ascent(
     step
         The starting step factor of Polyak's step (halved after rounds without a better
         bound); below 1 when ``upper`` lies far above the bound reachable.
+    integer, block_seconds, mip_gap
+        Solve the blocks as MIPs (:func:`solve_block_mip`, each to ``mip_gap``): the dual
+        of the integer blocks, which can pass the LP bound of the whole model, at the cost
+        of a MIP per block and round; ``block_seconds`` caps each block solve (default:
+        the time left).
 
     Returns
     -------
@@ -532,6 +551,8 @@ def dual_ascent(
     t0 = time.perf_counter()
     deadline = t0 + max(seconds, 0.0)
     run = map_blocks or _in_process
+    solver: BlockSolver = functools.partial(solve_block_mip, mip_gap=mip_gap) if integer \
+        else solve_block
     lo, hi = dec.link_lo, dec.link_hi
     pi = np.zeros(lo.size) if pi0 is None else np.asarray(pi0, np.float64) / dec.link_scale
     pi = _admissible(pi, lo, hi)
@@ -543,7 +564,8 @@ def dual_ascent(
         if left <= 0:
             stop = "deadline"
             break
-        res = run(solve_block, dec.blocks, pi, left)
+        limit = left if block_seconds is None else min(block_seconds, left)
+        res = run(solver, dec.blocks, pi, limit)
         if any(r.status == INFEASIBLE for r in res):  # so is the model: no bound to find
             stop = "infeasible"
             break
