@@ -41,7 +41,7 @@ import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
@@ -504,6 +504,27 @@ def _polyak(dec: Decomposition, pi: FloatArray, res: Sequence[BlockResult], *, v
     return _admissible(pi + step * g, lo, hi)
 
 
+@dataclass
+class _Ascent:
+    """The ascent's state: the best bound and its multipliers, the step factor (halved
+    after :data:`_STALL` rounds without a better bound) and every round's value."""
+
+    best_pi: FloatArray
+    theta: float
+    best: float = -math.inf
+    stall: int = 0
+    history: list[float] = field(default_factory=list)
+
+    def record(self, val: float, pi: FloatArray) -> None:
+        self.history.append(val)
+        if val > self.best:
+            self.best, self.best_pi, self.stall = val, pi.copy(), 0
+            return
+        self.stall += 1
+        if self.stall >= _STALL:
+            self.theta, self.stall = self.theta / 2.0, 0
+
+
 def dual_ascent(  # noqa: PLR0913 - the ascent and its block solver, one keyword each
     dec: Decomposition,
     *,
@@ -525,8 +546,8 @@ def dual_ascent(  # noqa: PLR0913 - the ascent and its block solver, one keyword
     dec
         The split model (:func:`split_blocks`).
     upper
-        An upper bound (a known plan's objective): the target of Polyak's step and of the
-        gap test. Without one the target is 1% above the best bound.
+        A known plan's objective: the target of Polyak's step and of the gap test
+        (default: 1% above the best bound).
     pi0
         Starting multipliers, one per linking row of the model (made admissible); default
         zero. The result's multipliers are in the same (the model's) units.
@@ -539,10 +560,8 @@ def dual_ascent(  # noqa: PLR0913 - the ascent and its block solver, one keyword
         The starting step factor of Polyak's step (halved after rounds without a better
         bound); below 1 when ``upper`` lies far above the bound reachable.
     integer, block_seconds, mip_gap
-        Solve the blocks as MIPs (:func:`solve_block_mip`, each to ``mip_gap``): the dual
-        of the integer blocks, which can pass the LP bound of the whole model, at the cost
-        of a MIP per block and round; ``block_seconds`` caps each block solve (default:
-        the time left).
+        Solve the blocks as MIPs to ``mip_gap`` (module docstring); ``block_seconds``
+        caps each block solve (default: the time left).
 
     Returns
     -------
@@ -556,9 +575,7 @@ def dual_ascent(  # noqa: PLR0913 - the ascent and its block solver, one keyword
     lo, hi = dec.link_lo, dec.link_hi
     pi = np.zeros(lo.size) if pi0 is None else np.asarray(pi0, np.float64) / dec.link_scale
     pi = _admissible(pi, lo, hi)
-    best, best_pi, start = -math.inf, pi.copy(), -math.inf
-    history: list[float] = []
-    theta, stall, stop = step, 0, "rounds"
+    st, stop = _Ascent(best_pi=pi.copy(), theta=step), "rounds"
     for _ in range(max_rounds):
         left = deadline - time.perf_counter()
         if left <= 0:
@@ -570,28 +587,21 @@ def dual_ascent(  # noqa: PLR0913 - the ascent and its block solver, one keyword
             stop = "infeasible"
             break
         val = _value(dec, pi, res)
-        history.append(val)
-        if len(history) == 1:
-            start = val
-        if val > best:
-            best, best_pi, stall = val, pi.copy(), 0
-        else:
-            stall += 1
-            if stall >= _STALL:
-                theta, stall = theta / 2.0, 0
-        if upper is not None and math.isfinite(best) and \
-                upper - best <= gap * max(abs(upper), 1e-9):
+        st.record(val, pi)
+        if upper is not None and math.isfinite(st.best) and \
+                upper - st.best <= gap * max(abs(upper), 1e-9):
             stop = "gap"
             break
-        if theta < _MIN_THETA:
+        if st.theta < _MIN_THETA:
             stop = "step"
             break
-        nxt = _polyak(dec, pi, res, val=val, best=best, upper=upper, theta=theta)
+        nxt = _polyak(dec, pi, res, val=val, best=st.best, upper=upper, theta=st.theta)
         if nxt is None:  # the relaxed rows hold with complementary slackness: pi is optimal
             stop = "step"
             break
         pi = nxt
     stop = "deadline" if time.perf_counter() >= deadline and stop == "rounds" else stop
-    return DualResult(bound=best, start_bound=start, pi=best_pi * dec.link_scale,
-                      link_rows=dec.link_rows, rounds=len(history),
-                      seconds=time.perf_counter() - t0, stop=stop, history=tuple(history))
+    return DualResult(bound=st.best, start_bound=st.history[0] if st.history else -math.inf,
+                      pi=st.best_pi * dec.link_scale,
+                      link_rows=dec.link_rows, rounds=len(st.history),
+                      seconds=time.perf_counter() - t0, stop=stop, history=tuple(st.history))
