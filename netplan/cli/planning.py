@@ -97,8 +97,9 @@ def plan(  # noqa: PLR0913 - one parameter per command-line option
         typer.Option("--time-limit", help="Seconds of wall clock for the whole run, within "
                                           "2 s, unless reading, building, evaluating and "
                                           "writing alone take longer (then the start plan "
-                                          "is kept); --district all and --robust bound "
-                                          "their solves only (default: the scenario's)."),
+                                          "is kept; with --district all, districts a worker "
+                                          "starts too late keep their network and the city "
+                                          "bound is skipped) (default: the scenario's)."),
     ] = None,
     gap: Annotated[
         float | None, typer.Option("--gap", help="Relative MIP gap (default: the scenario's).")
@@ -184,6 +185,8 @@ def plan(  # noqa: PLR0913 - one parameter per command-line option
     sc = load_scenario(scenario)
     study = load_study(data)
     cache = split_cache(None if no_cache else default_cache_dir())
+    tl = sc.time_limit_s if time_limit is None else time_limit
+    deadline = None if tl is None else started + tl
     if district is not None and district.strip().lower() == "all":
         from netplan.planning.dask_runner import plan_all
 
@@ -193,7 +196,7 @@ def plan(  # noqa: PLR0913 - one parameter per command-line option
                                 solver=solver, time_limit_s=time_limit, mip_gap=gap,
                                 locked=frozenset(lock or ()),
                                 forbidden=frozenset(forbid or ()), progress=progress,
-                                bound=not no_city_bound)
+                                bound=not no_city_bound, deadline=deadline)
 
         _plan_all(study, run_all, out_dir=out_dir, as_json=as_json)
         return
@@ -201,7 +204,6 @@ def plan(  # noqa: PLR0913 - one parameter per command-line option
         raise typer.BadParameter("--workers/--scheduler need --district all",
                                  param_hint="--workers")
     adcode = resolve_district(district, study.districts) if district else None
-    tl = sc.time_limit_s if time_limit is None else time_limit
     scope = "city" if adcode is None else adcode
     target = out_dir if out_dir is not None else Path("out") / f"plan-{scope}"
     # refuse a file or a folder of other files before solving; lock out other runs
@@ -213,12 +215,12 @@ def plan(  # noqa: PLR0913 - one parameter per command-line option
                 study, sc, cases=rob[0], objective=rob[1], weights=rob[2], district=adcode,
                 year=year, solver=solver, time_limit_s=time_limit, mip_gap=gap,
                 locked=frozenset(lock or ()), forbidden=frozenset(forbid or ()),
-                progress=progress)
+                progress=progress, deadline=deadline)
         else:
             result = make_plan(
                 study, sc, district=adcode, year=year, solver=solver, time_limit_s=time_limit,
                 mip_gap=gap, locked=frozenset(lock or ()), forbidden=frozenset(forbid or ()),
-                progress=progress, deadline=None if tl is None else started + tl,
+                progress=progress, deadline=deadline,
             )
         write_plan_folder(result, study, target, progress=progress)
     if as_json:
@@ -271,6 +273,7 @@ def _plan_all(study: Any, run_all: Callable[[Any], Any], *, out_dir: Path | None
               as_json: bool) -> None:
     """`plan --district all`: every district on Dask (``run_all(progress)``), one city folder."""
     from netplan._io import claim_folder
+    from netplan.planning.city_bound import NO_TIME
     from netplan.present.folder import write_plan_folder
     from netplan.present.terminal import render_plan
 
@@ -290,7 +293,10 @@ def _plan_all(study: Any, run_all: Callable[[Any], Any], *, out_dir: Path | None
     for v in city.kpis["coordination"]["violations"]:
         err.print(f"[yellow]city limit:[/] {escape(v)}", highlight=False, soft_wrap=True)
     cb = city.kpis["coordination"].get("city_bound")
-    if cb is not None:
+    if cb is not None and cb["stop"] == NO_TIME:
+        out.print("city-level bound skipped: no time left within the time limit (no city-level "
+                  "gap; give a longer --time-limit)", highlight=False)
+    elif cb is not None:
         gap, low = city.kpis["solver"]["gap"], cb["bound"]
         gap_s = "–" if gap is None else f"{gap:.2%}"
         low_s = "–" if low is None else f"{low:,.0f}"

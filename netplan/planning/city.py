@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +57,7 @@ from netplan.model import demand, kpi
 from netplan.model.scenario import Scenario
 from netplan.optimize.decompose import MapBlocks
 from netplan.planning import problem as planner
-from netplan.planning.city_bound import city_bound, gap_of
+from netplan.planning.city_bound import city_bound, gap_of, skipped_bound
 from netplan.planning.contract import (
     CityBound,
     Coordination,
@@ -65,6 +66,7 @@ from netplan.planning.contract import (
     RepairStats,
     RunInfo,
 )
+from netplan.planning.deadline import bound_time
 from netplan.planning.district import DistrictRun, jsonable
 from netplan.planning.limits import ADCODE, DistrictLimits, check_adcode
 from netplan.planning.plan import Plan, plan_from_solution, read_plan, write_plan_files
@@ -149,6 +151,7 @@ def merge_districts(  # noqa: PLR0913 - public API: the runs and how they were m
     mode: str | None = None,
     bound_s: float | None = None,
     map_blocks: MapBlocks | None = None,
+    bound_by: float | None = None,
 ) -> Plan:
     """Merge district runs into one city plan (see the module docstring).
 
@@ -170,12 +173,12 @@ def merge_districts(  # noqa: PLR0913 - public API: the runs and how they were m
         the other missing ones count as failed ("not run").
     mode
         How the districts were run (``kpis["merge"]["district_mode"]``), if known.
-    bound_s
+    bound_s, map_blocks, bound_by
         Seconds for the city-level lower bound (:mod:`netplan.planning.city_bound`),
-        reported in ``kpis["solver"]`` and ``kpis["coordination"]["city_bound"]``;
-        None or 0: no bound.
-    map_blocks
-        Where the bound's block solves run (a Dask client's mapper); default this process.
+        reported in ``kpis["solver"]`` and ``kpis["coordination"]["city_bound"]`` (None
+        or 0: no bound); where its block solves run (a Dask client's mapper; default this
+        process); ``time.perf_counter()`` time by which it must end: it gets at most what
+        is left then, none with too little (:func:`netplan.planning.deadline.bound_time`).
 
     Returns
     -------
@@ -183,11 +186,10 @@ def merge_districts(  # noqa: PLR0913 - public API: the runs and how they were m
         The merged city plan, with the city-only keys of
         :class:`netplan.planning.contract.Kpis`.
     """
-    model = planner.build_model(study, scenario, year=year, adcode=None, locked=locked,
-                                forbidden=forbidden)
-    city_model = model
+    city_model = planner.build_model(study, scenario, year=year, adcode=None, locked=locked,
+                                     forbidden=forbidden)
     ok_runs = {ad: r for ad, r in runs.items() if r.ok}
-    model, site_option, relocated = _merged_network(model, scenario, ok_runs)
+    model, site_option, relocated = _merged_network(city_model, scenario, ok_runs)
     asg, cross = _merged_assignment(study, model, scenario, site_option, ok_runs)
     model = _with_pair_distances(model, asg)
     objective = objective_of(model, scenario, site_option=site_option, relocated=relocated,
@@ -208,12 +210,22 @@ def merge_districts(  # noqa: PLR0913 - public API: the runs and how they were m
     kpis["coordination"] = _coordination(model, scenario, site_option, relocated, limits, cross,
                                          kpis)
     if bound_s:
-        _add_city_bound(kpis, city_bound(study, city_model, objective=objective,
-                                         seconds=bound_s, map_blocks=map_blocks), objective)
+        _bound_city(kpis, study, city_model, objective, bound_s, bound_by, map_blocks)
     kpis["districts_run"] = {ad: r.info(limits.get(ad) if limits else None)
                              for ad, r in sorted(runs.items())}
     return dataclasses.replace(merged, kpis=kpis,
                                actions=_mark_unchanged(merged.actions, failed, not_run))
+
+
+def _bound_city(kpis: Kpis, study: Study, model: planner.Model, objective: float,
+                bound_s: float, bound_by: float | None, map_blocks: MapBlocks | None) -> None:
+    """The city bound of the merged plan within ``bound_s`` seconds and by ``bound_by``
+    (skipped, saying so, when that leaves too little), put into ``kpis``."""
+    if bound_by is not None:
+        bound_s = bound_time(bound_s, bound_by - time.perf_counter())
+    cb = city_bound(study, model, objective=objective, seconds=bound_s,
+                    map_blocks=map_blocks) if bound_s else skipped_bound()
+    _add_city_bound(kpis, cb, objective)
 
 
 def _add_city_bound(kpis: Kpis, cb: CityBound, objective: float) -> None:

@@ -19,27 +19,46 @@ Both are valid lower bounds for any multipliers; the larger is reported. The LP 
 cannot pass the LP bound of the whole-city model, and the block MIPs get only a share of
 the time box, so the bound may lie well below the best plan: the gap it gives is an
 honest upper limit on how much better a plan could be, not an estimate of it.
+
+On a Dask cluster the block solves run on the workers (:class:`DaskBlocks`). A run whose
+deadline leaves no time for the bound records :func:`skipped_bound` instead: no bound and
+no gap, never a weaker figure in their place.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
+from collections.abc import Sequence
+from contextlib import suppress
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from netplan.optimize.decompose import MapBlocks, integer_round, release_blocks
+from netplan.optimize.decompose import (
+    Block,
+    BlockResult,
+    BlockSolver,
+    MapBlocks,
+    integer_round,
+    release_blocks,
+)
 from netplan.optimize.facility_split import facility_bound, split_facility
 from netplan.planning import problem as planner
 from netplan.planning.contract import CityBound
 from netplan.study.layers import Study
 
-__all__ = ["METHOD", "bound_seconds", "city_bound", "gap_of"]
+__all__ = ["METHOD", "NO_TIME", "DaskBlocks", "bound_seconds", "city_bound", "gap_of",
+           "skipped_bound"]
+
+log = logging.getLogger(__name__)
 
 METHOD = "Lagrangian, district LP blocks (subgradient), then one round of district MIP blocks"
 """How the city bound is made (``kpis["coordination"]["city_bound"]["method"]``)."""
+NO_TIME = "skipped: no time left within the time limit"
+"""The ``stop`` of a city bound not computed because the run's deadline left no time."""
 
 _LP_SHARE = 0.4
 """Share of the time box spent on the LP rounds; the rest goes to the block MIPs."""
@@ -140,3 +159,55 @@ def gap_of(objective: float, bound: float | None) -> float | None:
         return None
     out: Any = max(objective - bound, 0.0) / abs(objective)
     return round(float(out), 6)
+
+
+def skipped_bound(stop: str = NO_TIME) -> CityBound:
+    """The record of a city bound not computed (``stop`` says why): no bound, no gap."""
+    return {"method": METHOD, "bound": None, "lp_bound": None, "mip_round_bound": None,
+            "start_bound": None, "rounds": 0, "stop": stop, "seconds": 0.0, "blocks": 0,
+            "linking_rows": {}}
+
+
+class DaskBlocks:
+    """Runs one round's block solves of the city bound on the workers
+    (a :data:`netplan.optimize.decompose.MapBlocks`).
+
+    The blocks are scattered once (each stays on one worker, with its solver); each round
+    sends only the multipliers, broadcast once. :meth:`close` drops the workers' solvers.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.futures: dict[str, Any] = {}
+        self.slots = max(1, sum(client.nthreads().values()))
+        self.broken = False
+
+    def __call__(self, solve: BlockSolver, blocks: Sequence[Block], pi: Any,
+                 time_limit_s: float) -> list[BlockResult]:
+        if not self.broken:
+            try:
+                return self._on_cluster(solve, blocks, pi, time_limit_s)
+            except Exception as exc:  # a lost worker must not lose the merged plan
+                log.warning("city bound: block solves on the cluster failed (%s); going on "
+                            "in this process", exc)
+                self.broken = True
+        return [solve(b, pi, time_limit_s) for b in blocks]
+
+    def _on_cluster(self, solve: BlockSolver, blocks: Sequence[Block], pi: Any,
+                    time_limit_s: float) -> list[BlockResult]:
+        new = [b for b in blocks if b.key not in self.futures]
+        if new:
+            self.futures.update(zip([b.key for b in new], self.client.scatter(new),
+                                    strict=True))
+        pi_f = self.client.scatter(pi, broadcast=True)
+        futs = [self.client.submit(solve, self.futures[b.key], pi_f, time_limit_s, pure=False)
+                for b in blocks]
+        out: list[BlockResult] = self.client.gather(futs)
+        return out
+
+    def close(self) -> None:
+        keys, self.futures = list(self.futures), {}
+        release_blocks(keys)  # those solved here after a failure
+        if keys and not self.broken:
+            with suppress(Exception):
+                self.client.run(release_blocks, keys)

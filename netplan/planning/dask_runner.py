@@ -24,7 +24,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -33,11 +33,20 @@ import numpy as np
 
 from netplan._errors import NetplanError
 from netplan.model.scenario import Scenario
-from netplan.optimize.decompose import Block, BlockResult, BlockSolver, MapBlocks, release_blocks
+from netplan.optimize.decompose import MapBlocks
 from netplan.planning import problem as planner
 from netplan.planning.city import CityPlan, merge_districts
-from netplan.planning.city_bound import bound_seconds
+from netplan.planning.city_bound import DaskBlocks, bound_seconds
 from netplan.planning.contract import RunInfo
+from netplan.planning.deadline import (
+    MIN_TASK_S,
+    WRITE_S,
+    epoch_of,
+    run_district_by,
+    tasks_end,
+    too_late,
+    weights,
+)
 from netplan.planning.diagnose import zone_points
 from netplan.planning.district import DistrictRun, check_mode, jsonable, run_district
 from netplan.planning.limits import DistrictLimits, check_adcode, district_scenario, split_limits
@@ -501,51 +510,18 @@ class _Options:
     mip_gap: float | None
     mode: str
     threads: int | None
+    end: float | None = None  # epoch time by which every task ends (None: no deadline)
+    weight: Mapping[str, float] | None = None  # adcode -> share of the work
 
 
-class _DaskBlocks:
-    """Runs one round's block solves of the city bound on the workers
-    (a :data:`netplan.optimize.decompose.MapBlocks`).
-
-    The blocks are scattered once (each stays on one worker, with its solver); each round
-    sends only the multipliers, broadcast once. :meth:`close` drops the workers' solvers.
-    """
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.futures: dict[str, Any] = {}
-        self.slots = max(1, sum(client.nthreads().values()))
-        self.broken = False
-
-    def __call__(self, solve: BlockSolver, blocks: Sequence[Block], pi: Any,
-                 time_limit_s: float) -> list[BlockResult]:
-        if not self.broken:
-            try:
-                return self._on_cluster(solve, blocks, pi, time_limit_s)
-            except Exception as exc:  # a lost worker must not lose the merged plan
-                log.warning("city bound: block solves on the cluster failed (%s); going on "
-                            "in this process", exc)
-                self.broken = True
-        return [solve(b, pi, time_limit_s) for b in blocks]
-
-    def _on_cluster(self, solve: BlockSolver, blocks: Sequence[Block], pi: Any,
-                    time_limit_s: float) -> list[BlockResult]:
-        new = [b for b in blocks if b.key not in self.futures]
-        if new:
-            self.futures.update(zip([b.key for b in new], self.client.scatter(new),
-                                    strict=True))
-        pi_f = self.client.scatter(pi, broadcast=True)
-        futs = [self.client.submit(solve, self.futures[b.key], pi_f, time_limit_s, pure=False)
-                for b in blocks]
-        out: list[BlockResult] = self.client.gather(futs)
-        return out
-
-    def close(self) -> None:
-        keys, self.futures = list(self.futures), {}
-        release_blocks(keys)  # those solved here after a failure
-        if keys and not self.broken:
-            with suppress(Exception):
-                self.client.run(release_blocks, keys)
+def _task(opts: _Options, adcode: str, slots: int) -> tuple[Callable[..., DistrictRun],
+                                                             dict[str, Any]]:
+    """What a district task runs and its extra keywords: with a deadline, the shared end
+    and the district's share of the work (its limit is set when it starts)."""
+    if opts.end is None:
+        return run_district, {}
+    return run_district_by, {"end": opts.end, "slots": slots,
+                             "weight": (opts.weight or {}).get(adcode, 1.0)}
 
 
 def _run_on_dask(study: Study, tasks: list[_Task], opts: _Options, *, scheduler: str | None,
@@ -562,11 +538,12 @@ def _run_on_dask(study: Study, tasks: list[_Task], opts: _Options, *, scheduler:
         t_cluster = time.perf_counter()
         pool = _Pool(client, names, report)
         for rank, t in enumerate(tasks):  # largest first: the scheduler runs by priority
-            pool.submit(run_district, study_f, t.scenario, t.adcode, adcode=t.adcode,
+            fn, extra = _task(opts, t.adcode, n_threads)
+            pool.submit(fn, study_f, t.scenario, t.adcode, adcode=t.adcode,
                         priority=len(tasks) - rank, year=opts.year, solver=opts.solver,
                         time_limit_s=opts.time_limit_s, mip_gap=opts.mip_gap,
                         locked=t.locked, forbidden=t.forbidden, mode=opts.mode,
-                        threads=opts.threads)
+                        threads=opts.threads, **extra)
         report("districts", 0, 0, pool.running(),
                message=f"{len(tasks)} districts on {n_threads} worker thread(s)")
         try:
@@ -576,7 +553,7 @@ def _run_on_dask(study: Study, tasks: list[_Task], opts: _Options, *, scheduler:
             raise
         t_tasks = time.perf_counter()
         workers_info = {str(k): int(v) for k, v in client.nthreads().items()}
-        blocks = _DaskBlocks(client)
+        blocks = DaskBlocks(client)
         try:
             merged = then(runs, blocks)
         finally:
@@ -603,6 +580,7 @@ def plan_all(  # noqa: PLR0913 - the public entry point: one keyword per plannin
     progress: Progress | None = None,
     task_threads: int | None = planner.DISTRICT_THREADS,
     bound: bool = True,
+    deadline: float | None = None,
 ) -> CityPlan:
     """Plan every district in parallel on Dask and merge them into one city plan.
 
@@ -644,6 +622,14 @@ def plan_all(  # noqa: PLR0913 - the public entry point: one keyword per plannin
         (:mod:`netplan.planning.city_bound`, after the merge, within
         :func:`~netplan.planning.city_bound.bound_seconds` of the time limit; its block
         solves run on the cluster, which stays up until the merge is done).
+    deadline
+        ``time.perf_counter()`` time by which the city plan must be made and written
+        (e.g. a command's start plus its time limit; default: none, each district gets
+        the time limit). The districts then share one end that leaves time for the merge,
+        the bound and the files; each gets, when a worker starts it, the time left until
+        that end, at most its share of the workers' time, and one started too late is
+        not planned (it fails, saying why); the bound gets what the merge leaves
+        (:mod:`netplan.planning.deadline`).
 
     Returns
     -------
@@ -678,21 +664,31 @@ def plan_all(  # noqa: PLR0913 - the public entry point: one keyword per plannin
              for ad in sorted(todo, key=lambda a: (-size.get(a, 0.0), a))]
     report("cluster", 0, 0, message=("connecting to " + scheduler) if scheduler else
            "starting the local Dask cluster")
-    bound_s = bound_seconds(scenario.time_limit_s if time_limit_s is None
-                            else time_limit_s) if bound else None
+    tl = scenario.time_limit_s if time_limit_s is None else time_limit_s
+    bound_s = bound_seconds(tl) if bound else None
+    end = None if deadline is None else tasks_end(
+        epoch_of(deadline), time_limit_s=deadline - t0 if tl is None else tl, bound=bound)
 
     def merge(runs: dict[str, DistrictRun], blocks: MapBlocks | None) -> Plan:
         n_failed = sum(not r.ok for r in runs.values())
         report("merge", len(runs), n_failed, message="merging the district plans" + (
-            f" and bounding the city ({bound_s:.0f} s)" if bound_s else ""))
+            f" and bounding the city (up to {bound_s:.0f} s)" if bound_s else ""))
         return merge_districts(study, scenario, runs, year=year, limits=limits or None,
                                solver=solver, wall_s=time.perf_counter() - t0,
                                locked=frozenset(locked), forbidden=frozenset(forbidden),
-                               skipped=skipped, mode=mode, bound_s=bound_s, map_blocks=blocks)
+                               skipped=skipped, mode=mode, bound_s=bound_s, map_blocks=blocks,
+                               bound_by=None if deadline is None else deadline - WRITE_S)
 
-    runs, workers_info, cluster_s, tasks_s, t_end, merged = _run_on_dask(
-        study, tasks, _Options(year, solver, time_limit_s, mip_gap, mode, task_threads),
-        scheduler=scheduler, workers=workers, names=names, report=report, then=merge)
+    if end is not None and end - time.time() < MIN_TASK_S:  # no time for any district
+        runs = {t.adcode: too_late(t.adcode, end - time.time()) for t in tasks}
+        workers_info: dict[str, int] = {}
+        cluster_s, tasks_s, t_end = 0.0, 0.0, time.perf_counter()
+        merged = merge(runs, None)
+    else:
+        runs, workers_info, cluster_s, tasks_s, t_end, merged = _run_on_dask(
+            study, tasks, _Options(year, solver, time_limit_s, mip_gap, mode, task_threads,
+                                   end, weights(size, [t.adcode for t in tasks])),
+            scheduler=scheduler, workers=workers, names=names, report=report, then=merge)
     t_runs = t_end - t0
     n_failed = sum(not r.ok for r in runs.values())
     wall = time.perf_counter() - t0

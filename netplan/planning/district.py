@@ -158,7 +158,8 @@ def run_district(  # noqa: PLR0913 - a task's options, all keywords
     limit, ...) is returned as a failed :class:`DistrictRun` with its message as
     ``reason`` instead of being raised, so one district cannot lose the others.
     ``threads``: solver threads (default one, :data:`netplan.planning.problem.DISTRICT_THREADS`;
-    None = the solver's default).
+    None = the solver's default). The time limit counts from the call, building included,
+    as :func:`~netplan.planning.plan.make_plan`'s does.
     """
     import socket
 
@@ -175,7 +176,8 @@ def run_district(  # noqa: PLR0913 - a task's options, all keywords
         model = planner.build_model(run_study, scenario, year=run_year, adcode=adcode,
                                     locked=locked, forbidden=forbidden)
         model, sol, loop = solve_holding(model, scenario, solver=solver, time_limit_s=tl,
-                                         mip_gap=gap, threads=threads)
+                                         mip_gap=gap, threads=threads,
+                                         deadline=None if tl is None else t0 + tl)
         result = plan_from_solution(run_study, scenario, model, sol, year=run_year,
                                     adcode=adcode, loop=loop)
         if run_year != year:

@@ -27,6 +27,7 @@ may be False where a plain plan would have been tightened.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Final
@@ -40,6 +41,8 @@ from netplan.model.scenario import Scenario
 from netplan.optimize import FacilityProblem
 from netplan.planning import problem as planner
 from netplan.planning.contract import RobustCase, RobustInfo
+from netplan.planning.deadline import solve_deadline
+from netplan.planning.holds import measure_after
 from netplan.planning.limits import district_scope
 from netplan.planning.plan import Plan, plan_from_solution
 from netplan.planning.stress import DemandCase, case_figures, demand_cases
@@ -97,6 +100,7 @@ def robust_plan(  # noqa: PLR0913 - the public entry point: one keyword per plan
     locked: frozenset[str] = frozenset(),
     forbidden: frozenset[str] = frozenset(),
     progress: Callable[[str], None] | None = None,
+    deadline: float | None = None,
 ) -> Plan:
     """Plan one network for several demand cases (see the module docstring).
 
@@ -112,7 +116,13 @@ def robust_plan(  # noqa: PLR0913 - the public entry point: one keyword per plan
     weights
         One weight per case for ``expected`` (normalised to sum 1); None: equal.
     district, year, solver, time_limit_s, mip_gap, locked, forbidden, progress
-        As in :func:`netplan.planning.plan.make_plan`.
+        As in :func:`netplan.planning.plan.make_plan`: the time limit bounds the whole
+        call and writing the plan right after it.
+    deadline
+        ``time.perf_counter()`` time by which the plan must be made and written (default:
+        the time limit from the call): the solve ends early enough for the evaluation,
+        one measurement per case and the files (:func:`_solve_by`); without a plan by then
+        (``worst`` has no start), the solver looks for one until the time limit ends.
 
     Returns
     -------
@@ -125,6 +135,7 @@ def robust_plan(  # noqa: PLR0913 - the public entry point: one keyword per plan
         An unknown case or objective, bad weights, a case giving an invalid scenario, or
         an infeasible model (explained in the scenario's terms).
     """
+    t_start = time.perf_counter()
     year = scenario.horizon_year if year is None else year
     adcode, scenario = district_scope(study, scenario, district, year=year)
     todo = demand_cases(scenario, cases)
@@ -144,13 +155,29 @@ def robust_plan(  # noqa: PLR0913 - the public entry point: one keyword per plan
         p = model.problem
         progress(f"solving: {p.n_zones} zone copies ({len(todo)} cases), {p.n_sites} sites, "
                  f"{p.n_opts} options")
-    sol = planner.solve_model(model, solver=solver, time_limit_s=(
-        scenario.time_limit_s if time_limit_s is None else time_limit_s),
-        mip_gap=scenario.mip_gap if mip_gap is None else mip_gap, progress=progress,
+    tl = scenario.time_limit_s if time_limit_s is None else time_limit_s
+    by = _solve_by(base, scenario, len(todo), deadline, None if tl is None else t_start + tl)
+    sol = planner.solve_model(
+        model, solver=solver, time_limit_s=tl, deadline=by, progress=progress,
+        mip_gap=scenario.mip_gap if mip_gap is None else mip_gap,
         threads=planner.DISTRICT_THREADS if adcode is not None else None)
     plan = plan_from_solution(study, scenario, base, sol, year=year, adcode=adcode)
     info = _robust_info(plan, study, scenario, todo, w, objective)
     return replace(plan, kpis={**plan.kpis, "robust": info})
+
+
+def _solve_by(base: planner.Model, scenario: Scenario, n_cases: int, deadline: float | None,
+              default: float | None) -> float | None:
+    """When the robust solve must end (:func:`netplan.planning.deadline.solve_deadline`) to
+    meet ``deadline`` (None: ``default``, if any): the current network is measured once
+    under the plan's scenario to time a measurement; the plan's own evaluation and one
+    measurement per case come after the solve."""
+    deadline = default if deadline is None else deadline
+    if deadline is None:
+        return None
+    t0 = time.perf_counter()
+    measure_after(base, scenario, np.asarray(base.problem.current_options(), np.int64))
+    return solve_deadline(deadline, time.perf_counter() - t0, extra_measures=n_cases)
 
 
 def blocked_problem(base: planner.Model, per_case: Sequence[planner.Model],
