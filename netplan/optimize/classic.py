@@ -60,7 +60,8 @@ class ClassicResult:
     solution
         The last core :class:`Solution`. Its ``bound_source`` says what proved
         ``best_bound``: ``"highs"`` (the k-nearest model), ``"lagrangian"`` (the Lagrangian
-        stage) or ``"radius"`` (HiGHS on the radius model, dense p-median with small p).
+        stage), ``"lagrangian-bnb"`` (its branch and bound over the sites, capacitated
+        problems) or ``"radius"`` (HiGHS on the radius model, dense p-median with small p).
     """
 
     open: IntArray

@@ -461,7 +461,7 @@ class _Raw:
 
     ``search_deadline`` is set when HiGHS stopped early to hand its plan over to the
     neighbourhood search, which may run until then (``time.perf_counter()`` time).
-    ``bound_source`` names what proved ``best_bound`` (``"highs"`` or ``"lagrangian"``).
+    ``bound_source`` names what proved ``best_bound`` (as :attr:`Solution.bound_source`).
     """
 
     status: str

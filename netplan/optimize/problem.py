@@ -253,11 +253,15 @@ class Solution:
     bound_source
         What proved ``best_bound``: ``"highs"`` (the solver's branch and bound),
         ``"lagrangian"`` (the Lagrangian relaxation of :mod:`~netplan.optimize.lagrange`,
-        when its bound is the better one) or ``"radius"`` (HiGHS on the radius model of
-        :mod:`~netplan.optimize.radius`, a dense p-median with small p).
+        when its bound is the better one), ``"lagrangian-bnb"`` (the Lagrangian branch and
+        bound over the sites of :mod:`~netplan.optimize.lagrange_bnb`, plain capacitated
+        models whose root Lagrangian bound did not prove the plan) or ``"radius"`` (HiGHS
+        on the radius model of :mod:`~netplan.optimize.radius`, a dense p-median with
+        small p).
     lagrangian_bound, lagrangian_seconds
-        The Lagrangian bound (nan when it did not run) and the time it took (plans from
-        its multipliers included).
+        The Lagrangian bound (nan when it did not run; the branch and bound's when that
+        ran and did better) and the time the root stage took (plans from its multipliers
+        included).
     fixed_sites
         Sites the Lagrangian multipliers fixed (open or closed) before HiGHS ran, because
         no plan cheaper than the best one found can change them.
