@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from netplan.optimize import classic, p_median
+from netplan.optimize import classic, p_median, radius
 from netplan.optimize.classic import _pmedian_heuristic
 from netplan.optimize.instances import read_orlib_pmed
 from netplan.optimize.radius import radius_pmedian, reduce_by_bound
@@ -81,6 +81,24 @@ def test_radius_equals_brute_force(seed: int) -> None:
     assert res.status == "optimal"
     classic = p_median(cost, p, mip_gap=0.0, lagrange=False)
     assert classic.objective == pytest.approx(res.objective, abs=1e-9)
+
+
+@pytest.mark.parametrize("margin", [0, 1, 3])
+def test_radius_reach_margin_keeps_the_optimum(margin: int,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """However far the first rows reach past the multipliers (none: the model underprices
+    and grows; far: capped by the reductions), the plan and the bound are the brute
+    force's."""
+    monkeypatch.setattr(radius, "_REACH_MARGIN", margin)
+    for seed in range(6):
+        rng = np.random.default_rng(100 + seed)
+        n, m, p = int(rng.integers(8, 14)), int(rng.integers(5, 9)), int(rng.integers(1, 4))
+        cost = rng.integers(0, 12, size=(n, m)).astype(float)
+        best = _brute(cost, p)
+        res = radius_pmedian(cost, p, start=rng.choice(m, size=p, replace=False),
+                             lam=cost.min(axis=1) + rng.uniform(0, 2, size=n), deadline=None)
+        assert (res.objective, res.bound, res.status) == (best, best, "optimal")
+        assert _cost(cost, np.asarray(res.open)) == best
 
 
 @pytest.mark.parametrize("p", [1, 6])
