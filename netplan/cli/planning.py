@@ -302,7 +302,8 @@ def _plan_all(study: Any, run_all: Callable[[Any], Any], *, out_dir: Path | None
         low_s = "–" if low is None else f"{low:,.0f}"
         out.print(f"city-level gap {gap_s}: the merged plan costs at most that much more "
                   f"than the best whole-city plan (lower bound {low_s} from "
-                  f"{cb['blocks']} district blocks, {cb['rounds']} rounds, "
+                  f"{cb['blocks']} district blocks, {cb['rounds']} LP and "
+                  f"{cb['mip_rounds']} MIP rounds, "
                   f"{cb['seconds']:.1f} s)", highlight=False)
 
 

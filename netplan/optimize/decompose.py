@@ -57,6 +57,8 @@ _STALL: Final = 3
 """Rounds without a better bound after which the step factor halves."""
 _MIN_THETA: Final = 1e-3
 """The step factor at which the ascent stops."""
+_MIN_BLOCK_S: Final = 0.05
+"""With ``block_seconds``, a round whose blocks would get less than this each is not run."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -504,6 +506,21 @@ def _polyak(dec: Decomposition, pi: FloatArray, res: Sequence[BlockResult], *, v
     return _admissible(pi + step * g, lo, hi)
 
 
+def _round_limit(deadline: float, block_seconds: float | None, run: Any,
+                 n_blocks: int) -> float | None:
+    """Seconds each block of the next round may take (None: no round before the
+    deadline): the time left, or with ``block_seconds`` at most that and at most the time
+    left shared by the blocks, ``run.slots`` of them at a time, so that a round of MIPs
+    ends by the deadline."""
+    left = deadline - time.perf_counter()
+    if left <= 0:
+        return None
+    if block_seconds is None:
+        return left
+    limit = min(block_seconds, left * int(getattr(run, "slots", 1)) / max(n_blocks, 1))
+    return None if limit < _MIN_BLOCK_S else limit
+
+
 @dataclass
 class _Ascent:
     """The ascent's state: the best bound and its multipliers, the step factor (halved
@@ -557,11 +574,10 @@ def dual_ascent(  # noqa: PLR0913 - the ascent and its block solver, one keyword
     map_blocks
         Runs one round's block solves (default: one after the other in this process).
     step
-        The starting step factor of Polyak's step (halved after rounds without a better
-        bound); below 1 when ``upper`` lies far above the bound reachable.
+        Polyak's starting step factor (halved after rounds without a better bound).
     integer, block_seconds, mip_gap
         Solve the blocks as MIPs to ``mip_gap`` (module docstring); ``block_seconds``
-        caps each block solve (default: the time left).
+        caps each block solve (:func:`_round_limit`; default: the time left).
 
     Returns
     -------
@@ -577,11 +593,10 @@ def dual_ascent(  # noqa: PLR0913 - the ascent and its block solver, one keyword
     pi = _admissible(pi, lo, hi)
     st, stop = _Ascent(best_pi=pi.copy(), theta=step), "rounds"
     for _ in range(max_rounds):
-        left = deadline - time.perf_counter()
-        if left <= 0:
+        limit = _round_limit(deadline, block_seconds, run, len(dec.blocks))
+        if limit is None:
             stop = "deadline"
             break
-        limit = left if block_seconds is None else min(block_seconds, left)
         res = run(solver, dec.blocks, pi, limit)
         if any(r.status == INFEASIBLE for r in res):  # so is the model: no bound to find
             stop = "infeasible"

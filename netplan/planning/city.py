@@ -28,9 +28,14 @@ KPIs of the merged plan are **recomputed** for the merged network over the whole
 before/after, per district, per ring zone, costs), not summed from the district runs —
 district runs overlap in their buffers. Loads (hence waits and overloaded outlets) come
 from the merged assignment, so an outlet that serves zones of two districts carries both
-loads. The merged objective is the whole-city objective evaluated on the merged plan
-(:func:`objective_of`), so it compares directly with a whole-city solve
-(:func:`netplan.planning.dask_runner.compare_city`). Its bound is a city-level lower
+loads. The merged objective is the whole-city model's value of the merged decisions: the
+cost of its options, closures and moves with the best routing of the zones for them
+(:func:`netplan.optimize.routing.best_routing`), as the model values its own plans, so it
+compares directly with a whole-city solve (:func:`netplan.planning.dask_runner.compare_city`)
+and with the bound. The districts' own routing costs more (each zone served as its own
+district's plan serves it, on its district's tightened model); its objective
+(:func:`objective_of`) is kept as ``kpis["merge"]["objective_as_routed"]``, and the
+assignment of the plan folder is that routing. Its bound is a city-level lower
 bound on the whole-city model's optimum, made by decomposition over the districts
 (:mod:`netplan.planning.city_bound`), so ``kpis["solver"]["gap"]`` says how much better
 than the merged plan a plan of the whole-city model could at most be.
@@ -39,6 +44,7 @@ than the merged plan a plan of the whole-city model could at most be.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -52,10 +58,12 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from netplan import optimize
+from netplan._errors import SolverError
 from netplan._io import PLAN_FOLDER, staged_folder, write_manifest
 from netplan.model import demand, kpi
 from netplan.model.scenario import Scenario
 from netplan.optimize.decompose import MapBlocks
+from netplan.optimize.routing import best_routing
 from netplan.planning import problem as planner
 from netplan.planning.city_bound import city_bound, gap_of, skipped_bound
 from netplan.planning.contract import (
@@ -71,6 +79,8 @@ from netplan.planning.district import DistrictRun, jsonable
 from netplan.planning.limits import ADCODE, DistrictLimits, check_adcode
 from netplan.planning.plan import Plan, plan_from_solution, read_plan, write_plan_files
 from netplan.study.layers import Study
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "CityPlan",
@@ -192,8 +202,7 @@ def merge_districts(  # noqa: PLR0913 - public API: the runs and how they were m
     model, site_option, relocated = _merged_network(city_model, scenario, ok_runs)
     asg, cross = _merged_assignment(study, model, scenario, site_option, ok_runs)
     model = _with_pair_distances(model, asg)
-    objective = objective_of(model, scenario, site_option=site_option, relocated=relocated,
-                             assignment=asg)
+    objective, as_routed = _objectives(model, scenario, site_option, relocated, asg)
     sol = optimize.Solution(
         status="merged", objective=objective, best_bound=float("nan"), gap=float("nan"),
         seconds=wall_s, build_seconds=0.0, solver=solver, backend="dask",
@@ -207,6 +216,7 @@ def merge_districts(  # noqa: PLR0913 - public API: the runs and how they were m
     not_run = [a for a in all_ads if a not in runs and a not in skip]
     kpis = _merge_kpis(merged.kpis, objective=objective, solver=solver, ok_runs=ok_runs,
                        failed=failed, not_run=not_run, skip=skip, mode=mode)
+    kpis["merge"]["objective_as_routed"] = round(as_routed, 2)
     kpis["coordination"] = _coordination(model, scenario, site_option, relocated, limits, cross,
                                          kpis)
     if bound_s:
@@ -215,6 +225,23 @@ def merge_districts(  # noqa: PLR0913 - public API: the runs and how they were m
                              for ad, r in sorted(runs.items())}
     return dataclasses.replace(merged, kpis=kpis,
                                actions=_mark_unchanged(merged.actions, failed, not_run))
+
+
+def _objectives(model: planner.Model, scenario: Scenario, site_option: NDArray[np.int64],
+                relocated: NDArray[np.bool_], asg: kpi.Assignment) -> tuple[float, float]:
+    """The whole-city model's value of the merged decisions and the objective of the
+    districts' routing ``asg``: the first is that of the best routing for the decisions,
+    or the second when that is cheaper (it may use pairs beyond the city model's nearest
+    sites) or no routing of the model fits them."""
+    as_routed = objective_of(model, scenario, site_option=site_option, relocated=relocated,
+                             assignment=asg)
+    try:
+        best = best_routing(model.problem, site_option, relocated).objective
+    except SolverError as exc:
+        log.warning("merged plan: no routing of the whole-city model fits its decisions "
+                    "(%s); its objective is that of the districts' routing", exc)
+        return as_routed, as_routed
+    return min(best, as_routed), as_routed
 
 
 def _bound_city(kpis: Kpis, study: Study, model: planner.Model, objective: float,
@@ -276,8 +303,9 @@ def _max_gap(ok_runs: Mapping[str, DistrictRun]) -> float | None:
 
 _MERGE_NOTE = ("KPIs recomputed for the merged network over the whole city; each zone "
                "served as its own district's plan serves it, conflicts between plans "
-               "repaired (see coordination.repair); objective = the whole-city "
-               "objective evaluated on the merged plan")
+               "repaired (see coordination.repair); objective = the whole-city model's "
+               "value of the merged decisions (the best routing for them; "
+               "objective_as_routed: with the districts' routing)")
 
 
 def _failed_list(failed: Mapping[str, DistrictRun], not_run: Sequence[str]

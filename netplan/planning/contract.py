@@ -247,6 +247,9 @@ class MergeInfo(TypedDict):
     method: str
     note: str
     district_mode: NotRequired[str]
+    objective_as_routed: NotRequired[float]
+    """The whole-city objective of the merged plan as the districts route its zones (the
+    solver's objective is that of the best routing for its decisions)."""
 
 
 class LimitCheck(TypedDict):
@@ -290,8 +293,11 @@ class CityBound(TypedDict):
     """The best of ``lp_bound`` and ``mip_round_bound`` (the one in ``solver.best_bound``)."""
     lp_bound: float | None
     mip_round_bound: float | None
+    """The best bound of the MIP rounds (None without one)."""
+    mip_rounds: int
     start_bound: float | None
     rounds: int
+    """LP rounds."""
     stop: str
     seconds: float
     blocks: int
