@@ -150,6 +150,10 @@ def worker_districts(size: str, seed: int, workers: int, write: bool, mode: str,
         "district_seconds": {ad: [r.get("wall_s"), r.get("cpu_s")] for ad, r in runs.items()},
         "write_s": t_write, "sum_solve_s": sum(solve), "max_solve_s": max(solve, default=0.0),
         "objective": k["solver"]["objective"], "max_district_gap": max(gaps, default=None),
+        "city_bound": k["solver"]["best_bound"], "city_gap": k["solver"]["gap"],
+        "city_bound_detail": {key: v for key, v in k["coordination"].get("city_bound", {}).items()
+                              if key != "linking_rows"},
+        "objective_as_routed": k["merge"].get("objective_as_routed"),
         "districts_within_1pct": sum(g <= 0.01 + 1e-9 for g in gaps), "statuses": statuses,
         "failed": len(k["failed_districts"]), "violations": k["coordination"]["violations"],
         "repair": k["coordination"]["repair"], "actions": k["actions"],
@@ -264,6 +268,7 @@ def cmd_sizes(ns: argparse.Namespace) -> None:
                   ("merge_seconds", "merge s"), ("wall_s", "wall s"),
                   ("wall_seconds", "plan_all s"), ("objective", "objective"),
                   ("gap", "gap"), ("max_district_gap", "max d. gap"),
+                  ("city_bound", "city bound"), ("city_gap", "city gap"),
                   ("total_peak_mb", "peak MB"), ("error", "error")])
     for r in rows:
         if "repair" in r:

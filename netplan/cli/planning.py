@@ -134,7 +134,8 @@ def plan(  # noqa: PLR0913 - one parameter per command-line option
         bool,
         typer.Option("--no-city-bound", help="With --district all: skip the city-level lower "
                                              "bound (and so the city-level gap) of the merged "
-                                             "plan, which takes up to 60 s."),
+                                             "plan, which takes half the time limit, 10 to "
+                                             "300 s."),
     ] = False,
     robust: Annotated[
         bool,
