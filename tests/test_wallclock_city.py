@@ -54,8 +54,10 @@ def test_tasks_end_keeps_the_merge_files_and_bound_share() -> None:
 
 
 def test_district_limits_follow_the_shared_end() -> None:
-    # the limit is the least of: time left, the district's share, the run's limit
-    assert dl.district_limit(20.0, 8.0, 60.0) == 8.0
+    # the limit is the least of: time left, the district's share (with its headroom),
+    # the run's limit
+    assert dl.district_limit(100.0, 8.0, 60.0) == 8.0 * dl.SHARE_HEADROOM
+    assert dl.district_limit(20.0, 8.0, 60.0) == 20.0
     assert dl.district_limit(5.0, 8.0, 60.0) == 5.0
     assert dl.district_limit(20.0, 8.0, 3.0) == 3.0
     assert dl.district_limit(20.0, 0.1, None) == dl.MIN_TASK_S  # a tiny share: the floor
