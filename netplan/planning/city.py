@@ -76,6 +76,7 @@ from netplan.planning.contract import (
 )
 from netplan.planning.deadline import bound_time
 from netplan.planning.district import DistrictRun, jsonable
+from netplan.planning.holds import start_options
 from netplan.planning.limits import ADCODE, DistrictLimits, check_adcode
 from netplan.planning.plan import Plan, plan_from_solution, read_plan, write_plan_files
 from netplan.study.layers import Study
@@ -86,6 +87,7 @@ __all__ = [
     "CityPlan",
     "merge_districts",
     "objective_of",
+    "plan_value",
     "read_city_plan",
     "write_city_plan",
 ]
@@ -225,6 +227,43 @@ def merge_districts(  # noqa: PLR0913 - public API: the runs and how they were m
                              for ad, r in sorted(runs.items())}
     return dataclasses.replace(merged, kpis=kpis,
                                actions=_mark_unchanged(merged.actions, failed, not_run))
+
+
+def plan_value(study: Study, scenario: Scenario, plan: Plan, *, year: int,
+               locked: frozenset[str] = frozenset(),
+               forbidden: frozenset[str] = frozenset()) -> float | None:
+    """The whole-city model's value of a plan's decisions, as :func:`merge_districts` values
+    a merged plan: the model as built (no behaviour-loop tightening), the plan's formats
+    and moves, the best routing for them.
+
+    A plan made by :func:`~netplan.planning.plan.make_plan` reports the objective of its
+    kept round's model, which the behaviour loop tightened; this is what the same plan
+    costs on the model a merged plan and the city bound are measured on.
+
+    Returns
+    -------
+    float or None
+        None when a move of the plan is not a move of the model, or no routing fits.
+    """
+    model = planner.build_model(study, scenario, year=year, adcode=None, locked=locked,
+                                forbidden=forbidden)
+    s = plan.sites_after
+    opt = start_options(model, dict(zip(s["site_id"].astype(str), s["format"].astype(str),
+                                        strict=True)))
+    ids = {sid: j for j, sid in enumerate(model.sites.site_id.astype(str))}
+    pair = {(int(f), int(t)): k for k, (f, t) in
+            enumerate(zip(model.reloc_from, model.reloc_to, strict=True))}
+    moves = plan.actions[plan.actions["action"] == "relocate"]
+    keys = [(ids.get(str(a), -1), ids.get(str(b), -1))
+            for a, b in zip(moves["site_id"], moves["relocation_target"], strict=True)]
+    if any(k not in pair for k in keys):
+        return None
+    relocated = np.zeros(len(model.reloc_from), bool)
+    relocated[[pair[k] for k in keys]] = True
+    try:
+        return best_routing(model.problem, opt, relocated).objective
+    except SolverError:
+        return None
 
 
 def _objectives(model: planner.Model, scenario: Scenario, site_option: NDArray[np.int64],
