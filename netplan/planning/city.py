@@ -54,6 +54,7 @@ from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
@@ -76,7 +77,6 @@ from netplan.planning.contract import (
 )
 from netplan.planning.deadline import bound_time
 from netplan.planning.district import DistrictRun, jsonable
-from netplan.planning.holds import start_options
 from netplan.planning.limits import ADCODE, DistrictLimits, check_adcode
 from netplan.planning.plan import Plan, plan_from_solution, read_plan, write_plan_files
 from netplan.study.layers import Study
@@ -233,8 +233,8 @@ def plan_value(study: Study, scenario: Scenario, plan: Plan, *, year: int,
                locked: frozenset[str] = frozenset(),
                forbidden: frozenset[str] = frozenset()) -> float | None:
     """The whole-city model's value of a plan's decisions, as :func:`merge_districts` values
-    a merged plan: the model as built (no behaviour-loop tightening), the plan's formats
-    and moves, the best routing for them.
+    a merged plan: the model as built (no behaviour-loop tightening), the plan's formats,
+    staffed counters and moves (:func:`_network_of`), the best routing for them.
 
     A plan made by :func:`~netplan.planning.plan.make_plan` reports the objective of its
     kept round's model, which the behaviour loop tightened; this is what the same plan
@@ -243,25 +243,24 @@ def plan_value(study: Study, scenario: Scenario, plan: Plan, *, year: int,
     Returns
     -------
     float or None
-        None when a move of the plan is not a move of the model, or no routing fits.
+        None when no routing of the model fits the decisions.
     """
-    model = planner.build_model(study, scenario, year=year, adcode=None, locked=locked,
-                                forbidden=forbidden)
-    s = plan.sites_after
-    opt = start_options(model, dict(zip(s["site_id"].astype(str), s["format"].astype(str),
-                                        strict=True)))
-    ids = {sid: j for j, sid in enumerate(model.sites.site_id.astype(str))}
-    pair = {(int(f), int(t)): k for k, (f, t) in
-            enumerate(zip(model.reloc_from, model.reloc_to, strict=True))}
-    moves = plan.actions[plan.actions["action"] == "relocate"]
-    keys = [(ids.get(str(a), -1), ids.get(str(b), -1))
-            for a, b in zip(moves["site_id"], moves["relocation_target"], strict=True)]
-    if any(k not in pair for k in keys):
-        return None
-    relocated = np.zeros(len(model.reloc_from), bool)
-    relocated[[pair[k] for k in keys]] = True
+    city = planner.build_model(study, scenario, year=year, adcode=None, locked=locked,
+                               forbidden=forbidden)
+    after, acts = plan.sites_after, plan.actions
+    gone = acts.loc[acts["action"].isin(["close", "relocate"]), "site_id"].astype(str)
+    decided = pd.concat([
+        pd.DataFrame({"site_id": after["site_id"].astype(str),
+                      "format_after": after["format"].astype(str),
+                      "staffed": (after["staffed_counters"] if "staffed_counters" in after
+                                  else 0)}),
+        pd.DataFrame({"site_id": gone, "format_after": "", "staffed": 0})])
+    moved = after[after["relocated_from"].fillna("").astype(str) != ""]
+    relocations = pd.DataFrame({"from_id": moved["relocated_from"].astype(str),
+                                "to_id": moved["site_id"].astype(str)})
+    model, site_option, relocated = _network_of(city, scenario, [(decided, relocations)])
     try:
-        return best_routing(model.problem, opt, relocated).objective
+        return best_routing(model.problem, site_option, relocated).objective
     except SolverError:
         return None
 
@@ -356,11 +355,24 @@ def _failed_list(failed: Mapping[str, DistrictRun], not_run: Sequence[str]
 
 def _merged_network(model: planner.Model, scenario: Scenario, ok_runs: Mapping[str, DistrictRun]
                     ) -> tuple[planner.Model, NDArray[np.int64], NDArray[np.bool_]]:
-    """Each site's option and the moves made, as the districts decided them.
+    """Each site's option and the moves made, as the districts decided them
+    (:func:`_network_of`)."""
+    parts = []
+    for _ad, r in sorted(ok_runs.items()):
+        assert r.decided is not None and r.relocations is not None
+        parts.append((r.decided, r.relocations))
+    return _network_of(model, scenario, parts)
 
-    Sites no district decided keep their current option (candidates stay closed). A move
-    the city model lacks (a district sees only its own candidates, so an outlet's nearest
-    ones there may differ) is added to the model (:func:`_with_moves`).
+
+def _network_of(model: planner.Model, scenario: Scenario,
+                parts: Sequence[tuple[pd.DataFrame, pd.DataFrame]]
+                ) -> tuple[planner.Model, NDArray[np.int64], NDArray[np.bool_]]:
+    """Each site's option and the moves made, from decisions given as ``(decided,
+    relocations)`` frames (as :class:`~netplan.planning.district.DistrictRun` holds them).
+
+    Sites nobody decided keep their current option (candidates stay closed). A move the
+    city model lacks (a district sees only its own candidates, so an outlet's nearest ones
+    there may differ) is added to the model (:func:`_with_moves`).
     """
     s, o = model.sites, model.options
     site_idx = {sid: k for k, sid in enumerate(s.site_id.astype(str))}
@@ -375,11 +387,10 @@ def _merged_network(model: planner.Model, scenario: Scenario, ok_runs: Mapping[s
     relocated = np.zeros(len(model.reloc_from), dtype=bool)
     pair_of = {(int(f), int(t)): k
                for k, (f, t) in enumerate(zip(model.reloc_from, model.reloc_to, strict=True))}
-    for _ad, r in sorted(ok_runs.items()):
-        assert r.decided is not None and r.relocations is not None
-        staffed = (r.decided["staffed"] if "staffed" in r.decided
-                   else np.zeros(len(r.decided), np.int64))
-        for sid, fmt, extra in zip(r.decided["site_id"], r.decided["format_after"], staffed,
+    for decided, relocations in parts:
+        staffed = (decided["staffed"] if "staffed" in decided
+                   else np.zeros(len(decided), np.int64))
+        for sid, fmt, extra in zip(decided["site_id"], decided["format_after"], staffed,
                                    strict=True):
             j = site_idx[str(sid)]
             if not fmt:
@@ -388,7 +399,7 @@ def _merged_network(model: planner.Model, scenario: Scenario, ok_runs: Mapping[s
                 site_option[j] = current[j]
             else:
                 site_option[j] = opt_of[(j, str(fmt), int(extra))]
-        for f_id, t_id in zip(r.relocations["from_id"], r.relocations["to_id"], strict=True):
+        for f_id, t_id in zip(relocations["from_id"], relocations["to_id"], strict=True):
             pair = (site_idx[str(f_id)], site_idx[str(t_id)])
             if pair not in pair_of:
                 pair_of[pair] = len(pair_of)
