@@ -147,12 +147,11 @@ def city_bound(study: Study, model: planner.Model, *, objective: float, seconds:
         release_blocks(keys)
     left = seconds - (time.perf_counter() - t0)
     mip, mip_rounds = -math.inf, 0
-    if left > 1.0 and res.stop not in ("gap", "infeasible"):  # blocks run ``slots`` at a time
-        slots = int(getattr(map_blocks, "slots", 1))
-        per_block = min(_MIP_BLOCK_S, left * slots / max(len(keys), 1))
+    if left > 1.0 and res.stop not in ("gap", "infeasible"):
+        # each round's block MIPs share the time left (decompose._round_limit)
         up = dual_ascent(split.dec, upper=objective, pi0=res.pi, seconds=left,
                          map_blocks=map_blocks, step=_MIP_STEP, integer=True,
-                         block_seconds=per_block)
+                         block_seconds=_MIP_BLOCK_S)
         mip, mip_rounds = up.bound, up.rounds
     best = max(res.bound, mip)
     return {
