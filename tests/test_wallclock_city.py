@@ -28,7 +28,7 @@ from netplan.planning import deadline as dl
 from netplan.planning import robust
 from netplan.planning.city_bound import NO_TIME, bound_seconds
 from netplan.planning.dask_runner import plan_all
-from netplan.planning.holds import AFTER_MEASURES
+from netplan.planning.holds import AFTER_MEASURES, solve_deadline
 
 SLACK_S = 2.0
 """What the issue allows beyond the limit."""
@@ -85,7 +85,7 @@ def test_epoch_and_solve_deadlines() -> None:
     # a perf_counter deadline 7 s ahead is 7 s ahead in epoch time too
     assert dl.epoch_of(107.0, now_perf=100.0, now_epoch=1_700_000_000.0) == 1_700_000_007.0
     # 0.5 s a measurement, 3 cases: the solve ends AFTER_MEASURES + 3 measurements early
-    by = dl.solve_deadline(100.0, 0.5, extra_measures=3)
+    by = solve_deadline(100.0, 0.5, extra_measures=3)
     assert by == pytest.approx(100.0 - (AFTER_MEASURES + 3) * 0.5)
 
 

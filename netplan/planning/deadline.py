@@ -6,7 +6,8 @@ its holds loop (:mod:`netplan.planning.holds`); this module does the same for th
 made of several parts:
 
 - a robust plan (:func:`netplan.planning.robust.robust_plan`) solves once and then
-  measures its plan under every demand case: its solve ends by :func:`solve_deadline`;
+  measures its plan under every demand case: its solve ends by
+  :func:`~netplan.planning.holds.solve_deadline`;
 - a district-by-district plan (:func:`netplan.planning.dask_runner.plan_all`) runs its
   districts on Dask workers (other processes, maybe other machines), then merges them,
   bounds the city and writes the folder. The districts share one end, an epoch time
@@ -34,13 +35,12 @@ from typing import Any
 from netplan.model.scenario import Scenario
 from netplan.planning.city_bound import bound_seconds
 from netplan.planning.district import DistrictRun, run_district
-from netplan.planning.holds import AFTER_MEASURES
 from netplan.study.layers import Study
 
 __all__ = ["BOUND_OVERRUN_S", "BOUND_SHARE", "CITY_AFTER_S", "MIN_BOUND_S", "MIN_TASK_S",
            "SHARE_HEADROOM", "WRITE_S",
            "bound_time", "district_limit", "epoch_of", "reserved_bound", "run_district_by",
-           "solve_deadline", "task_share", "tasks_end", "too_late", "weights"]
+           "task_share", "tasks_end", "too_late", "weights"]
 
 WRITE_S: float = 9.0
 """Seconds kept after the city bound for closing the cluster and writing the city folder
@@ -202,30 +202,6 @@ def bound_time(bound_s: float, left_s: float) -> float:
     """
     out = min(bound_s, left_s - BOUND_OVERRUN_S)
     return out if out >= MIN_BOUND_S else 0.0
-
-
-def solve_deadline(deadline: float, measure_s: float, extra_measures: float = 0.0) -> float:
-    """The ``time.perf_counter()`` time by which a solve must end so that its plan can be
-    evaluated and written by ``deadline``.
-
-    What the holds loop keeps after its last round (:data:`~netplan.planning.holds.AFTER_MEASURES`
-    measurements of a plan under the rule, for the plan's evaluation and files), and
-    ``extra_measures`` more (e.g. one per demand case of a robust plan).
-
-    Parameters
-    ----------
-    deadline
-        ``time.perf_counter()`` time of the run's end.
-    measure_s
-        Seconds one measurement of a plan under the rule took.
-    extra_measures
-        Further measurements after the solve.
-
-    Returns
-    -------
-    float
-    """
-    return deadline - (AFTER_MEASURES + extra_measures) * measure_s
 
 
 def run_district_by(study: Study, scenario: Scenario, adcode: str, *, end: float,

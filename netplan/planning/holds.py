@@ -88,6 +88,7 @@ __all__ = [
     "oneoff_spend",
     "overloaded",
     "remaining_reasons",
+    "solve_deadline",
     "solve_holding",
     "solve_until_holds",
     "start_options",
@@ -509,7 +510,31 @@ def _pretighten(model: planner.Model, scenario: Scenario, cuts: _Cuts) -> bool:
 def _left(deadline: float, measure_s: float) -> float:
     """Seconds a solve may take before ``deadline``: the solve's own measurement and
     :data:`AFTER_MEASURES` more for the plan's evaluation and files are kept back."""
-    return deadline - time.perf_counter() - (1.0 + AFTER_MEASURES) * measure_s
+    return solve_deadline(deadline, measure_s, extra_measures=1.0) - time.perf_counter()
+
+
+def solve_deadline(deadline: float, measure_s: float, extra_measures: float = 0.0) -> float:
+    """The ``time.perf_counter()`` time by which a solve must end so that its plan can be
+    evaluated and written by ``deadline``.
+
+    What the holds loop keeps after its last round (:data:`AFTER_MEASURES` measurements
+    of a plan under the rule, for the plan's evaluation and files), and
+    ``extra_measures`` more (e.g. one per demand case of a robust plan).
+
+    Parameters
+    ----------
+    deadline
+        ``time.perf_counter()`` time of the run's end.
+    measure_s
+        Seconds one measurement of a plan under the rule took.
+    extra_measures
+        Further measurements after the solve.
+
+    Returns
+    -------
+    float
+    """
+    return deadline - (AFTER_MEASURES + extra_measures) * measure_s
 
 
 def _first_limit(time_limit_s: float | None, deadline: float | None,

@@ -41,8 +41,7 @@ from netplan.model.scenario import Scenario
 from netplan.optimize import FacilityProblem
 from netplan.planning import problem as planner
 from netplan.planning.contract import RobustCase, RobustInfo
-from netplan.planning.deadline import solve_deadline
-from netplan.planning.holds import measure_after
+from netplan.planning.holds import measure_after, solve_deadline
 from netplan.planning.limits import district_scope
 from netplan.planning.plan import Plan, plan_from_solution
 from netplan.planning.stress import DemandCase, case_figures, demand_cases
@@ -168,7 +167,7 @@ def robust_plan(  # noqa: PLR0913 - the public entry point: one keyword per plan
 
 def _solve_by(base: planner.Model, scenario: Scenario, n_cases: int, deadline: float | None,
               default: float | None) -> float | None:
-    """When the robust solve must end (:func:`netplan.planning.deadline.solve_deadline`) to
+    """When the robust solve must end (:func:`netplan.planning.holds.solve_deadline`) to
     meet ``deadline`` (None: ``default``, if any): the current network is measured once
     under the plan's scenario to time a measurement; the plan's own evaluation and one
     measurement per case come after the solve."""
