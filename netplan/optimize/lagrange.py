@@ -604,6 +604,17 @@ def _closed(lb: float, ub: float, mip_gap: float) -> bool:
     return ub - lb <= max(mip_gap * abs(ub), 1e-9 * max(1.0, abs(ub)))
 
 
+def flipped_bound(s: _Structure, sub: _Sub, j: int, *, now_open: bool,
+                  base: float | None = None) -> float:
+    """The bound at the evaluation ``sub`` with site ``j`` forced the other way (closed if
+    ``now_open``, else open): what fixes a site, or bounds a branch on it. ``base``:
+    ``sub``'s value without its site problem, if already known."""
+    if base is None:
+        base = sub.value - _choose(s, sub.site_value)[0]
+    w = sub.site_value
+    return base + (_choose(s, w, force_closed=j) if now_open else _choose(s, w, force_open=j))[0]
+
+
 def site_fixing(p: FacilityProblem, res: LagrangeResult, *, ub: float,
                 in_plan: BoolArray) -> tuple[BoolArray, BoolArray]:
     """Sites that are closed (first array) or open (second) in every plan cheaper than
@@ -631,10 +642,6 @@ def site_fixing(p: FacilityProblem, res: LagrangeResult, *, ub: float,
     sub = _evaluate(s, res.lam)
     base = sub.value - (_choose(s, sub.site_value)[0])
     for j in np.flatnonzero(s.site_ok).tolist():
-        if in_plan[j]:
-            val = base + _choose(s, sub.site_value, force_closed=j)[0]
-            opened[j] = _round(s, val) > ub + 1e-9 * max(1.0, abs(ub))
-        else:
-            val = base + _choose(s, sub.site_value, force_open=j)[0]
-            closed[j] = _round(s, val) > ub + 1e-9 * max(1.0, abs(ub))
+        val = flipped_bound(s, sub, j, now_open=bool(in_plan[j]), base=base)
+        (opened if in_plan[j] else closed)[j] = _round(s, val) > ub + 1e-9 * max(1.0, abs(ub))
     return closed, opened

@@ -39,6 +39,7 @@ from netplan.optimize.lagrange import (
     _Structure,
     _structure,
     _Sub,
+    flipped_bound,
     lagrangian_applies,
     plan_from_sites,
     side_constraint,
@@ -180,14 +181,9 @@ def _fix_sites(srch: _Search, s: _Structure, sub: _Sub) -> tuple[BoolArray, Bool
     base = sub.value - _choose(s, sub.site_value)[0]
     thr = srch.threshold
     for j in np.flatnonzero(s.site_ok & ~s.locked).tolist():
-        if sub.y[j] > 0:
-            val = base + _choose(s, sub.site_value, force_closed=j)[0]
-            hit = opened
-        else:
-            val = base + _choose(s, sub.site_value, force_open=j)[0]
-            hit = closed
+        val = flipped_bound(s, sub, j, now_open=bool(sub.y[j] > 0), base=base)
         if val >= thr:
-            hit[j] = True
+            (opened if sub.y[j] > 0 else closed)[j] = True
             srch.discard(val)
     return closed, opened
 
@@ -263,9 +259,7 @@ def _process(srch: _Search, node: _Node, *, steps: int, started: float) -> list[
     base = sub.value - _choose(s, sub.site_value)[0]
     kids = []
     for shut in (True, False):
-        val = base + (_choose(s, sub.site_value, force_closed=j)[0] if shut
-                      else _choose(s, sub.site_value, force_open=j)[0])
-        kid_bound = max(bound, val)
+        kid_bound = max(bound, flipped_bound(s, sub, j, now_open=shut, base=base))
         if kid_bound >= srch.threshold:
             srch.discard(kid_bound)
             continue
