@@ -20,10 +20,11 @@ The points are ``planning.budget_cny`` from 300 M to 700 M CNY (the default scen
 horizon year). The speed-up is the ratio of the two modes' median wall times in the same
 run; both modes' summaries are compared point by point (objectives equal = the same plans).
 The *ceiling* (``--ceiling-repeats``, default 3) says what any 2-worker engine could reach
-on this machine: the middle point's model solved once to the scenario's gap, alone, then
-twice at once in two plain processes (no Dask), as many repeats; ``slowdown`` is the
-median wall time of a pair over the median alone (two solves share the memory bandwidth
-and the last-level cache). With the in-process point times ``t`` (medians over the
+on this machine: the middle point's model solved once to the scenario's gap, alone (as
+the in-process points run: HiGHS's own threads), then twice at once in two plain processes
+(no Dask; one solver thread each, as the sweep's tasks run), as many repeats; ``slowdown``
+is the median wall time of a pair over the median alone (two solves share the memory
+bandwidth and the last-level cache). With the in-process point times ``t`` (medians over the
 repeats), the best 2-worker wall time is at least ``slowdown x`` the best split of the
 points over two workers (any schedule), or of the warm-start chains (the chains' points run
 one after the other), so the speed-up is at most ``sum(t) / (slowdown x best split)``; both
@@ -75,10 +76,12 @@ def one_run(mode: str, district: str | None, points: int, time_limit: float | No
                       "point_s": res.run["point_seconds"]}))
 
 
-def one_point(district: str | None, points: int, time_limit: float | None) -> None:
+def one_point(district: str | None, points: int, time_limit: float | None,
+              threads: int | None) -> None:
     """Solve the middle point's model once, cold, to the scenario's gap, in this process
     (a fixed amount of work, unlike a whole point, whose holds loop stops on its time
-    shares); print its wall time."""
+    shares), on ``threads`` solver threads (None: as ``plan`` runs it); print its wall
+    time."""
     from netplan.model.scenario import load_scenario
     from netplan.planning import problem as planner
     from netplan.planning.limits import district_scope
@@ -91,8 +94,10 @@ def one_point(district: str | None, points: int, time_limit: float | None) -> No
                                   year=sc.horizon_year)
     model = planner.build_model(study, scen, year=scen.horizon_year, adcode=adcode)
     t0 = time.perf_counter()
+    if threads is None and adcode:
+        threads = planner.TASK_THREADS
     sol = planner.solve_model(model, time_limit_s=time_limit, mip_gap=scen.mip_gap,
-                              threads=planner.DISTRICT_THREADS if adcode else None)
+                              threads=threads)
     print(json.dumps({"wall_s": time.perf_counter() - t0, "objective": sol.objective,
                       "status": sol.status}))
 
@@ -110,6 +115,7 @@ def _best_split(times: list[float], workers: int = 2) -> float:
 
 def ceiling(args: argparse.Namespace, point_s: list[float]) -> dict[str, Any]:
     """The slowdown of two points at once and the speed-up ceilings it implies."""
+    from netplan.planning.problem import TASK_THREADS
     from netplan.planning.sweep import parse_vary, start_points
 
     cmd = [sys.executable, __file__, "--one-point", "--points", str(args.points)]
@@ -121,7 +127,9 @@ def ceiling(args: argparse.Namespace, point_s: list[float]) -> dict[str, Any]:
     for rep in range(args.ceiling_repeats):
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         alone.append(json.loads(out.strip().splitlines()[-1])["wall_s"])
-        procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        # as the sweep's tasks run: one solver thread each (its in-process points: HiGHS's own)
+        pair = [*cmd, "--threads", str(TASK_THREADS)]
+        procs = [subprocess.Popen(pair, stdout=subprocess.PIPE, text=True) for _ in range(2)]
         walls = [json.loads(p.communicate()[0].strip().splitlines()[-1])["wall_s"]
                  for p in procs]
         pairs.append(max(walls))
@@ -174,6 +182,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--one", choices=("in-process", "dask"), help=argparse.SUPPRESS)
     ap.add_argument("--one-point", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--threads", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--ceiling-from", type=Path, default=None,
                     help="Only the ceiling, with the in-process point times of this earlier "
                          "results file (its points, district and warm setting).")
@@ -185,7 +194,7 @@ def main() -> None:
         one_run(args.one, args.district, args.points, args.time_limit, args.warm)
         return
     if args.one_point:
-        one_point(args.district, args.points, args.time_limit)
+        one_point(args.district, args.points, args.time_limit, args.threads)
         return
     runs: dict[str, list[dict[str, Any]]] = {"in-process": [], "dask": []}
     for rep in range(args.repeats):

@@ -578,7 +578,7 @@ def plan_all(  # noqa: PLR0913 - the public entry point: one keyword per plannin
     forbidden: frozenset[str] = frozenset(),
     mode: str = "buffer",
     progress: Progress | None = None,
-    task_threads: int | None = planner.DISTRICT_THREADS,
+    task_threads: int | None = planner.TASK_THREADS,
     bound: bool = True,
     deadline: float | None = None,
 ) -> CityPlan:

@@ -145,7 +145,7 @@ def run_district(  # noqa: PLR0913 - a task's options, all keywords
     locked: frozenset[str] = frozenset(),
     forbidden: frozenset[str] = frozenset(),
     mode: str = "buffer",
-    threads: int | None = planner.DISTRICT_THREADS,
+    threads: int | None = planner.TASK_THREADS,
 ) -> DistrictRun:
     """Plan one district (what each Dask task runs).
 
@@ -157,7 +157,7 @@ def run_district(  # noqa: PLR0913 - a task's options, all keywords
     A :class:`~netplan._errors.NetplanError` (infeasible policy, no plan within the time
     limit, ...) is returned as a failed :class:`DistrictRun` with its message as
     ``reason`` instead of being raised, so one district cannot lose the others.
-    ``threads``: solver threads (default one, :data:`netplan.planning.problem.DISTRICT_THREADS`;
+    ``threads``: solver threads (default one, :data:`netplan.planning.problem.TASK_THREADS`;
     None = the solver's default). The time limit counts from the call, building included,
     as :func:`~netplan.planning.plan.make_plan`'s does.
     """

@@ -113,6 +113,7 @@ def make_plan(  # noqa: PLR0913 - the public entry point: one keyword per planni
     progress: Callable[[str], None] | None = None,
     start: Mapping[str, str] | Plan | None = None,
     deadline: float | None = None,
+    threads: int | None = None,
 ) -> Plan:
     """Plan the network of the city (``district=None``) or of one district.
 
@@ -144,6 +145,9 @@ def make_plan(  # noqa: PLR0913 - the public entry point: one keyword per planni
     deadline
         ``time.perf_counter()`` time by which the plan must be made and written (default:
         ``time_limit_s`` from the call), e.g. a command's start plus its time limit.
+    threads
+        Solver threads (default: :data:`~netplan.planning.problem.TASK_THREADS` for a
+        district, HiGHS's own choice for the city); a Dask task passes ``TASK_THREADS``.
 
     Returns
     -------
@@ -168,7 +172,8 @@ def make_plan(  # noqa: PLR0913 - the public entry point: one keyword per planni
             f"solving: {len(model.zone_index)} zones, {len(model.sites)} sites, "
             f"{len(model.options.site)} options, {model.dist_m.nnz} pairs"
         )
-    threads = planner.DISTRICT_THREADS if adcode is not None else None
+    if threads is None and adcode is not None:
+        threads = planner.TASK_THREADS
     model, sol, loop = solve_holding(model, scenario, solver=solver, time_limit_s=tl,
                                      mip_gap=gap, threads=threads, progress=progress,
                                      start=start, deadline=deadline)

@@ -633,12 +633,15 @@ def _check_scope(study: Study, sites: Sites, zones: Any, adcode: str) -> None:
             "of neighbouring districts within reach only; check the zones layer", label)
 
 
-DISTRICT_THREADS: int = 1
-"""Solver threads of a one-district solve, alone (``plan --district X``) or as a Dask task.
+TASK_THREADS: int = 1
+"""Solver threads of a one-district solve (``plan --district X``) and of every Dask task (a
+district, a sweep point).
 
-A district model is small (seconds); one thread keeps each Dask worker, which the local
-cluster starts with one thread per core, on its own core instead of two HiGHS thread pools
-fighting over both, and gives the same plan in a task as in a single run."""
+The local cluster starts one worker thread per core, so one solver thread per task keeps
+each task on its own core instead of two HiGHS thread pools fighting over both (two city
+points at once: 1.29x slower each with HiGHS's own threads, 1.04x with one, see
+``bench/README.md``); on a district it also gives the same plan in a task as in a single
+run."""
 
 
 def solve_model(
@@ -654,7 +657,7 @@ def solve_model(
     """Solve the model's MILP (HiGHS directly by default; other solvers through PuLP).
 
     ``threads``: solver threads (None = the solver's default, all cores). District runs use
-    :data:`DISTRICT_THREADS`. ``deadline``: as in :func:`netplan.optimize.solve`.
+    :data:`TASK_THREADS`. ``deadline``: as in :func:`netplan.optimize.solve`.
     """
     backend = "direct" if solver == "highs" else "pulp"
     kw: dict[str, Any] = {

@@ -56,6 +56,7 @@ from netplan.model.scenario_keys import NONE_WORDS, SPECS, Spec
 from netplan.optimize.highs import START_DROPPED
 from netplan.planning.dask_runner import Progress, ProgressEvent, check_scheduler, dask_client
 from netplan.planning.plan import Plan, make_plan
+from netplan.planning.problem import TASK_THREADS
 from netplan.study.layers import Study, resolve_district
 
 __all__ = ["SUMMARY_KPIS", "Axis", "PointRun", "SweepPoint", "SweepResult", "parse_vary",
@@ -290,9 +291,11 @@ def start_points(axes: Sequence[Axis]) -> list[int | None]:
     return [None if (k // stride) % CHAIN_LENGTH == 0 else k - stride for k in range(n)]
 
 
-def run_point(study: Study, point: SweepPoint, *, district: str | None, year: int | None,
-              solver: str, time_limit_s: float | None, mip_gap: float | None,
-              start: PointRun | None = None) -> PointRun:
+def run_point(  # noqa: PLR0913 - one task: one keyword per planning option
+    study: Study, point: SweepPoint, *, district: str | None, year: int | None, solver: str,
+    time_limit_s: float | None, mip_gap: float | None, start: PointRun | None = None,
+    threads: int | None = None,
+) -> PointRun:
     """Plan one point (what each task runs); a NetplanError becomes a failed run.
 
     Parameters
@@ -304,6 +307,9 @@ def run_point(study: Study, point: SweepPoint, *, district: str | None, year: in
     start
         The neighbour's run whose plan the solver starts from (None, or a failed run: the
         current network).
+    threads
+        Solver threads (as in :func:`~netplan.planning.plan.make_plan`); a task on Dask's
+        one-thread workers gets :data:`~netplan.planning.problem.TASK_THREADS`.
 
     Returns
     -------
@@ -319,6 +325,7 @@ def run_point(study: Study, point: SweepPoint, *, district: str | None, year: in
     try:
         plan = make_plan(study, point.scenario, district=district, year=year, solver=solver,
                          time_limit_s=time_limit_s, mip_gap=mip_gap, start=plan_start,
+                         threads=threads,
                          progress=notes.append if plan_start is not None else None)
     except NetplanError as exc:
         log.warning("sweep point %s failed: %s", point.label, exc)
@@ -388,7 +395,8 @@ def _run_dask(study: Study, points: Sequence[SweepPoint], starts: Sequence[int |
             p = points[k]
             return client.submit(run_point, study_f, p, start=start, pure=False,
                                  retries=RETRIES, priority=len(points) - k,
-                                 key=f"netplan-sweep-{p.label}{again}-{tag}", **kw)
+                                 key=f"netplan-sweep-{p.label}{again}-{tag}",
+                                 threads=TASK_THREADS, **kw)
 
         by_point: list[Any] = []
         for k, j in enumerate(starts):
