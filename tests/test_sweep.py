@@ -19,6 +19,7 @@ from netplan.planning.sweep import (
     Axis,
     SweepResult,
     _efficient,
+    _task_threads,
     parse_vary,
     run_sweep,
     summary_frame,
@@ -95,6 +96,15 @@ def test_efficient_points() -> None:
     kpi = np.array([[5.0], [3.0], [4.0], [3.0], [0.0]])
     # 2 beats 3 (cheaper, as good) and 2 (same cost, better); failed points never count
     assert _efficient(cost, kpi).tolist() == [True, True, False, False, False]
+
+
+def test_points_on_dask_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    # a local worker per core: one solver thread per point (no two pools on one core)
+    assert [_task_threads(n, None) for n in (8, 4, 3, 1)] == [1, 2, 2, 8]
+    assert _task_threads(1, "tcp://127.0.0.1:8786") == 1  # dask worker: a thread per core
+    monkeypatch.setattr("os.cpu_count", lambda: None)
+    assert _task_threads(2, None) == 1
 
 
 def test_budget_sweep_objective_never_rises(budget_sweep: SweepResult) -> None:

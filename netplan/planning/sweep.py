@@ -308,8 +308,8 @@ def run_point(  # noqa: PLR0913 - one task: one keyword per planning option
         The neighbour's run whose plan the solver starts from (None, or a failed run: the
         current network).
     threads
-        Solver threads (as in :func:`~netplan.planning.plan.make_plan`); a task on Dask's
-        one-thread workers gets :data:`~netplan.planning.problem.TASK_THREADS`.
+        Solver threads (as in :func:`~netplan.planning.plan.make_plan`); a task on Dask
+        gets its worker's share of the cores (:func:`_task_threads`).
 
     Returns
     -------
@@ -377,6 +377,15 @@ def _crashed(label: str, exc: BaseException) -> PointRun:
                            f"{exc}); rerun with --debug and report it if it repeats")
 
 
+def _task_threads(n_workers: int, scheduler: str | None) -> int:
+    """Solver threads of one point on Dask: this machine's cores per worker of a local
+    cluster (one with the default of a worker per core; both cores for a lone worker), one
+    on a running scheduler's workers (``dask worker`` starts a thread per core)."""
+    if scheduler:
+        return TASK_THREADS
+    return max(TASK_THREADS, (os.cpu_count() or 1) // max(n_workers, 1))
+
+
 def _run_dask(study: Study, points: Sequence[SweepPoint], starts: Sequence[int | None],
               kw: dict[str, Any], *, scheduler: str | None, workers: int | None,
               tracker: _Tracker) -> dict[str, Any]:
@@ -390,13 +399,14 @@ def _run_dask(study: Study, points: Sequence[SweepPoint], starts: Sequence[int |
     with dask_client(scheduler, workers, len(points)) as client:
         study_f = client.scatter(study, broadcast=True)
         tag = f"{os.getpid()}-{time.time_ns()}"
+        threads = _task_threads(len(client.nthreads()), scheduler)
 
         def submit(k: int, start: Any, again: str = "") -> Any:
             p = points[k]
             return client.submit(run_point, study_f, p, start=start, pure=False,
                                  retries=RETRIES, priority=len(points) - k,
                                  key=f"netplan-sweep-{p.label}{again}-{tag}",
-                                 threads=TASK_THREADS, **kw)
+                                 threads=threads, **kw)
 
         by_point: list[Any] = []
         for k, j in enumerate(starts):
