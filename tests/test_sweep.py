@@ -100,11 +100,12 @@ def test_efficient_points() -> None:
 
 def test_points_on_dask_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("os.cpu_count", lambda: 8)
-    # a local worker per core: one solver thread per point (no two pools on one core)
-    assert [_task_threads(n, None) for n in (8, 4, 3, 1)] == [1, 2, 2, 8]
-    assert _task_threads(1, "tcp://127.0.0.1:8786") == 1  # dask worker: a thread per core
+    # a local worker per core: one solver thread per city point (no two pools on one core)
+    assert [_task_threads(n, None, None) for n in (8, 4, 3, 1)] == [1, 2, 2, 8]
+    assert _task_threads(1, "tcp://127.0.0.1:8786", None) == 1  # dask worker: thread per core
+    assert _task_threads(1, None, "110101") == 1  # a district: one thread, as plan --district
     monkeypatch.setattr("os.cpu_count", lambda: None)
-    assert _task_threads(2, None) == 1
+    assert _task_threads(2, None, None) == 1
 
 
 def test_budget_sweep_objective_never_rises(budget_sweep: SweepResult) -> None:

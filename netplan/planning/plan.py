@@ -147,7 +147,7 @@ def make_plan(  # noqa: PLR0913 - the public entry point: one keyword per planni
         ``time_limit_s`` from the call), e.g. a command's start plus its time limit.
     threads
         Solver threads (default: :data:`~netplan.planning.problem.TASK_THREADS` for a
-        district, HiGHS's own choice for the city); a Dask task passes ``TASK_THREADS``.
+        district, HiGHS's own choice for the city).
 
     Returns
     -------

@@ -634,8 +634,8 @@ def _check_scope(study: Study, sites: Sites, zones: Any, adcode: str) -> None:
 
 
 TASK_THREADS: int = 1
-"""Solver threads of a one-district solve (``plan --district X``) and of every Dask task (a
-district, a sweep point).
+"""Solver threads of a one-district solve (``plan --district X``) and of a Dask task on a
+worker per core (a district, a sweep point).
 
 The local cluster starts one worker thread per core, so one solver thread per task keeps
 each task on its own core instead of two HiGHS thread pools fighting over both (two city

@@ -377,11 +377,12 @@ def _crashed(label: str, exc: BaseException) -> PointRun:
                            f"{exc}); rerun with --debug and report it if it repeats")
 
 
-def _task_threads(n_workers: int, scheduler: str | None) -> int:
-    """Solver threads of one point on Dask: this machine's cores per worker of a local
-    cluster (one with the default of a worker per core; both cores for a lone worker), one
-    on a running scheduler's workers (``dask worker`` starts a thread per core)."""
-    if scheduler:
+def _task_threads(n_workers: int, scheduler: str | None, district: str | None) -> int:
+    """Solver threads of one point on Dask: for the city on a local cluster, this machine's
+    cores per worker (one with the default of a worker per core; every core for a lone
+    worker); else :data:`~netplan.planning.problem.TASK_THREADS` (a district solves on one
+    thread wherever it runs; ``dask worker`` starts a thread per core)."""
+    if scheduler or district is not None:
         return TASK_THREADS
     return max(TASK_THREADS, (os.cpu_count() or 1) // max(n_workers, 1))
 
@@ -399,7 +400,7 @@ def _run_dask(study: Study, points: Sequence[SweepPoint], starts: Sequence[int |
     with dask_client(scheduler, workers, len(points)) as client:
         study_f = client.scatter(study, broadcast=True)
         tag = f"{os.getpid()}-{time.time_ns()}"
-        threads = _task_threads(len(client.nthreads()), scheduler)
+        threads = _task_threads(len(client.nthreads()), scheduler, kw["district"])
 
         def submit(k: int, start: Any, again: str = "") -> Any:
             p = points[k]
