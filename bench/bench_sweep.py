@@ -94,10 +94,8 @@ def one_point(district: str | None, points: int, time_limit: float | None,
                                   year=sc.horizon_year)
     model = planner.build_model(study, scen, year=scen.horizon_year, adcode=adcode)
     t0 = time.perf_counter()
-    if threads is None and adcode:
-        threads = planner.TASK_THREADS
     sol = planner.solve_model(model, time_limit_s=time_limit, mip_gap=scen.mip_gap,
-                              threads=threads)
+                              threads=planner.solver_threads(adcode, threads))
     print(json.dumps({"wall_s": time.perf_counter() - t0, "objective": sol.objective,
                       "status": sol.status}))
 

@@ -105,7 +105,7 @@ def _models(district: str | None, points: int) -> tuple[list[Any], list[Any], in
             sc = district_scenario(sc, split_limits(study, sc, year=sc.horizon_year)[district])
         scenarios.append(sc)
         models.append(planner.build_model(study, sc, year=sc.horizon_year, adcode=district))
-    return models, scenarios, planner.TASK_THREADS if district is not None else None
+    return models, scenarios, planner.solver_threads(district)
 
 
 def _median(runs: list[list[dict[str, Any]]], key: str) -> list[float | None]:

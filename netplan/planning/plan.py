@@ -146,8 +146,8 @@ def make_plan(  # noqa: PLR0913 - the public entry point: one keyword per planni
         ``time.perf_counter()`` time by which the plan must be made and written (default:
         ``time_limit_s`` from the call), e.g. a command's start plus its time limit.
     threads
-        Solver threads (default: :data:`~netplan.planning.problem.TASK_THREADS` for a
-        district, HiGHS's own choice for the city).
+        Solver threads (default: :func:`~netplan.planning.problem.solver_threads`, one
+        for a district, HiGHS's own choice for the city).
 
     Returns
     -------
@@ -172,11 +172,9 @@ def make_plan(  # noqa: PLR0913 - the public entry point: one keyword per planni
             f"solving: {len(model.zone_index)} zones, {len(model.sites)} sites, "
             f"{len(model.options.site)} options, {model.dist_m.nnz} pairs"
         )
-    if threads is None and adcode is not None:
-        threads = planner.TASK_THREADS
     model, sol, loop = solve_holding(model, scenario, solver=solver, time_limit_s=tl,
-                                     mip_gap=gap, threads=threads, progress=progress,
-                                     start=start, deadline=deadline)
+                                     mip_gap=gap, threads=planner.solver_threads(adcode, threads),
+                                     progress=progress, start=start, deadline=deadline)
     return plan_from_solution(study, scenario, model, sol, year=year, adcode=adcode,
                               loop=loop)
 

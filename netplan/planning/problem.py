@@ -644,6 +644,14 @@ points at once: 1.29x slower each with HiGHS's own threads, 1.04x with one, see
 run."""
 
 
+def solver_threads(adcode: str | None, threads: int | None = None) -> int | None:
+    """Solver threads of a plan: ``threads`` if given, else :data:`TASK_THREADS` for one
+    district (``adcode``) and None (HiGHS's own choice, every core) for the city."""
+    if threads is not None or adcode is None:
+        return threads
+    return TASK_THREADS
+
+
 def solve_model(
     model: Model,
     *,

@@ -159,7 +159,7 @@ def robust_plan(  # noqa: PLR0913 - the public entry point: one keyword per plan
     sol = planner.solve_model(
         model, solver=solver, time_limit_s=tl, deadline=by, progress=progress,
         mip_gap=scenario.mip_gap if mip_gap is None else mip_gap,
-        threads=planner.TASK_THREADS if adcode is not None else None)
+        threads=planner.solver_threads(adcode))
     plan = plan_from_solution(study, scenario, base, sol, year=year, adcode=adcode)
     info = _robust_info(plan, study, scenario, todo, w, objective)
     return replace(plan, kpis={**plan.kpis, "robust": info})
