@@ -95,6 +95,47 @@ def test_logit_shares_sum_to_one_and_follow_cost() -> None:
     assert p[1, 0] == pytest.approx(0.5)
 
 
+
+def test_logit_shares_pass_empty_rows_and_match_the_sparse_formula() -> None:
+    rng = np.random.default_rng(5)
+    dense = np.where(rng.random((40, 12)) < 0.3, rng.uniform(1.0, 30.0, (40, 12)), 0.0)
+    dense[[3, 17]] = 0.0  # zones without an outlet within reach
+    cost = sp.csr_array(dense)
+    got = logit_shares(cost, 0.2)
+    e = np.where(dense > 0, np.exp(-0.2 * dense), 0.0)
+    with np.errstate(invalid="ignore"):
+        want = e / e.sum(axis=1, keepdims=True)
+    assert np.allclose(got.toarray(), np.nan_to_num(want), rtol=1e-14, atol=0)
+    assert np.array_equal(got.indptr, cost.indptr) and np.array_equal(got.indices, cost.indices)
+
+
+def test_choice_equilibrium_equals_its_scipy_formulation() -> None:
+    """The equilibrium's own passes over the pairs give, bit for bit, the method of
+    successive averages written with scipy's sparse products."""
+    from netplan.model import behaviour as bm
+
+    rng = np.random.default_rng(11)
+    dist = np.where(rng.random((60, 9)) < 0.4, rng.uniform(200.0, 9000.0, (60, 9)), 0.0)
+    dist[7] = 0.0
+    travel = sp.csr_array(dist / 1000 / 15 * 60)
+    demand = rng.uniform(0.0, 8.0, 60)
+    servers = np.array([3, 2, 5, 0, 3, 2, 5, 1, 2])
+    beh = Behaviour(rule="choice", max_iter=40, tol=1e-12)
+    curve = bm._QueueCurves(servers, float(demand.sum()), 12.0, 140.0, 11.0)
+    shares, k, residual = bm._stream_equilibrium(travel, demand, curve, beh)
+
+    p = logit_shares(travel, beh.scale_per_min)
+    load = p.T @ demand
+    for i in range(1, beh.max_iter + 1):
+        cost = travel.copy()
+        cost.data = cost.data + beh.wait_weight * curve(load)[0][cost.indices]
+        p = logit_shares(cost, beh.scale_per_min)
+        target = p.T @ demand
+        res = float(np.max(np.abs(target - load))) / float(demand.sum())
+        load = load + (target - load) / i
+    assert k == beh.max_iter and residual == res
+    assert np.array_equal(shares.data, p.data)
+
 # A 3-zone x 2-outlet toy, counters only, solved by hand: with two outlets the equilibrium
 # is one number, the load x on outlet A, where x = sum_i lam_i P_iA(W_A(x), W_B(L - x)).
 DIST = np.array([[500.0, 1500.0], [1000.0, 1000.0], [2000.0, 400.0]])

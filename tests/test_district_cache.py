@@ -143,7 +143,7 @@ def test_default_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
 def test_points_read_lazily_equal_the_whole_grid(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(behaviour, "_POINTS", {})
     servers = np.array([1, 3, 3, 0, 1, 3, 1])
-    curve = behaviour._queue_curves(servers, 1e6, 8.0, 140.0, 11.0)
+    curve = behaviour._QueueCurves(servers, 1e6, 8.0, 140.0, 11.0)
     rng = np.random.default_rng(2)
     for _ in range(3):  # the second and third calls read points solved before
         load = rng.uniform(0.0, 60.0, servers.size)

@@ -34,7 +34,6 @@ wait at the pre-reform 14-15 minutes). The scenario's ``[behaviour]`` table sets
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -211,9 +210,6 @@ def behaviour_of(scenario: Scenario, *, rule: str | None = None) -> Behaviour:
 
 # --- queue curves --------------------------------------------------------------------------
 
-_Curve = Callable[[FloatArray], tuple[FloatArray, FloatArray, FloatArray]]
-
-
 _POINTS: dict[tuple[int, float, float, float], dict[float, tuple[float, float, float]]] = {}
 """Erlang A figures already solved in this process: (servers, service, patience, target)
 -> arrivals per hour -> (mean wait, share giving up, share over the target)."""
@@ -238,8 +234,7 @@ def _solved(key: tuple[int, float, float, float], xs: list[float]
     return memo
 
 
-def _queue_curves(servers: IntArray, load_max: float, service_min: float,
-                  patience_min: float, target_min: float) -> _Curve:
+class _QueueCurves:
     """Erlang A figures of every outlet's queue as a function of its arrivals.
 
     Each distinct number of servers has a grid of arrival rates (dense up to three times
@@ -253,25 +248,35 @@ def _queue_curves(servers: IntArray, load_max: float, service_min: float,
     measurement of a plan (diagnosis, the holds loop, before and after under each rule)
     reads the same points again. The figures are those of the whole grid solved at once.
     """
-    tables: dict[int, _Table] = {}
-    for c in sorted({int(x) for x in servers if x > 0}):
-        cap = 60.0 * c / service_min
-        top = min(max(load_max, 1.0) * 1.05, 20.0 * cap)
-        grid = np.unique(np.concatenate((np.linspace(0.0, 3.0 * cap, 241),
-                                         np.linspace(3.0 * cap, max(top, 3.0 * cap), 41))))
-        tables[c] = _Table((c, float(service_min), float(patience_min), float(target_min)),
-                           grid)
 
-    def curve(load: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-        wait, gone, over = (np.zeros(load.size) for _ in range(3))
-        for c, table in tables.items():
-            m = servers == c
-            x = load[m]
+    def __init__(self, servers: IntArray, load_max: float, service_min: float,
+                 patience_min: float, target_min: float) -> None:
+        self.size = int(np.size(servers))
+        self.parts: list[tuple[IntArray, _Table]] = []
+        for c in sorted({int(x) for x in servers if x > 0}):
+            cap = 60.0 * c / service_min
+            top = min(max(load_max, 1.0) * 1.05, 20.0 * cap)
+            grid = np.unique(np.concatenate((np.linspace(0.0, 3.0 * cap, 241),
+                                             np.linspace(3.0 * cap, max(top, 3.0 * cap), 41))))
+            key = (c, float(service_min), float(patience_min), float(target_min))
+            self.parts.append((np.flatnonzero(np.asarray(servers) == c), _Table(key, grid)))
+
+    def __call__(self, load: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Mean wait, share giving up and share over the target of every outlet's queue."""
+        wait, gone, over = (np.zeros(self.size) for _ in range(3))
+        for at, table in self.parts:
+            x = load[at]
             ys = table.read(x)
-            wait[m], gone[m], over[m] = (np.interp(x, table.grid, y) for y in ys)
+            wait[at], gone[at], over[at] = (np.interp(x, table.grid, y) for y in ys)
         return wait, gone, over
 
-    return curve
+    def wait(self, load: FloatArray) -> FloatArray:
+        """The mean wait alone (what the customers' choice reads): ``self(load)[0]``."""
+        wait = np.zeros(self.size)
+        for at, table in self.parts:
+            x = load[at]
+            wait[at] = np.interp(x, table.grid, table.read(x)[0])
+        return wait
 
 
 class _Table:
@@ -287,9 +292,12 @@ class _Table:
         two around each load, an end of the grid beyond it; the others stay 0, unread."""
         n = self.grid.size
         j = np.searchsorted(self.grid, x[~np.isnan(x)], side="right") - 1
+        below, above = np.maximum(j, 0), np.minimum(j + 1, n - 1)
+        if self.known[below].all() and self.known[above].all():
+            return self.ys
         mark = np.zeros(n, dtype=bool)
-        mark[np.maximum(j, 0)] = True
-        mark[np.clip(j + 1, 0, n - 1)] = True
+        mark[below] = True
+        mark[above] = True
         new = np.flatnonzero(mark & ~self.known)
         if new.size:
             xs = [float(v) for v in self.grid[new]]
@@ -318,40 +326,59 @@ def logit_shares(cost_min: sp.csr_array, scale_per_min: float) -> sp.csr_array:
         Same pattern, each non-empty row summing to 1.
     """
     c = cost_min.tocsr()
-    rows = np.repeat(np.arange(c.shape[0]), np.diff(c.indptr))
-    u = -scale_per_min * c.data
-    best = np.full(c.shape[0], -np.inf)
-    np.maximum.at(best, rows, u)
-    e = np.exp(u - best[rows])
-    tot = np.bincount(rows, weights=e, minlength=c.shape[0])
-    return sp.csr_array((e / tot[rows], c.indices, c.indptr), shape=c.shape)
+    return sp.csr_array((_Pattern(c).shares(c.data, scale_per_min), c.indices, c.indptr),
+                        shape=c.shape)
 
 
-def _stream_equilibrium(travel_min: sp.csr_array, demand: FloatArray, curve: _Curve,
+class _Pattern:
+    """The zones and outlets of a sparse matrix's stored pairs, for the equilibrium's many
+    passes over the same pairs with new values."""
+
+    def __init__(self, m: sp.csr_array) -> None:
+        self.shape = m.shape
+        self.indices = m.indices
+        self.rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+
+    def shares(self, cost: FloatArray, scale_per_min: float) -> FloatArray:
+        """Logit shares of the pairs whose generalised cost is ``cost`` (the stored values)."""
+        u = -scale_per_min * cost
+        best = np.full(self.shape[0], -np.inf)
+        np.maximum.at(best, self.rows, u)
+        e = np.exp(u - best[self.rows])
+        tot = np.bincount(self.rows, weights=e, minlength=self.shape[0])
+        return np.asarray(e / tot[self.rows], np.float64)
+
+    def column_sums(self, shares: FloatArray, demand: FloatArray) -> FloatArray:
+        """``shares.T @ demand``: every outlet's load (summed in the same order)."""
+        return np.bincount(self.indices, weights=shares * demand[self.rows],
+                           minlength=self.shape[1]).astype(np.float64, copy=False)
+
+
+def _stream_equilibrium(travel_min: sp.csr_array, demand: FloatArray, curve: _QueueCurves,
                         beh: Behaviour) -> tuple[sp.csr_array, int, float]:
     """Shares of one stream at the congestion equilibrium (method of successive averages)."""
-    n_out = travel_min.shape[1]
-    wait = np.zeros(n_out)
-    shares = logit_shares(travel_min, beh.scale_per_min)
-    load = shares.T @ demand
+    travel = travel_min.tocsr()
+    pat = _Pattern(travel)
+    shares = pat.shares(travel.data, beh.scale_per_min)
+    load = pat.column_sums(shares, demand)
     total = max(float(demand.sum()), 1e-12)
     residual, k = math.inf, 0
     for k in range(1, beh.max_iter + 1):
-        wait = curve(load)[0]
-        cost = travel_min.copy()
-        cost.data = cost.data + beh.wait_weight * wait[cost.indices]
-        shares = logit_shares(cost, beh.scale_per_min)
-        target = shares.T @ demand
+        wait = curve.wait(load)
+        shares = pat.shares(travel.data + beh.wait_weight * wait[travel.indices],
+                            beh.scale_per_min)
+        target = pat.column_sums(shares, demand)
         residual = float(np.max(np.abs(target - load))) / total
         if residual <= beh.tol:
             load = target
             break
         load = load + (target - load) / k
-    return shares, k, residual
+    return (sp.csr_array((shares, travel.indices, travel.indptr), shape=travel.shape), k,
+            residual)
 
 
 def _choice_flows(dist_m: sp.csr_array, streams: Streams, beh: Behaviour,
-                  curves: tuple[_Curve, _Curve]) -> tuple[sp.csr_array, int, float]:
+                  curves: tuple[_QueueCurves, _QueueCurves]) -> tuple[sp.csr_array, int, float]:
     travel = dist_m.tocsr().astype(np.float64)
     travel.data = travel.data / 1000.0 / beh.speed_kmh * 60.0
     flows = sp.csr_array(dist_m.shape)
@@ -407,9 +434,9 @@ def evaluate(dist_m: sp.csr_array, streams: Streams, behaviour: Behaviour) -> Ev
     s = streams.smart_share
     top = float(streams.zone_arrivals_per_h.sum())
     curves = (
-        _queue_curves(streams.counters, top * (1 - s), streams.counter_service_min,
+        _QueueCurves(streams.counters, top * (1 - s), streams.counter_service_min,
                       behaviour.patience_min, streams.target_wait_min),
-        _queue_curves(streams.terminals, top * s, streams.terminal_service_min,
+        _QueueCurves(streams.terminals, top * s, streams.terminal_service_min,
                       behaviour.patience_min, streams.target_wait_min),
     )
     if behaviour.rule == "nearest":
