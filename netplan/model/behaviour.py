@@ -435,9 +435,9 @@ def evaluate(dist_m: sp.csr_array, streams: Streams, behaviour: Behaviour) -> Ev
     top = float(streams.zone_arrivals_per_h.sum())
     curves = (
         _QueueCurves(streams.counters, top * (1 - s), streams.counter_service_min,
-                      behaviour.patience_min, streams.target_wait_min),
+                     behaviour.patience_min, streams.target_wait_min),
         _QueueCurves(streams.terminals, top * s, streams.terminal_service_min,
-                      behaviour.patience_min, streams.target_wait_min),
+                     behaviour.patience_min, streams.target_wait_min),
     )
     if behaviour.rule == "nearest":
         flows, iters, res = _nearest_flows(dist_m, streams, behaviour), 0, 0.0
