@@ -16,9 +16,10 @@ Run: ``nice -n 15 python bench/bench_district.py [--districts 东城,朝阳,通�
   first is; *new, no cache*: ``--no-cache``, the split computed afresh.
 - Same results: for every district the objective, ``actions.csv`` and ``kpis.json``
   (every figure; timings are only in ``run.json``) of old and new must be identical.
-- ``--all``: also ``netplan plan --district all --workers 2`` once per tree, and each
-  district task's own seconds from ``run.json``. A part not run keeps its last figures
-  in the results file.
+- ``--all``: also ``netplan plan --district all --workers 2``, ``--all-repeats`` times
+  per tree (alternating), each district task's own seconds from ``run.json`` and the
+  city-level figures of ``kpis.json`` (merged objective, city bound and its LP part,
+  city gap), medians. A part not run keeps its last figures in the results file.
 - Whole process: every run records its wall seconds and its CPU seconds (user + system of
   the child, from ``getrusage``; on a loaded machine the CPU seconds are the steadier
   figure), and ``identical_folder`` compares every file of the old and new folders byte
@@ -190,24 +191,55 @@ def districts_bench(trees: dict[str, Path], names: list[str], repeats: int, tmp:
     return out
 
 
-def all_bench(trees: dict[str, Path], tmp: Path, keys: tuple[str, ...]) -> dict[str, Any]:
-    """``--district all --workers 2`` once per tree: wall seconds and each task's seconds."""
+#: City-level figures of a ``--district all`` folder: name -> path in ``kpis.json``.
+CITY_FIGURES = {
+    "objective": ("solver", "objective"), "city_bound": ("solver", "best_bound"),
+    "city_gap": ("solver", "gap"), "max_district_gap": ("solver", "max_district_gap"),
+    "lp_bound": ("coordination", "city_bound", "lp_bound"),
+    "mip_rounds": ("coordination", "city_bound", "mip_rounds"),
+    "lp_rounds": ("coordination", "city_bound", "rounds"),
+}
+
+
+def _city_figures(folder: Path) -> dict[str, Any]:
+    kpis = json.loads((folder / "kpis.json").read_text(encoding="utf-8"))
+    out: dict[str, Any] = {}
+    for name, path in CITY_FIGURES.items():
+        v: Any = kpis
+        for key in path:
+            v = v.get(key) if isinstance(v, dict) else None
+        out[name] = v
+    return out
+
+
+def all_bench(trees: dict[str, Path], tmp: Path, keys: tuple[str, ...],
+              repeats: int = 1) -> dict[str, Any]:
+    """``--district all --workers 2`` ``repeats`` times per tree, the trees alternating:
+    wall seconds, each task's seconds and the city-level figures (merged objective, city
+    bound, its LP part and rounds, city gap), medians."""
+    runs: dict[str, list[dict[str, Any]]] = {key: [] for key in keys}
+    digests: dict[str, Any] = {}
+    for i in range(repeats):
+        for key in keys:
+            folder = tmp / f"all-{key}-{i}"
+            wall, _ = run_plan(trees[key], ["--district", "all", "--workers", "2"], folder,
+                               cache=tmp / "cache-all" if key == "new" else None)
+            run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+            timing = run.get("districts", {})
+            tasks = {ad: t.get("wall_s") for ad, t in timing.items()}
+            runs[key].append({"wall_s": wall, "task_wall_s": tasks,
+                              "task_median_s": statistics.median(v for v in tasks.values() if v),
+                              "task_max_s": max(v for v in tasks.values() if v),
+                              **_city_figures(folder)})
+            digests.setdefault(key, outputs(folder))
     res: dict[str, Any] = {}
-    for key in keys:
-        folder = tmp / f"all-{key}"
-        wall, _ = run_plan(trees[key], ["--district", "all", "--workers", "2"], folder,
-                           cache=tmp / "cache-all" if key == "new" else None)
-        run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-        timing = run.get("districts", {})
-        tasks = {ad: t.get("wall_s") for ad, t in timing.items()}
-        res[key] = {"wall_s": wall, "task_wall_s": tasks, "task_timing": timing,
-                    "task_median_s": statistics.median(v for v in tasks.values() if v),
-                    "task_max_s": max(v for v in tasks.values() if v),
-                    "outputs": outputs(folder)}
+    for key, rs in runs.items():
+        med = {name: statistics.median(r[name] for r in rs if r[name] is not None)
+               for name in ("wall_s", "task_median_s", "task_max_s", *CITY_FIGURES)
+               if any(r[name] is not None for r in rs)}
+        res[key] = {**med, "runs": rs}
     if len(keys) == 2:
-        res["identical"] = res["old"].pop("outputs") == res["new"].pop("outputs")
-    for key in keys:
-        res[key].pop("outputs", None)
+        res["identical"] = digests["old"] == digests["new"]
     return res
 
 
@@ -299,6 +331,8 @@ def main() -> None:
     ap.add_argument("--baseline", default="HEAD", help="git revision of the old tree")
     ap.add_argument("--all", choices=("both", "new"), default=None,
                     help="also --district all --workers 2, with both trees or the new only")
+    ap.add_argument("--all-repeats", type=int, default=1, metavar="N",
+                    help="runs of --district all per tree (medians of N)")
     ap.add_argument("--results", type=Path, default=RESULTS, help="the JSON file written")
     ap.add_argument("--new-tree", type=Path, default=ROOT,
                     help="the new package's tree (default: this work tree)")
@@ -337,7 +371,7 @@ def main() -> None:
         result["load_average_end"] = os.getloadavg()
         if args.all:
             keys = ("old", "new") if args.all == "both" else ("new",)
-            result["all_workers_2"] = all_bench(trees, tmp, keys)
+            result["all_workers_2"] = all_bench(trees, tmp, keys, args.all_repeats)
     if "startup" in result:
         st = result["startup"]
         print(f"imports alone, wall (cpu) s: old {st['old']['median_wall_s']:.2f} "
@@ -360,8 +394,13 @@ def main() -> None:
         for key in ("old", "new"):
             if key not in a:
                 continue
-            print(f"--district all, {key}: {a[key]['wall_s']:.1f} s wall, task median "
-                  f"{a[key]['task_median_s']:.2f} s, max {a[key]['task_max_s']:.2f} s")
+            r = a[key]
+            print(f"--district all, {key}: {r['wall_s']:.1f} s wall, task median "
+                  f"{r['task_median_s']:.2f} s, max {r['task_max_s']:.2f} s; merged "
+                  f"{r.get('objective', float('nan')):,.0f}, city bound "
+                  f"{r.get('city_bound', float('nan')):,.0f} (LP part "
+                  f"{r.get('lp_bound', float('nan')):,.0f}), city gap "
+                  f"{r.get('city_gap', float('nan')):.2%} (medians)")
         print(f"--district all identical: {a.get('identical', 'not compared')}")
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n",

@@ -26,9 +26,9 @@ Constraints::
     z[j] = 1 if site_locked[j];  z[j] = 0 if site_forbidden[j] or j has no option
     x[i,j] - z[j] <= 0                                   every stored (i,j)  (strong linking)
     sum_i d[i] x[i,j] - sum_{o at j} cap'[o] y[o] <= 0   every site j where capacity can bind
-    r[k] + z[from_k] <= 1,  r[k] - z[to_k] <= 0          every relocation k
-                         (r[k] - y[to_option_k] <= 0 when the move's option is given)
-    sum_{k: from_k = j} r[k] <= 1,  sum_{k: to_k = j} r[k] <= 1
+    sum_{k: from_k = j} r[k] + z[j] <= 1                 every origin j of a move
+    sum_{k: to_k = j} r[k] - z[j] <= 0                   every target j of a move
+                         (and r[k] - y[to_option_k] <= 0 when the move's option is given)
     min_g <= sum_{j in g} z[j] <= max_g                  group_min_sites / group_max_sites
     sum_{j in g, new} z[j] - sum_{k in g} r[k] <= group_max_new[g]     new = not site_existing
     sum_{j in g, existing} (1 - z[j]) - sum_{k in g} r[k] <= group_max_closed[g]
@@ -391,31 +391,26 @@ def _balance_rows(R: _Rows, p: FacilityProblem, ix: _Layout) -> None:
 
 
 def _relocation_rows(R: _Rows, p: FacilityProblem, ix: _Layout) -> None:
-    """A move closes its origin and opens its target; each site moves (or receives) once."""
+    """A move closes its origin and opens its target; each site moves (or receives) once.
+
+    One row per origin and one per target, not one per move: ``sum_k r[k] + z[from] <= 1``
+    holds the same plans as ``r[k] + z[from] <= 1`` for every move with ``sum_k r[k] <= 1``,
+    but its LP relaxation cannot half-keep an outlet while moving all of it elsewhere.
+    """
     rf, rt = p.reloc_from, p.reloc_to
     nr = rf.size
     if not nr:
         return
-    m = p.n_sites
     k = np.arange(nr)
-    s = R.block(nr, -np.inf, 1.0)
-    R.add(s + k, ix.r0 + k, 1.0)
-    R.add(s + k, ix.z0 + rf, 1.0)
-    s = R.block(nr, -np.inf, 0.0)
-    R.add(s + k, ix.r0 + k, 1.0)
-    if p.reloc_to_option is None:
-        R.add(s + k, ix.z0 + rt, -1.0)
-    else:
+    for ends, hi, z_coef in ((rf, 1.0, 1.0), (rt, 0.0, -1.0)):
+        sites = np.unique(ends)
+        s = R.block(sites.size, -np.inf, hi)
+        R.add(s + np.searchsorted(sites, ends), ix.r0 + k, 1.0)
+        R.add(s + np.arange(sites.size), ix.z0 + sites, z_coef)
+    if p.reloc_to_option is not None:
+        s = R.block(nr, -np.inf, 0.0)
+        R.add(s + k, ix.r0 + k, 1.0)
         R.add(s + k, ix.y0 + p.reloc_to_option, -1.0)
-    for ends in (rf, rt):
-        cnt = np.bincount(ends, minlength=m)
-        multi = np.flatnonzero(cnt > 1)
-        if multi.size:
-            row_of = np.full(m, -1, dtype=np.int64)
-            s = R.block(multi.size, -np.inf, 1.0)
-            row_of[multi] = s + np.arange(multi.size)
-            sel = np.flatnonzero(row_of[ends] >= 0)
-            R.add(row_of[ends[sel]], ix.r0 + sel, 1.0)
 
 
 def _group_rows(R: _Rows, p: FacilityProblem, ix: _Layout) -> None:
