@@ -458,6 +458,37 @@ def test_relocation_is_a_move_not_an_opening_or_closure() -> None:
         assert solve(FacilityProblem(**no_pair, **limits)).objective == pytest.approx(26.0)
 
 
+def test_relocation_rows_refuse_half_keeping_an_outlet_that_moves_whole() -> None:
+    """Existing site 0 may move to candidate 1 or 2. The LP point that keeps site 0 half open
+    and moves half of it to each candidate (all of it in total) breaks a relocation row; a
+    plan that closes 0 and moves it to 2 satisfies them all."""
+    prob = FacilityProblem(
+        demand=np.array([1.0, 1.0]),
+        cost=sp.csr_array(np.array([[8.0, 1.0, 2.0], [8.0, 2.0, 1.0]])),
+        opt_site=np.array([0, 1, 2]), opt_cost=np.array([10.0, 10.0, 10.0]),
+        opt_is_current=np.array([True, False, False]),
+        site_existing=np.array([True, False, False]), site_close_cost=np.array([4.0, 0, 0]),
+        reloc_from=np.array([0, 0]), reloc_to=np.array([1, 2]), reloc_saving=np.array([3.0, 3.0]),
+    )
+    mdl = _build(prob)
+    r_rows = np.unique(mdl.a[:, mdl.r0:mdl.v0].tocoo().row)
+
+    def breaks(y: list[float], r: list[float]) -> bool:
+        v = np.zeros(mdl.n_cols)
+        v[mdl.y0:mdl.z0] = y
+        v[mdl.z0:mdl.x0] = y  # one option per site
+        v[mdl.r0:mdl.v0] = r
+        act = mdl.a @ v
+        return bool((act[r_rows] > mdl.row_hi[r_rows] + 1e-9).any()
+                    or (act[r_rows] < mdl.row_lo[r_rows] - 1e-9).any())
+
+    assert breaks([0.5, 0.5, 0.5], [0.5, 0.5])
+    assert not breaks([0.0, 0.0, 1.0], [0.0, 1.0])
+    assert not breaks([1.0, 0.0, 0.0], [0.0, 0.0])
+    assert breaks([0.0, 1.0, 1.0], [1.0, 1.0])  # moved twice
+    assert solve(prob).objective == pytest.approx(10.0 + 3.0 + 4.0 - 3.0)  # move to 1 (or 2)
+
+
 def FacilityProblemReplace(prob: FacilityProblem, **changes: Any) -> FacilityProblem:
     from dataclasses import fields
 
