@@ -349,6 +349,8 @@ def main() -> None:
     if args.phase_child:
         phase_child(args.phase_child[0], Path(args.phase_child[1]))
         return
+    if args.all_repeats < 1:
+        ap.error(f"--all-repeats {args.all_repeats}: give a whole number >= 1")
     BYTECODE["write"] = not args.no_bytecode
     names = [n.strip() for n in args.districts.split(",") if n.strip()]
     with tempfile.TemporaryDirectory(prefix="netplan-bench-district-") as name:
