@@ -201,8 +201,7 @@ CITY_FIGURES = {
 }
 
 
-def _city_figures(folder: Path) -> dict[str, Any]:
-    kpis = json.loads((folder / "kpis.json").read_text(encoding="utf-8"))
+def _city_figures(kpis: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, path in CITY_FIGURES.items():
         v: Any = kpis
@@ -227,11 +226,12 @@ def all_bench(trees: dict[str, Path], tmp: Path, keys: tuple[str, ...],
             run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
             timing = run.get("districts", {})
             tasks = {ad: t.get("wall_s") for ad, t in timing.items()}
+            made = outputs(folder)
             runs[key].append({"wall_s": wall, "task_wall_s": tasks,
                               "task_median_s": statistics.median(v for v in tasks.values() if v),
                               "task_max_s": max(v for v in tasks.values() if v),
-                              **_city_figures(folder)})
-            digests.setdefault(key, outputs(folder))
+                              **_city_figures(made["kpis"])})
+            digests.setdefault(key, made)
     res: dict[str, Any] = {}
     for key, rs in runs.items():
         med = {name: statistics.median(r[name] for r in rs if r[name] is not None)
