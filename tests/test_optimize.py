@@ -489,6 +489,46 @@ def test_relocation_rows_refuse_half_keeping_an_outlet_that_moves_whole() -> Non
     assert solve(prob).objective == pytest.approx(10.0 + 3.0 + 4.0 - 3.0)  # move to 1 (or 2)
 
 
+def test_relocation_rows_refuse_three_thirds_sharing_a_third_of_an_option() -> None:
+    """Existing sites 0, 1 and 2 may each move to candidate 3 and open its option 4 (its
+    larger format; option 3 is its smaller one). The LP point that moves a third of each
+    into site 3 while running a third of option 4 breaks a relocation row (each move
+    alone is within the third, but a target receives one move at most); the plan that
+    moves site 0 and runs option 4 satisfies them all."""
+    prob = FacilityProblem(
+        demand=np.array([1.0, 1.0]),
+        cost=sp.csr_array(np.array([[1.0, 2.0, 3.0, 1.0], [3.0, 2.0, 1.0, 1.0]])),
+        opt_site=np.array([0, 1, 2, 3, 3]), opt_cost=np.array([10.0, 10.0, 10.0, 6.0, 9.0]),
+        opt_is_current=np.array([True, True, True, False, False]),
+        site_existing=np.array([True, True, True, False]),
+        site_close_cost=np.array([4.0, 4.0, 4.0, 0.0]),
+        reloc_from=np.array([0, 1, 2]), reloc_to=np.array([3, 3, 3]),
+        reloc_to_option=np.array([4, 4, 4]), reloc_saving=np.array([4.0, 4.0, 4.0]),
+    )
+    mdl = _build(prob)
+    r_rows = np.unique(mdl.a[:, mdl.r0:mdl.v0].tocoo().row)
+
+    def breaks(y: list[float], r: list[float]) -> bool:
+        v = np.zeros(mdl.n_cols)
+        v[mdl.y0:mdl.z0] = y
+        v[mdl.z0:mdl.x0] = [y[0], y[1], y[2], y[3] + y[4]]
+        v[mdl.r0:mdl.v0] = r
+        act = mdl.a @ v
+        return bool((act[r_rows] > mdl.row_hi[r_rows] + 1e-9).any()
+                    or (act[r_rows] < mdl.row_lo[r_rows] - 1e-9).any())
+
+    third = 1.0 / 3.0
+    assert breaks([2 * third, 2 * third, 2 * third, 2 * third, third], [third, third, third])
+    assert not breaks([0.0, 1.0, 1.0, 0.0, 1.0], [1.0, 0.0, 0.0])
+    assert breaks([0.0, 1.0, 1.0, 1.0, 0.0], [1.0, 0.0, 0.0])  # moved into the other format
+    assert breaks([0.0, 0.0, 1.0, 0.0, 1.0], [1.0, 1.0, 0.0])  # two moves into one site
+    # best: close all three and open option 3 (12 + 6 + routing 2 = 20), or move one of
+    # them into option 4 and close the others (12 - 4 + 9 + 2 = 19)
+    res = solve(prob)
+    assert res.objective == pytest.approx(19.0)
+    assert res.relocated.sum() == 1
+
+
 def FacilityProblemReplace(prob: FacilityProblem, **changes: Any) -> FacilityProblem:
     from dataclasses import fields
 

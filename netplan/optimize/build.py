@@ -27,8 +27,9 @@ Constraints::
     x[i,j] - z[j] <= 0                                   every stored (i,j)  (strong linking)
     sum_i d[i] x[i,j] - sum_{o at j} cap'[o] y[o] <= 0   every site j where capacity can bind
     sum_{k: from_k = j} r[k] + z[j] <= 1                 every origin j of a move
-    sum_{k: to_k = j} r[k] - z[j] <= 0                   every target j of a move
-                         (and r[k] - y[to_option_k] <= 0 when the move's option is given)
+    sum_{k: to_k = j} r[k] - z[j] <= 0                   every target j of a move, or
+    sum_{k: to_option_k = o} r[k] - y[o] <= 0            every option o a move opens
+                                                         (when the moves' options are given)
     min_g <= sum_{j in g} z[j] <= max_g                  group_min_sites / group_max_sites
     sum_{j in g, new} z[j] - sum_{k in g} r[k] <= group_max_new[g]     new = not site_existing
     sum_{j in g, existing} (1 - z[j]) - sum_{k in g} r[k] <= group_max_closed[g]
@@ -393,24 +394,30 @@ def _balance_rows(R: _Rows, p: FacilityProblem, ix: _Layout) -> None:
 def _relocation_rows(R: _Rows, p: FacilityProblem, ix: _Layout) -> None:
     """A move closes its origin and opens its target; each site moves (or receives) once.
 
-    One row per origin and one per target, not one per move: ``sum_k r[k] + z[from] <= 1``
-    holds the same plans as ``r[k] + z[from] <= 1`` for every move with ``sum_k r[k] <= 1``,
-    but its LP relaxation cannot half-keep an outlet while moving all of it elsewhere.
+    One row per origin, ``sum_k r[k] + z[from] <= 1``, not one per move: it holds the same
+    plans as ``r[k] + z[from] <= 1`` for every move with ``sum_k r[k] <= 1``, but its LP
+    relaxation cannot half-keep an outlet while moving all of it elsewhere. Likewise one
+    row per target, ``sum_k r[k] - z[to] <= 0``; when each move names the option it opens,
+    one row per such option instead, ``sum_{k: to_option_k = o} r[k] - y[o] <= 0``: the
+    same plans (a target receives at most one move), but the LP can no longer let three
+    moves of a third each share one third of the option they all open (their sum over a
+    target's options is the target row, so that row is left out).
     """
     rf, rt = p.reloc_from, p.reloc_to
     nr = rf.size
     if not nr:
         return
     k = np.arange(nr)
-    for ends, hi, z_coef in ((rf, 1.0, 1.0), (rt, 0.0, -1.0)):
-        sites = np.unique(ends)
-        s = R.block(sites.size, -np.inf, hi)
-        R.add(s + np.searchsorted(sites, ends), ix.r0 + k, 1.0)
-        R.add(s + np.arange(sites.size), ix.z0 + sites, z_coef)
-    if p.reloc_to_option is not None:
-        s = R.block(nr, -np.inf, 0.0)
-        R.add(s + k, ix.r0 + k, 1.0)
-        R.add(s + k, ix.y0 + p.reloc_to_option, -1.0)
+    ends_rows: list[tuple[IntArray, float, float, int]] = [(rf, 1.0, 1.0, ix.z0)]
+    if p.reloc_to_option is None:
+        ends_rows.append((rt, 0.0, -1.0, ix.z0))
+    else:
+        ends_rows.append((np.asarray(p.reloc_to_option, np.int64), 0.0, -1.0, ix.y0))
+    for ends, hi, coef, col0 in ends_rows:
+        keys = np.unique(ends)
+        s = R.block(keys.size, -np.inf, hi)
+        R.add(s + np.searchsorted(keys, ends), ix.r0 + k, 1.0)
+        R.add(s + np.arange(keys.size), col0 + keys, coef)
 
 
 def _group_rows(R: _Rows, p: FacilityProblem, ix: _Layout) -> None:
