@@ -53,6 +53,29 @@ def test_bound_below_mip_and_close_to_lp(n_blocks: int, seed: int) -> None:
     assert res.bound - 1e-6 * abs(lp) <= mip_round <= mip + 1e-6 * abs(mip)
 
 
+def test_step_is_deflected_where_the_subgradient_turns_back() -> None:
+    """Two equality rows ``= 0`` at ``pi = 0``, the blocks' activity (1, 1): the subgradient
+    is (-1, -1). After a step along (1, 0) it turns back (g.d = -1), so the direction taken
+    is g + 1.5 d = (0.5, -1), and Polyak's step along it is theta (upper - L) / |g'|^2."""
+    from types import SimpleNamespace
+
+    dec = SimpleNamespace(link_lo=np.zeros(2), link_hi=np.zeros(2))
+    res = [SimpleNamespace(activity=np.array([1.0, 1.0]))]
+    st = dc._Ascent(best_pi=np.zeros(2), theta=0.5, direction=np.array([1.0, 0.0]))
+    nxt = dc._polyak(dec, np.zeros(2), res, val=10.0, best=10.0, upper=20.0,  # type: ignore[arg-type]
+                     st=st)
+    assert st.direction is not None
+    np.testing.assert_allclose(st.direction, [0.5, -1.0])
+    assert nxt is not None
+    np.testing.assert_allclose(nxt, 0.5 * 10.0 / 1.25 * np.array([0.5, -1.0]))
+    # without a last direction (or when it does not turn back) the step is the plain one
+    st0 = dc._Ascent(best_pi=np.zeros(2), theta=0.5)
+    nxt0 = dc._polyak(dec, np.zeros(2), res, val=10.0, best=10.0, upper=20.0,  # type: ignore[arg-type]
+                      st=st0)
+    assert nxt0 is not None
+    np.testing.assert_allclose(nxt0, 0.5 * 10.0 / 2.0 * np.array([-1.0, -1.0]))
+
+
 def _two_formats() -> FacilityProblem:
     """Two sites 100 apart, each with a small (capacity 10, cost 300) and a big format
     (40, 1400); 25 units of demand next to each, 2 units half way. The LP mixes the
