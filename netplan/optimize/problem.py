@@ -257,7 +257,8 @@ class Solution:
         bound over the sites of :mod:`~netplan.optimize.lagrange_bnb`, plain capacitated
         models whose root Lagrangian bound did not prove the plan) or ``"radius"`` (HiGHS
         on the radius model of :mod:`~netplan.optimize.radius`, a dense p-median with
-        small p).
+        small p) or ``"lp"`` (the LP relaxation's safe bound: a large time-limited model
+        whose first plan came from rounding that LP, :mod:`~netplan.optimize.rens`).
     lagrangian_bound, lagrangian_seconds
         The Lagrangian bound (nan when it did not run; the branch and bound's when that
         ran and did better) and the time the root stage took (plans from its multipliers

@@ -139,7 +139,8 @@ class _Incumbent:
 
 
 def _search(mdl: _Model, p: FacilityProblem, raw: _Raw, *, deadline: float, mip_gap: float,
-            threads: int | None, progress: Progress | None) -> _Raw:
+            threads: int | None, progress: Progress | None,
+            origin: str = "HiGHS handed over") -> _Raw:
     """Large-neighbourhood search from HiGHS's incumbent until the gap or the deadline.
 
     Each step re-solves the full model exactly with every column outside one neighbourhood
@@ -148,15 +149,18 @@ def _search(mdl: _Model, p: FacilityProblem, raw: _Raw, *, deadline: float, mip_
     it is a bound on the whole model, whatever the incumbent. Rounds repeat until the gap
     reaches ``mip_gap``, a round improves nothing, or time runs out; when the
     neighbourhoods are exhausted with time left, HiGHS resumes from the improved plan.
+    ``origin`` says where the plan came from (progress line); the bound keeps its source
+    (``raw.bound_source``) unless HiGHS's resumed run improves it.
     """
     assert raw.v is not None
     t0 = time.perf_counter()
     v, obj = _snap(mdl, raw.v)
     start = obj
     inc = _Incumbent(v, obj, raw.best_bound)
+    source = raw.bound_source
     hoods = _neighbourhoods(p)
     if progress is not None:
-        progress(f"HiGHS handed over at {raw.seconds:.1f} s (incumbent {obj:.8g}, gap "
+        progress(f"{origin} at {raw.seconds:.1f} s (incumbent {obj:.8g}, gap "
                  f"{_rel_gap(obj, inc.bound):.3%}); improving it over {len(hoods)} "
                  "neighbourhoods")
     stopped = _search_rounds(mdl, p, inc, hoods, deadline=deadline, mip_gap=mip_gap,
@@ -167,7 +171,10 @@ def _search(mdl: _Model, p: FacilityProblem, raw: _Raw, *, deadline: float, mip_
         # starting from the improved plan (its bound, if better, replaces the first one)
         if progress is not None:
             progress(f"no neighbourhood improves the plan; HiGHS resumes for {left:.0f} s")
+        before = inc.bound
         _resume_highs(mdl, inc, time_limit_s=left, mip_gap=mip_gap, threads=threads)
+        if inc.bound > before:
+            source = "highs"
     gap = _rel_gap(inc.obj, inc.bound)
     secs = time.perf_counter() - t0
     status = "optimal" if gap <= mip_gap else "time_limit"
@@ -175,7 +182,7 @@ def _search(mdl: _Model, p: FacilityProblem, raw: _Raw, *, deadline: float, mip_
                  secs, inc.rounds)
     return _Raw(status, inc.v, inc.bound, raw.seconds + secs,
                 f"{raw.message}; neighbourhood search {start:.8g} -> {inc.obj:.8g}",
-                search_seconds=secs, search_gain=start - inc.obj)
+                search_seconds=secs, search_gain=start - inc.obj, bound_source=source)
 
 
 def _search_rounds(

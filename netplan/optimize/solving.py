@@ -36,6 +36,7 @@ from netplan.optimize.lagrange_bnb import bnb_applies, lagrangian_bnb
 from netplan.optimize.precheck import _precheck
 from netplan.optimize.problem import FacilityProblem, Solution, _entry_zones
 from netplan.optimize.pulp_backend import _solve_pulp
+from netplan.optimize.rens import lp_rounding, rens_applies
 from netplan.optimize.search import _search, _snap
 
 __all__ = ["solve"]
@@ -183,6 +184,11 @@ def _solve_direct(mdl: _Model, p: FacilityProblem, run: _RunOptions, *,
             raw = _Raw("optimal", start, res.bound, 0.0, f"proven by the {source} bound",
                        bound_source=source)
             return raw, res, 0
+    if start is None and rens_applies(mdl, search=run.search, deadline=deadline):
+        assert deadline is not None
+        rounded = _rens_stage(mdl, p, run, deadline=deadline)
+        if rounded is not None:
+            return rounded, res, 0
     work, n_fixed = mdl, 0
     if res is not None and start is not None:
         work, n_fixed = _fixed_model(mdl, p, res)
@@ -200,6 +206,27 @@ def _solve_direct(mdl: _Model, p: FacilityProblem, run: _RunOptions, *,
         raw = _with_lagrange(raw, mdl, res, start, n_fixed=n_fixed, mip_gap=mip_gap,
                              source=source)
     return raw, res, n_fixed
+
+
+def _rens_stage(mdl: _Model, p: FacilityProblem, run: _RunOptions, *,
+                deadline: float) -> _Raw | None:
+    """The LP relaxation's rounded plan (:mod:`~netplan.optimize.rens`) improved by the
+    neighbourhood search until ``deadline``, with the LP's bound; None when the stage
+    found no plan (HiGHS then solves as before, in the time left)."""
+    t0 = time.perf_counter()
+    if run.progress is not None:
+        run.progress("solving the LP relaxation, then the MIP of its fractional columns")
+    got = lp_rounding(mdl, deadline=deadline, mip_gap=run.mip_gap, threads=run.threads)
+    if got.v is None:
+        if run.progress is not None:
+            run.progress("no plan from the LP relaxation; HiGHS solves the model")
+        return None
+    raw = _Raw("time_limit", got.v, got.bound, time.perf_counter() - t0,
+               f"LP relaxation ({got.lp_seconds:.1f} s) and its rounded MIP "
+               f"({got.free} of {got.free + got.fixed} integer columns free, "
+               f"{got.rens_seconds:.1f} s)", bound_source="lp")
+    return _search(mdl, p, raw, deadline=deadline, mip_gap=run.mip_gap, threads=run.threads,
+                   progress=run.progress, origin="the LP relaxation's rounded plan came")
 
 
 def _extract(raw: _Raw, mdl: _Model, p: FacilityProblem, *, solver: str, backend: str,

@@ -77,6 +77,7 @@ class SolverKpis(TypedDict):
     best_bound: float | None
     gap: float | None
     solver: str
+    bound_source: NotRequired[str]
     max_district_gap: NotRequired[float | None]
     districts_ok: NotRequired[int]
     districts_failed: NotRequired[int]

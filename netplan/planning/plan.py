@@ -366,6 +366,7 @@ def _solver_kpis(sol: optimize.Solution) -> SolverKpis:
         "best_bound": _round(sol.best_bound),
         "gap": _round(sol.gap, 6),
         "solver": sol.solver,
+        "bound_source": sol.bound_source,
     }
 
 

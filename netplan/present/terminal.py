@@ -193,8 +193,10 @@ def render_plan(console: Console, plan: Plan, study: Study, *, folder: Path) -> 
     s = k["solver"]
     search_s = float(plan.run.get("search_seconds", 0.0))
     search = f" (of which neighbourhood search {search_s:.1f} s)" if search_s > 0 else ""
+    source = s.get("bound_source", "highs")
+    proof = "" if source == "highs" else f" (proved by: {source})"
     console.print(f"solver: {s['solver']} {s['status']}, objective {_f(s['objective'])}, "
-                  f"bound {_f(s['best_bound'])}, gap {_f(s['gap'], '{:.3%}')}, "
+                  f"bound {_f(s['best_bound'])}{proof}, gap {_f(s['gap'], '{:.3%}')}, "
                   f"{plan.run.get('solve_seconds', 0):.1f} s{search}")
     beh = k.get("behaviour")
     if beh is not None:

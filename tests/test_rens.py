@@ -1,0 +1,80 @@
+"""The LP relaxation's rounded plan (netplan.optimize.rens): a valid bound, feasible plans."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from test_lagrangian import random_cflp
+
+from netplan.model.scenario import load_scenario
+from netplan.model.synthetic import make_study, synthetic_scenario
+from netplan.optimize import FacilityProblem, rens, solve
+from netplan.optimize.build import _build
+from netplan.optimize.highs import _check_point, _new_highs, _pass_model
+from netplan.planning.problem import build_model
+
+
+def _lp_value(p: FacilityProblem) -> float:
+    h = _new_highs()
+    h.setOptionValue("output_flag", False)
+    _pass_model(h, _build(p), integer=False)
+    h.run()
+    return float(h.getInfo().objective_function_value)  # the model's constant included
+
+
+def _check(p: FacilityProblem) -> rens.LpRounding:
+    """The rounding's bound is the LP's and lies below a proven plan; its plan is feasible
+    and no better than a proven bound (the exact optimum takes minutes on the planning
+    model, so HiGHS's plan and bound at a 5 % gap stand for it)."""
+    mdl = _build(p)
+    got = rens.lp_rounding(mdl, deadline=time.perf_counter() + 60.0, mip_gap=1e-3, threads=1)
+    ref = solve(p, mip_gap=0.05)
+    lp = _lp_value(p)
+    assert got.bound == pytest.approx(lp, rel=1e-6)  # the safe bound is the LP's value
+    assert got.bound <= ref.objective * (1 + 1e-9)
+    assert got.free + got.fixed == int(mdl.integer.sum())
+    assert got.v is not None
+    assert _check_point(mdl, got.v)
+    assert float(mdl.c @ got.v + mdl.offset) >= ref.best_bound * (1 - 1e-9)
+    return got
+
+
+def test_rounding_of_a_capacitated_model_is_feasible_and_its_bound_valid() -> None:
+    got = _check(random_cflp(150, 15, seed=2))
+    assert got.fixed > 0
+
+
+def test_rounding_of_a_planning_model_with_moves_and_limits() -> None:
+    study = make_study(200, 30, 2, seed=13)
+    sc = synthetic_scenario(study, load_scenario()).replace(max_open=6, max_close=5,
+                                                            budget_cny=40_000_000.0)
+    p = build_model(study, sc, year=2020).problem
+    assert p.reloc_from.size > 0 and p.reloc_to_option is not None
+    _check(p)
+
+
+def test_a_large_timed_solve_starts_from_the_rounding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the size threshold lowered, a time-limited solve takes the rounded plan, its
+    search and its LP bound; the result is feasible and its bound valid."""
+    p = random_cflp(150, 15, seed=4)
+    best = solve(p, mip_gap=0.0).objective
+    monkeypatch.setattr(rens, "RENS_MIN_INTEGER", 1)
+    monkeypatch.setattr(rens, "_MIN_SECONDS", 0.0)
+    lines: list[str] = []
+    sol = solve(p, time_limit_s=30.0, mip_gap=1e-3, progress=lines.append, lagrange=False)
+    assert any("rounded plan" in s for s in lines)
+    assert sol.bound_source in ("lp", "highs")
+    assert sol.best_bound <= best * (1 + 1e-9)
+    assert sol.objective >= best * (1 - 1e-9)
+    assert sol.gap <= 1e-3 or sol.status == "time_limit"
+    assert np.isfinite(sol.objective)
+
+
+def test_small_or_untimed_solves_skip_the_stage() -> None:
+    mdl = _build(random_cflp(60, 8))
+    far = time.perf_counter() + 600.0
+    assert not rens.rens_applies(mdl, search=True, deadline=far)  # below the threshold
+    assert not rens.rens_applies(mdl, search=True, deadline=None)
+    assert not rens.rens_applies(mdl, search=False, deadline=far)
