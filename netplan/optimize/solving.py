@@ -210,7 +210,8 @@ def _solve_direct(mdl: _Model, p: FacilityProblem, run: _RunOptions, *,
 
 def _rens_stage(mdl: _Model, p: FacilityProblem, run: _RunOptions, *,
                 deadline: float) -> _Raw | None:
-    """The LP relaxation's rounded plan (:mod:`~netplan.optimize.rens`) improved by the
+    """The LP relaxation's rounded plan (:mod:`~netplan.optimize.rens`), or the start plan
+    when that is cheaper (a rounded MIP cut short by a slow LP), improved by the
     neighbourhood search until ``deadline``, with the LP's bound; None when the stage
     found no plan (HiGHS then solves as before, in the time left)."""
     t0 = time.perf_counter()
@@ -221,12 +222,16 @@ def _rens_stage(mdl: _Model, p: FacilityProblem, run: _RunOptions, *,
         if run.progress is not None:
             run.progress("no plan from the LP relaxation; HiGHS solves the model")
         return None
-    raw = _Raw("time_limit", got.v, got.bound, time.perf_counter() - t0,
+    v, origin = got.v, "the LP relaxation's rounded plan came"
+    warm = _warm_vector(p, mdl)
+    if warm is not None and float(mdl.c @ warm) < float(mdl.c @ v):
+        v, origin = warm, "the start plan, better than the LP's rounded plan, went on"
+    raw = _Raw("time_limit", v, got.bound, time.perf_counter() - t0,
                f"LP relaxation ({got.lp_seconds:.1f} s) and its rounded MIP "
                f"({got.free} of {got.free + got.fixed} integer columns free, "
                f"{got.rens_seconds:.1f} s)", bound_source="lp")
     return _search(mdl, p, raw, deadline=deadline, mip_gap=run.mip_gap, threads=run.threads,
-                   progress=run.progress, origin="the LP relaxation's rounded plan came")
+                   progress=run.progress, origin=origin)
 
 
 def _extract(raw: _Raw, mdl: _Model, p: FacilityProblem, *, solver: str, backend: str,
