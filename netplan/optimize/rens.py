@@ -42,6 +42,7 @@ from netplan.optimize.highs import (
     _run,
     _set_common,
 )
+from netplan.optimize.search import _snap
 
 __all__ = ["RENS_MIN_INTEGER", "LpRounding", "lp_rounding", "rens_applies"]
 
@@ -142,8 +143,7 @@ def _rounded(mdl: _Model, lp: FloatArray, *, deadline: float, mip_gap: float,
     _run(h)
     if int(h.getInfo().primal_solution_status) != 2:
         return None, ints.size - fixed, fixed
-    v = np.asarray(h.getSolution().col_value, np.float64)
-    v[ints] = np.round(v[ints])
+    v, _ = _snap(mdl, h.getSolution().col_value)
     return (v if _check_point(mdl, v) else None), ints.size - fixed, fixed
 
 
