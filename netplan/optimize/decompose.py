@@ -511,7 +511,7 @@ def _polyak(dec: Decomposition, pi: FloatArray, res: Sequence[BlockResult], *, v
     if not np.any(g):
         return None
     d = st.direction
-    if d is not None and d.shape == g.shape:
+    if d is not None:
         gd = float(np.dot(g, d))
         if gd < 0:
             g = g - _DEFLECT * gd / float(np.dot(d, d)) * d
