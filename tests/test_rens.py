@@ -78,3 +78,38 @@ def test_small_or_untimed_solves_skip_the_stage() -> None:
     assert not rens.rens_applies(mdl, search=True, deadline=far)  # below the threshold
     assert not rens.rens_applies(mdl, search=True, deadline=None)
     assert not rens.rens_applies(mdl, search=False, deadline=far)
+
+
+def test_the_parallel_dual_simplex_gives_the_same_lp() -> None:
+    """The LP on two threads (HiGHS's parallel dual simplex) and on one: same bound."""
+    mdl = _build(random_cflp(150, 15, seed=2))
+    far = time.perf_counter() + 60.0
+    one, two = rens._lp(mdl, deadline=far, threads=1), rens._lp(mdl, deadline=far, threads=2)
+    assert one is not None and two is not None
+    assert two[1] == pytest.approx(one[1], rel=1e-9)
+
+
+class _Event:
+    def __init__(self, inc: float, gap: float) -> None:
+        self.data_out = type("Out", (), {"mip_primal_bound": inc, "mip_gap": gap})()
+        self.data_in = type("In", (), {"user_interrupt": False})()
+
+
+@pytest.mark.parametrize(("inc", "gap", "stops"), [
+    (float("inf"), float("inf"), False),  # no plan yet
+    (130.0, 0.3, False),  # a plan, too far from the bound
+    (104.0, 0.04, True),
+])
+def test_the_rounded_mip_stops_at_its_first_good_plan(inc: float, gap: float,
+                                                       stops: bool) -> None:
+    e = _Event(inc, gap)
+    rens._GoodEnough(0.1)(e)
+    assert e.data_in.user_interrupt is stops
+
+
+def test_the_rounding_carries_the_lp_solution_for_the_search() -> None:
+    p = random_cflp(150, 15, seed=2)
+    mdl = _build(p)
+    got = rens.lp_rounding(mdl, deadline=time.perf_counter() + 60.0, mip_gap=1e-3, threads=1)
+    assert got.lp is not None and got.lp.shape == (mdl.n_cols,)
+    assert float(mdl.c @ got.lp + mdl.offset) == pytest.approx(_lp_value(p), rel=1e-6)

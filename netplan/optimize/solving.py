@@ -212,8 +212,9 @@ def _rens_stage(mdl: _Model, p: FacilityProblem, run: _RunOptions, *,
                 deadline: float) -> _Raw | None:
     """The LP relaxation's rounded plan (:mod:`~netplan.optimize.rens`), or the start plan
     when that is cheaper (a rounded MIP cut short by a slow LP), improved by the
-    neighbourhood search until ``deadline``, with the LP's bound; None when the stage
-    found no plan (HiGHS then solves as before, in the time left)."""
+    neighbourhood search until ``deadline`` (the sites where the plan and the LP solution
+    disagree first), with the LP's bound; None when the stage found no plan (HiGHS then
+    solves as before, in the time left)."""
     t0 = time.perf_counter()
     if run.progress is not None:
         run.progress("solving the LP relaxation, then the MIP of its fractional columns")
@@ -231,7 +232,7 @@ def _rens_stage(mdl: _Model, p: FacilityProblem, run: _RunOptions, *,
                f"({got.free} of {got.free + got.fixed} integer columns free, "
                f"{got.rens_seconds:.1f} s)", bound_source="lp")
     return _search(mdl, p, raw, deadline=deadline, mip_gap=run.mip_gap, threads=run.threads,
-                   progress=run.progress, origin=origin)
+                   progress=run.progress, origin=origin, guide=got.lp)
 
 
 def _extract(raw: _Raw, mdl: _Model, p: FacilityProblem, *, solver: str, backend: str,
