@@ -6,8 +6,7 @@ within the first solve's share of the time limit at all, so that the solve retur
 start plan (the current network, 38 % above the bound). This stage takes a shorter road
 to a good plan:
 
-1. solve the LP relaxation of the model as built (on two threads, the parallel dual
-   simplex: :data:`_PARALLEL_DUAL`). Its relocation rows make it as tight as
+1. solve the LP relaxation of the model as built. Its relocation rows make it as tight as
    HiGHS's own presolved root LP (2,588,189,123 on the Beijing model, :mod:`.build`), and
    its row duals give a safe lower bound of the model's optimum
    (:func:`~netplan.optimize.decompose.dual_bound`, valid whatever the LP's tolerances);
@@ -65,13 +64,6 @@ LP of the Beijing plan took 12-30 s on one day, and a half share of the first so
 _RENS_SHARE: Final = 0.4
 """Share of the time left after the LP that the rounded MIP may take (the rest goes to
 the neighbourhood search)."""
-_PARALLEL_DUAL: Final = 2
-"""HiGHS's ``simplex_strategy`` of the LP when more than one thread may run: the dual
-simplex with parallel pricing (PAMI). HiGHS's serial dual simplex uses one core of two;
-PAMI cut the LP relaxation of the Beijing plan's first model from 27-29 s to 21-22 s and
-that of the 20,000 x 900 bank model from 40.5 s to 24.4 s (same optimum; 2-core VM, ad-hoc
-runs). HiGHS's own MIP solver keeps its serial simplex for its root LP whatever this
-option says: 34.5 s and 36.5 s for the same Beijing model."""
 _GOOD_ENOUGH: Final = 0.10
 """The rounded MIP stops at its first plan within this relative gap of its own bound:
 after that plan HiGHS's root cut rounds barely move it, and the LP-guided neighbourhood
@@ -142,8 +134,9 @@ def _lp(mdl: _Model, *, deadline: float, threads: int | None) -> tuple[FloatArra
     left = deadline - time.perf_counter()
     h = _new_highs()
     watchdog = _set_common(h, msg=False, time_limit_s=left, mip_gap=0.0, threads=threads)
-    if threads is None or threads > 1:
-        h.setOptionValue("simplex_strategy", _PARALLEL_DUAL)
+    # serial dual simplex (HiGHS's default): the parallel one (simplex_strategy 2) cut
+    # this LP from 27-29 s to 21-23 s on an idle 2-core VM (the same 24,176 iterations),
+    # but took 56 s with the other core busy, where the serial one took 27.7 s
     _pass_model(h, mdl, integer=False)
     if _arm_deadline(h, int(mdl.a.nnz), deadline, watchdog) <= 0:
         return None
