@@ -65,6 +65,12 @@ _DISAGREE: Final = 1e-6
 the plan and the LP solution."""
 
 
+def _zone_sites(p: FacilityProblem) -> sp.csr_array:
+    """Which zone may use which site: a (zones x sites) 0/1 matrix of the cost entries."""
+    return sp.csr_array((np.ones(p.cost.nnz), (_entry_zones(p), p.cost.indices)),
+                        shape=(p.n_zones, p.n_sites))
+
+
 def _neighbourhoods(p: FacilityProblem, size: int = _SEARCH_SITES,
                     zones: int = _SEARCH_ZONES) -> list[IntArray]:
     """Partition the sites that have options into compact sets of at most ``size`` sites
@@ -75,10 +81,8 @@ def _neighbourhoods(p: FacilityProblem, size: int = _SEARCH_SITES,
     compact without coordinates; the zone cap keeps the sub-models small where sites reach
     many zones (dense k-nearest lists, rural districts). Deterministic.
     """
-    cost = p.cost
     m = p.n_sites
-    zi = _entry_zones(p)
-    b = sp.csr_array((np.ones(cost.nnz), (zi, cost.indices)), shape=(p.n_zones, m))
+    b = _zone_sites(p)
     adj = (b.T @ b).tocsr()
     by_site = b.T.tocsr()  # zones of each site
     has_opt = np.bincount(p.opt_site, minlength=m) > 0
@@ -114,15 +118,16 @@ def _neighbourhoods(p: FacilityProblem, size: int = _SEARCH_SITES,
 
 
 def _guided_neighbourhoods(mdl: _Model, p: FacilityProblem, v: FloatArray, lp: FloatArray,
-                           size: int = _SEARCH_SITES,
-                           zones: int = _GUIDED_ZONES) -> list[IntArray]:
+                           size: int = _SEARCH_SITES, zones: int = _GUIDED_ZONES, *,
+                           by_site: sp.csr_array | None = None) -> list[IntArray]:
     """Sets of the sites where plan ``v`` and the LP solution ``lp`` disagree.
 
     A site's disagreement is the largest ``|v - lp|`` over its option and open columns and
     the moves from or to it. Contested sites are taken from the most contested on (ties by
     index) and cut into consecutive sets of at most ``size`` sites whose zones number at
     most ``zones``, whatever their district, so that one sub-solve may move a city-wide
-    limit from one district to another. Deterministic.
+    limit from one district to another. Deterministic. ``by_site``: the zones of each site,
+    ``_zone_sites(p).T.tocsr()`` (computed here when not given).
     """
     q, m = p.n_opts, p.n_sites
     d = np.zeros(m)
@@ -134,9 +139,8 @@ def _guided_neighbourhoods(mdl: _Model, p: FacilityProblem, v: FloatArray, lp: F
         np.maximum.at(d, p.reloc_to, moved)
     contested = np.flatnonzero(d > _DISAGREE)
     order = contested[np.argsort(-d[contested], kind="stable")]
-    zi = _entry_zones(p)
-    by_site = sp.csr_array((np.ones(p.cost.nnz), (p.cost.indices, zi)),
-                           shape=(m, p.n_zones))
+    if by_site is None:
+        by_site = _zone_sites(p).T.tocsr()
     out: list[IntArray] = []
     members: list[int] = []
     seen = np.zeros(p.n_zones, dtype=np.bool_)
@@ -238,8 +242,10 @@ def _search(  # noqa: PLR0913 - one keyword per search option
     stopped = False
     if guide is not None:
         lp = np.asarray(guide, np.float64)
-        stopped = _search_rounds(mdl, p, inc, lambda: _guided_neighbourhoods(mdl, p, inc.v, lp),
-                                 opts, label="contested set")
+        by_site = _zone_sites(p).T.tocsr()  # once for every round
+        stopped = _search_rounds(
+            mdl, p, inc, lambda: _guided_neighbourhoods(mdl, p, inc.v, lp, by_site=by_site),
+            opts, label="contested set")
     if not stopped:
         stopped = _search_rounds(mdl, p, inc, lambda: hoods, opts)
     left = deadline - time.perf_counter()
