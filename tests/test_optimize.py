@@ -954,9 +954,23 @@ class _Event:
 ])
 def test_search_switch(t: float, inc: float, gap: float, fires: bool) -> None:
     switch = _SearchSwitch(120.0, 0.01, warm_obj=100.0)
+    switch(_Event(1.0, 100.0, 0.9))  # HiGHS's first incumbent: the start
     e = _Event(t, inc, gap)
     switch(e)
     assert switch.fired is fires and e.data_in.user_interrupt is fires
+
+
+def test_search_switch_waits_for_a_plan_below_the_start_as_highs_values_it() -> None:
+    """HiGHS can value the start below our objective (its presolved space): a later
+    incumbent between the two is still the start, not a plan of HiGHS's own."""
+    switch = _SearchSwitch(120.0, 0.01, warm_obj=100.0)
+    switch(_Event(1.0, 95.0, 0.9))
+    e = _Event(90.0, 95.0, 0.5)
+    switch(e)
+    assert not switch.fired
+    e = _Event(91.0, 94.0, 0.5)
+    switch(e)
+    assert switch.fired and e.data_in.user_interrupt
 
 
 def test_time_limited_solve_hands_over_and_reports_a_proven_gap(

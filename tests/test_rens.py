@@ -12,7 +12,7 @@ from netplan.model.scenario import load_scenario
 from netplan.model.synthetic import make_study, synthetic_scenario
 from netplan.optimize import FacilityProblem, rens, solve
 from netplan.optimize.build import _build
-from netplan.optimize.highs import _check_point, _new_highs, _pass_model
+from netplan.optimize.highs import _check_point, _new_highs, _pass_model, _warm_vector
 from netplan.planning.problem import build_model
 
 
@@ -104,3 +104,32 @@ def test_the_rounding_carries_the_lp_solution_for_the_search() -> None:
     got = rens.lp_rounding(mdl, deadline=time.perf_counter() + 60.0, mip_gap=1e-3, threads=1)
     assert got.lp is not None and got.lp.shape == (mdl.n_cols,)
     assert float(mdl.c @ got.lp + mdl.offset) == pytest.approx(_lp_value(p), rel=1e-6)
+
+
+def test_without_a_rounded_plan_the_search_walks_from_the_start(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the rounded MIP finds no plan in its time, the LP-guided search starts from
+    the start plan (the current network) with the LP's bound, instead of HiGHS, which
+    would need the same LP again before any plan of its own."""
+    study = make_study(200, 30, 2, seed=13)
+    sc = synthetic_scenario(study, load_scenario()).replace(
+        max_open=6, max_close=5, budget_cny=40_000_000.0,
+        min_share_outside_ring=None)  # the synthetic network is below Beijing's share
+    p = build_model(study, sc, year=2020).problem
+    assert p.warm_start is not None
+    mdl = _build(p)
+    warm = _warm_vector(p, mdl)
+    assert warm is not None
+    start = float(mdl.c @ warm + mdl.offset)
+    ref = solve(p, mip_gap=0.05)
+    monkeypatch.setattr(rens, "RENS_MIN_INTEGER", 1)
+    monkeypatch.setattr(rens, "_MIN_SECONDS", 0.0)
+    monkeypatch.setattr(rens, "_rounded", lambda *a, **k: (None, 7, int(mdl.integer.sum()) - 7))
+    lines: list[str] = []
+    sol = solve(p, time_limit_s=6.0, mip_gap=1e-3, progress=lines.append)
+    assert any("found no plan in time; the start plan went on" in s for s in lines)
+    assert not any("HiGHS solves the model" in s for s in lines)
+    assert sol.bound_source == "lp"
+    assert sol.best_bound == pytest.approx(_lp_value(p), rel=1e-6)
+    assert sol.best_bound <= ref.objective * (1 + 1e-9)
+    assert ref.best_bound * (1 - 1e-9) <= sol.objective < start  # the search moved from it

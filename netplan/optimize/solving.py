@@ -211,22 +211,28 @@ def _solve_direct(mdl: _Model, p: FacilityProblem, run: _RunOptions, *,
 def _rens_stage(mdl: _Model, p: FacilityProblem, run: _RunOptions, *,
                 deadline: float) -> _Raw | None:
     """The LP relaxation's rounded plan (:mod:`~netplan.optimize.rens`), or the start plan
-    when that is cheaper (a rounded MIP cut short by a slow LP), improved by the
+    when that is cheaper or the rounded MIP found no plan in its time, improved by the
     neighbourhood search until ``deadline`` (the sites where the plan and the LP solution
-    disagree first), with the LP's bound; None when the stage found no plan (HiGHS then
-    solves as before, in the time left)."""
+    disagree first), with the LP's bound; None when the LP was not solved in time or
+    there is neither a rounded nor a start plan (HiGHS then solves as before, in the time
+    left)."""
     t0 = time.perf_counter()
     if run.progress is not None:
         run.progress("solving the LP relaxation, then the MIP of its fractional columns")
     got = lp_rounding(mdl, deadline=deadline, mip_gap=run.mip_gap, threads=run.threads)
-    if got.v is None:
+    warm = _warm_vector(p, mdl)
+    if got.v is not None:
+        v, origin = got.v, "the LP relaxation's rounded plan came"
+        if warm is not None and float(mdl.c @ warm) < float(mdl.c @ v):
+            v, origin = warm, "the start plan, better than the LP's rounded plan, went on"
+    elif got.lp is not None and warm is not None:
+        # HiGHS would need the same LP again before any plan of its own: the search
+        # walks from the start plan towards the LP solution instead
+        v, origin = warm, "the rounded MIP found no plan in time; the start plan went on"
+    else:
         if run.progress is not None:
             run.progress("no plan from the LP relaxation; HiGHS solves the model")
         return None
-    v, origin = got.v, "the LP relaxation's rounded plan came"
-    warm = _warm_vector(p, mdl)
-    if warm is not None and float(mdl.c @ warm) < float(mdl.c @ v):
-        v, origin = warm, "the start plan, better than the LP's rounded plan, went on"
     raw = _Raw("time_limit", v, got.bound, time.perf_counter() - t0,
                f"LP relaxation ({got.lp_seconds:.1f} s) and its rounded MIP "
                f"({got.free} of {got.free + got.fixed} integer columns free, "
