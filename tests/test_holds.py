@@ -6,12 +6,14 @@ import itertools
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from netplan._errors import ScenarioError
 from netplan.model import service
 from netplan.model.scenario import Scenario, load_scenario, scenario_from_dict, scenario_to_dict
+from netplan.optimize import Solution
 from netplan.planning import holds
 from netplan.planning import problem as planner
 from netplan.planning.plan import make_plan
@@ -50,6 +52,26 @@ def test_loop_makes_the_plan_hold(study: Study, rule: str) -> None:
     assert per[-1] == 0 and all(a > b for a, b in itertools.pairwise(per))
     assert loop["iterations"] == len(per) <= holds.MAX_ROUNDS
     assert loop["kept_iteration"] == loop["iterations"]
+
+
+def test_warm_rounds_start_each_solve_from_the_last_plan_and_its_moves(study: Study) -> None:
+    sc = toy("choice", mip_gap=1e-3)
+    model = planner.build_model(study, sc, year=2020)
+    seen: list[tuple[Any, Any]] = []
+    sols: list[Solution] = []
+
+    def solve(m: planner.Model, limit: float | None, by: float | None) -> Solution:
+        seen.append((m.problem.warm_start, m.problem.warm_moves))
+        sol = planner.solve_model(m, mip_gap=1e-3)
+        sols.append(sol)
+        return sol
+
+    holds.solve_until_holds(model, sc, solve, time_limit_s=None, warm_rounds=True)
+    assert len(seen) >= 2
+    assert seen[0][1] is None  # the first solve starts from the current network
+    for (ws, moves), before in zip(seen[1:], sols, strict=False):
+        assert ws.tolist() == before.site_option.tolist()
+        assert moves.tolist() == before.relocated.tolist()
 
 
 def test_every_remaining_outlet_has_a_reason(study: Study) -> None:

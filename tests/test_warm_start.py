@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from conftest_whatif import budget_sweep, quiet, tiny_study
 from test_optimize import random_bank
 
+from netplan._errors import NetplanError
 from netplan.optimize import FacilityProblem, solve
 from netplan.optimize.build import _build
 from netplan.optimize.highs import START_DROPPED, _check_point, _proven_bound, _warm_vector
@@ -66,6 +67,37 @@ def test_a_move_the_budget_needs_is_part_of_the_start() -> None:
     assert v is not None and v[mdl.r0] == 1.0
     v[mdl.r0] = 0.0  # without its move the plan breaks the budget and max_new
     assert not _check_point(mdl, v)
+
+
+def _two_moves_problem() -> FacilityProblem:
+    """Outlets 0 and 1 may move to candidates 2 and 3 (0 -> 2, 0 -> 3, 1 -> 3), with no
+    openings or closures allowed: only the plan with both moves 0 -> 2 and 1 -> 3 fits.
+    The largest saving (0 -> 3) pairs them otherwise."""
+    return FacilityProblem(
+        demand=np.ones(4), cost=sp.csr_array(np.full((4, 4), 5.0) - 4.0 * np.eye(4)),
+        opt_site=np.arange(4), opt_cost=np.ones(4),
+        opt_is_current=np.array([True, True, False, False]),
+        site_existing=np.array([True, True, False, False]), max_new=0, max_closed=0,
+        reloc_from=np.array([0, 0, 1]), reloc_to=np.array([2, 3, 3]),
+        reloc_to_option=np.array([2, 3, 3]), reloc_saving=np.array([10.0, 100.0, 50.0]))
+
+
+def test_a_start_keeps_the_moves_of_the_plan_it_came_from() -> None:
+    prob = _two_moves_problem()
+    ws = np.array([-1, -1, 2, 3])
+    greedy = dataclasses.replace(prob, warm_start=ws)
+    assert _warm_vector(greedy, _build(greedy)) is None  # 0 -> 3 first: one move, one opening
+    carried = dataclasses.replace(prob, warm_start=ws,
+                                  warm_moves=np.array([True, False, True]))
+    mdl = _build(carried)
+    v = _warm_vector(carried, mdl)
+    assert v is not None and v[mdl.r0:mdl.v0].tolist() == [1.0, 0.0, 1.0]
+    assert _check_point(mdl, v)
+
+
+def test_moves_without_a_start_are_refused() -> None:
+    with pytest.raises(NetplanError, match="warm_moves"):
+        dataclasses.replace(_two_moves_problem(), warm_moves=np.array([True, False, True]))
 
 
 def test_a_start_off_the_main_thread_with_pinned_threads() -> None:

@@ -368,7 +368,8 @@ def _warm_vector(p: FacilityProblem, mdl: _Model,
 
 
 def _warm_moves(p: FacilityProblem, ws: IntArray) -> FloatArray:
-    """The relocations a start allows (outlet closed, target open in the move's option),
+    """The relocations of a start: ``p.warm_moves`` where given (those the start's sites
+    allow), else every move they allow (outlet closed, target open in the move's option),
     each outlet and target in one move at most, largest saving first.
 
     A move lowers the counts of openings and closures and, by its savings, the cost and the
@@ -380,6 +381,8 @@ def _warm_moves(p: FacilityProblem, ws: IntArray) -> FloatArray:
     ok = (ws[p.reloc_from] < 0) & (ws[p.reloc_to] >= 0)
     if p.reloc_to_option is not None:
         ok &= ws[p.reloc_to] == p.reloc_to_option
+    if p.warm_moves is not None:
+        return (ok & p.warm_moves).astype(np.float64)
     used_from: set[int] = set()
     used_to: set[int] = set()
     for k in np.flatnonzero(ok)[np.argsort(-p.reloc_saving[ok], kind="stable")]:

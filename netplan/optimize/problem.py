@@ -99,6 +99,11 @@ class FacilityProblem:
         (n_sites,) option index per site (-1 = none), e.g. the current network
         (:meth:`current_options`); used as a MIP start when it can be completed to a
         feasible solution.
+    warm_moves
+        (n_reloc,) the relocation pairs the start uses, e.g. ``Solution.relocated`` of the
+        plan it came from (needs ``warm_start``). None (default): every move the start's
+        sites allow, largest saving first, which can pair a plan's closures and openings
+        otherwise than the plan did and so break its counts or budget.
     zone_block
         (n_zones,) block (demand case, scenario) of each zone, 0 .. n_blocks - 1; default
         0 (one block: the plain model). Zones of different blocks are copies of the same
@@ -163,6 +168,7 @@ class FacilityProblem:
     balance_weight: float = 0.0
     balance_threshold: float = 1.0
     warm_start: IntArray | None = None
+    warm_moves: BoolArray | None = None
     zone_block: IntArray = field(default_factory=_unset_i)
     block_weight: FloatArray = field(default_factory=_unset_f)
     block_capacity: FloatArray | None = None
@@ -469,8 +475,12 @@ def _check_terms(p: FacilityProblem) -> None:
 
 
 def _check_warm_start(p: FacilityProblem, m: int) -> None:
-    """The warm start gives each site one of its own options (or -1)."""
+    """The warm start gives each site one of its own options (or -1); its moves, if
+    given, are one flag per relocation pair."""
     if p.warm_start is None:
+        if p.warm_moves is not None:
+            raise _bad("warm_moves", "given without a warm_start: give the start's options "
+                                     "per site too")
         return
     opt_site = p.opt_site
     ws = _int_vec("warm_start", p.warm_start, m, lo=-1, hi=opt_site.size - 1)
@@ -481,6 +491,8 @@ def _check_warm_start(p: FacilityProblem, m: int) -> None:
         raise _bad("warm_start", f"site {j} gets option {ws[j]} which belongs to site "
                                  f"{opt_site[ws[j]]}")
     _put(p, "warm_start", ws)
+    if p.warm_moves is not None:
+        _put(p, "warm_moves", _bool_vec("warm_moves", p.warm_moves, p.reloc_from.size))
 
 
 def _check_blocks(p: FacilityProblem, n: int) -> None:

@@ -111,8 +111,8 @@ ROUND_SHARE: float = 0.30
 solve of a model too large for HiGHS alone still gets its LP relaxation and rounded plan
 (:data:`netplan.optimize.rens._MIN_SECONDS`, 30 s): at 0.12 (14 s) the Beijing city's
 second solve found no plan of its own and the loop kept the first plan (144 outlets over
-capacity); at 0.30 the second solve's plan left 92-96 (``bench/README.md``). Small models
-(a district) stop at their gap long before either cap."""
+capacity); at 0.30 the second solve's plan left 92-103 (``bench/README.md`` (j)). Small
+models (a district) stop at their gap long before either cap."""
 
 AFTER_MEASURES: float = 8.0
 """Time kept for what follows the loop (the plan's own measurements, its layers and its
@@ -229,11 +229,15 @@ def start_options(model: planner.Model, start: Mapping[str, str]) -> NDArray[np.
     return out.astype(np.int64)
 
 
-def with_start(model: planner.Model, options: NDArray[np.int64] | None) -> planner.Model:
-    """The model whose solves start from ``options`` (option per site; None: unchanged)."""
+def with_start(model: planner.Model, options: NDArray[np.int64] | None,
+               moves: NDArray[np.bool_] | None = None) -> planner.Model:
+    """The model whose solves start from ``options`` (option per site; None: unchanged)
+    and, if given, the relocation pairs ``moves`` of the plan they came from
+    (:attr:`FacilityProblem.warm_moves`)."""
     if options is None:
         return model
-    problem = dataclasses.replace(model.problem, warm_start=np.asarray(options, np.int64))
+    problem = dataclasses.replace(model.problem, warm_start=np.asarray(options, np.int64),
+                                  warm_moves=None if moves is None else np.asarray(moves, bool))
     return dataclasses.replace(model, problem=problem)
 
 
@@ -437,7 +441,7 @@ def solve_until_holds(model: planner.Model, scenario: Scenario, solve: Solve, *,
         cuts.add_reach(model, over, m, scenario.detour_factor)
         current = _tightened(model, scenario, cuts)
         if warm_rounds:
-            current = with_start(current, chosen)
+            current = with_start(current, chosen, np.asarray(sol.relocated, bool))
     best = min(range(len(rounds)), key=lambda r: (rounds[r].overloaded,
                                                   round(rounds[r].score, 2), -r))
     loop = HoldsLoop(overloaded=[r.overloaded for r in rounds], kept_round=best + 1,

@@ -219,6 +219,7 @@ def blocked_problem(base: planner.Model, per_case: Sequence[planner.Model],
         block_capacity=caps,
         block_objective=objective,
         warm_start=None if objective == "worst" else p0.warm_start,
+        warm_moves=None if objective == "worst" else p0.warm_moves,
     )
 
 
