@@ -220,7 +220,8 @@ def _rens_stage(mdl: _Model, p: FacilityProblem, run: _RunOptions, *,
     if run.progress is not None:
         run.progress("solving the LP relaxation, then the MIP of its fractional columns")
     got = lp_rounding(mdl, deadline=deadline, mip_gap=run.mip_gap, threads=run.threads)
-    warm = _warm_vector(p, mdl)
+    # without the LP HiGHS takes over and completes the start itself
+    warm = None if got.lp is None else _warm_vector(p, mdl)
     if got.v is not None:
         v, origin = got.v, "the LP relaxation's rounded plan came"
         if warm is not None and float(mdl.c @ warm) < float(mdl.c @ v):
