@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import time
 
 import numpy as np
 import pytest
@@ -14,9 +16,12 @@ from netplan.model.synthetic import make_study, synthetic_scenario
 from netplan.optimize import FacilityProblem, solve
 from netplan.optimize import decompose as dc
 from netplan.optimize.build import _build, _Model
-from netplan.optimize.facility_split import facility_bound, split_facility
+from netplan.optimize.facility_split import facility_bound, lp_start, split_facility
 from netplan.optimize.highs import _new_highs, _pass_model
+from netplan.planning import city_bound
+from netplan.planning import problem as planner
 from netplan.planning.city import merge_districts
+from netplan.planning.city_bound import METHOD_LP
 from netplan.planning.district import run_district
 from netplan.planning.limits import district_scenario, split_limits
 from netplan.planning.plan import make_plan
@@ -108,6 +113,36 @@ def test_integer_ascent_passes_the_lp_bound_and_stays_below_the_optimum() -> Non
     assert asc.bound <= mip + 1e-9 * mip
 
 
+@pytest.mark.parametrize(("n_blocks", "seed"), [(2, 4), (3, 5)])
+def test_lp_start_prices_the_blocks_at_the_lp_bound(n_blocks: int, seed: int) -> None:
+    """At the LP's duals of the linking rows the priced LP blocks add up to the LP bound
+    (LP duality), which the subgradient ascent only approaches; the integer blocks there
+    lie between the LP bound and the optimum."""
+    p = random_cflp(120, 12, seed=seed)
+    mip = solve(p, mip_gap=0.0).objective
+    lp = _lp(_build(p))
+    split = _split(p, n_blocks)
+    res = lp_start(split, p, deadline=time.perf_counter() + 30.0)
+    assert res is not None and res.stop == "lp" and res.rounds == 0
+    assert res.bound == pytest.approx(lp, rel=1e-7)
+    assert res.pi.shape == split.dec.link_rows.shape
+    at_pi = dc.dual_ascent(split.dec, upper=mip, pi0=res.pi, seconds=5.0, max_rounds=1)
+    assert at_pi.start_bound == pytest.approx(lp, rel=1e-6)
+    one = dc.integer_round(split.dec, res.pi, seconds=2.0, mip_gap=0.0)
+    assert lp - 1e-6 * abs(lp) <= one <= mip + 1e-6 * abs(mip)
+
+
+def test_lp_start_says_when_the_model_has_no_solution() -> None:
+    p = _two_formats()
+    p = dataclasses.replace(p, unserved_cost=np.full(p.n_zones, np.inf),
+                            opt_capacity=np.array([1.0, 2.0, 1.0, 2.0]))  # 52 units, 4 room
+    split = split_facility(p, np.array([0, 1]), np.zeros(p.n_zones, np.int64))
+    res = lp_start(split, p, deadline=time.perf_counter() + 30.0)
+    assert res is not None and res.stop == "infeasible" and res.bound == -math.inf
+    # no time: no result, never a weaker figure
+    assert lp_start(split, _two_formats(), deadline=time.perf_counter() - 1.0) is None
+
+
 def test_one_block_is_the_lp() -> None:
     p = random_cflp(60, 8, seed=2)
     mdl = _build(p)
@@ -180,7 +215,7 @@ def scenario(study):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.slow  # district runs and an exact whole-city solve: minutes on a loaded machine
-def test_merged_plan_reports_a_valid_city_bound(study, scenario) -> None:  # type: ignore[no-untyped-def]
+def test_merged_plan_reports_a_valid_city_bound(study, scenario, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     lim = split_limits(study, scenario, year=YEAR)
     runs = {ad: run_district(study, district_scenario(scenario, lim[ad]), ad, year=YEAR)
             for ad in lim}
@@ -190,8 +225,19 @@ def test_merged_plan_reports_a_valid_city_bound(study, scenario) -> None:  # typ
     assert s["best_bound"] is not None and s["gap"] is not None
     assert s["best_bound"] == cb["bound"] <= s["objective"]
     assert s["gap"] >= 0
-    assert cb["blocks"] == 3 and cb["rounds"] >= 1 and cb["linking_rows"].get("zone", 0) > 0
+    assert cb["blocks"] == 3 and cb["linking_rows"].get("zone", 0) > 0
+    # a model this small: the whole-city LP first, its bound exactly the LP relaxation's
+    lp = _lp(_build(planner.build_model(study, scenario, year=YEAR, adcode=None).problem))
+    assert cb["method"] == METHOD_LP and cb["rounds"] == 0 and cb["stop"] == "lp"
+    assert cb["lp_bound"] == pytest.approx(lp, rel=1e-6)
+    assert cb["bound"] >= cb["lp_bound"]
     whole = make_plan(study, scenario, year=YEAR, mip_gap=0.0)
     assert cb["bound"] <= whole.kpis["solver"]["objective"] * (1 + 1e-9)
+    # a model too large for the whole LP: the district LP blocks' ascent, below the LP
+    monkeypatch.setattr(city_bound, "WHOLE_LP_NNZ", 0)
+    asc = merge_districts(study, scenario, runs, year=YEAR, limits=lim, bound_s=3.0)
+    cb2 = asc.kpis["coordination"]["city_bound"]
+    assert cb2["method"] == city_bound.METHOD and cb2["rounds"] >= 1
+    assert cb2["lp_bound"] is not None and cb2["lp_bound"] <= lp * (1 + 1e-6)
     nob = merge_districts(study, scenario, runs, year=YEAR, limits=lim)
     assert nob.kpis["solver"]["best_bound"] is None

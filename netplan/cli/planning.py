@@ -274,7 +274,7 @@ def _plan_all(study: Any, run_all: Callable[[Any], Any], *, out_dir: Path | None
               as_json: bool) -> None:
     """`plan --district all`: every district on Dask (``run_all(progress)``), one city folder."""
     from netplan._io import claim_folder
-    from netplan.planning.city_bound import NO_TIME
+    from netplan.planning.city_bound import METHOD_LP, NO_TIME
     from netplan.present.folder import write_plan_folder
     from netplan.present.terminal import render_plan
 
@@ -301,10 +301,11 @@ def _plan_all(study: Any, run_all: Callable[[Any], Any], *, out_dir: Path | None
         gap, low = city.kpis["solver"]["gap"], cb["bound"]
         gap_s = "–" if gap is None else f"{gap:.2%}"
         low_s = "–" if low is None else f"{low:,.0f}"
+        how = ("the whole-city LP relaxation" if cb["method"] == METHOD_LP
+               else f"{cb['rounds']} LP rounds")
         out.print(f"city-level gap {gap_s}: the merged plan costs at most that much more "
-                  f"than the best whole-city plan (lower bound {low_s} from "
-                  f"{cb['blocks']} district blocks, {cb['rounds']} LP and "
-                  f"{cb['mip_rounds']} MIP rounds, "
+                  f"than the best whole-city plan (lower bound {low_s} from {how} and "
+                  f"{cb['mip_rounds']} MIP rounds over {cb['blocks']} district blocks, "
                   f"{cb['seconds']:.1f} s)", highlight=False)
 
 

@@ -18,6 +18,8 @@ relocation rows of moves between blocks. The model's demand-case blocks
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,7 +36,7 @@ from netplan.optimize.decompose import (
 )
 from netplan.optimize.problem import FacilityProblem, _entry_zones
 
-__all__ = ["FacilitySplit", "facility_bound", "split_facility"]
+__all__ = ["FacilitySplit", "facility_bound", "lp_start", "split_facility"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,14 +52,15 @@ class FacilitySplit:
     link_kind
         Per linking row: ``"zone"``, a side-constraint family of
         :data:`netplan.optimize.build.FAMILIES`, or ``"relocation"``.
-    n_cols
-        Columns of the whole model.
+    n_cols, n_nonzeros
+        Columns and nonzeros of the whole model.
     """
 
     dec: Decomposition
     link_zone: IntArray
     link_kind: tuple[str, ...]
     n_cols: int
+    n_nonzeros: int = 0
 
     def kinds(self) -> dict[str, int]:
         """How many linking rows of each kind."""
@@ -111,7 +114,8 @@ def split_facility(p: FacilityProblem, site_block: Sequence[int] | IntArray,
     link_zone = np.where(rows < p.n_zones, rows, -1).astype(np.int64)
     kind = tuple("zone" if r < p.n_zones else family.get(int(r), "relocation")
                  for r in rows.tolist())
-    return FacilitySplit(dec=dec, link_zone=link_zone, link_kind=kind, n_cols=mdl.n_cols)
+    return FacilitySplit(dec=dec, link_zone=link_zone, link_kind=kind, n_cols=mdl.n_cols,
+                         n_nonzeros=int(mdl.a.nnz))
 
 
 def zone_start(split: FacilitySplit, zone_value: FloatArray) -> FloatArray:
@@ -151,3 +155,46 @@ def facility_bound(
     pi0 = None if zone_value is None else zone_start(split, zone_value)
     return dual_ascent(split.dec, upper=upper, pi0=pi0, seconds=seconds,
                        max_rounds=max_rounds, gap=gap, map_blocks=map_blocks, step=step)
+
+
+def lp_start(split: FacilitySplit, p: FacilityProblem, *, deadline: float,
+             threads: int | None = 1) -> DualResult | None:
+    """The whole model's LP relaxation as a point of the Lagrangian dual of ``split``.
+
+    At the LP's row duals of the linking rows the blocks' LPs, priced by them, add up to
+    the LP's optimum (LP duality), so the Lagrangian bound of the LP blocks is the LP bound
+    at once, where the subgradient ascent only approaches it (module docstring of
+    :mod:`~netplan.optimize.decompose`). The bound returned is the LP's safe dual bound;
+    the multipliers are where the ascent of the integer blocks starts.
+
+    Parameters
+    ----------
+    split
+        The split of ``p``'s model (:func:`split_facility`).
+    p
+        The model's data.
+    deadline
+        ``time.perf_counter()`` time by which the LP must be solved.
+    threads
+        HiGHS threads.
+
+    Returns
+    -------
+    DualResult or None
+        ``stop="lp"`` (or ``"infeasible"``, bound ``-inf``, when the relaxation has no
+        solution); None when the LP was not solved by ``deadline``.
+    """
+    from netplan.optimize.rens import lp_relaxation
+
+    t0 = time.perf_counter()
+    lp = lp_relaxation(_build(p), deadline=deadline, threads=threads)
+    if lp is None:
+        return None
+    rows = split.dec.link_rows
+    if lp.status == "infeasible":
+        return DualResult(bound=-math.inf, start_bound=-math.inf, pi=np.zeros(rows.size),
+                          link_rows=rows, rounds=0, seconds=time.perf_counter() - t0,
+                          stop="infeasible", history=())
+    return DualResult(bound=lp.bound, start_bound=lp.bound, pi=lp.y[rows].copy(),
+                      link_rows=rows, rounds=0, seconds=time.perf_counter() - t0, stop="lp",
+                      history=(lp.bound,))

@@ -48,7 +48,8 @@ from netplan.optimize.highs import (
 )
 from netplan.optimize.search import _snap
 
-__all__ = ["RENS_MIN_INTEGER", "LpRounding", "lp_rounding", "rens_applies"]
+__all__ = ["RENS_MIN_INTEGER", "LpRelaxation", "LpRounding", "lp_relaxation", "lp_rounding",
+           "rens_applies"]
 
 logger = logging.getLogger(__name__)
 
@@ -132,11 +133,54 @@ class _GoodEnough:
             e.data_in.user_interrupt = True
 
 
-def _lp(mdl: _Model, *, deadline: float, threads: int | None) -> tuple[FloatArray, float] | None:
-    """The LP relaxation's solution and safe bound, or None if it was not solved in time."""
+@dataclass(frozen=True)
+class LpRelaxation:
+    """The LP relaxation of a model, solved by HiGHS (:func:`lp_relaxation`).
+
+    Attributes
+    ----------
+    status
+        ``"optimal"`` or ``"infeasible"`` (the relaxation, and so the model, has no
+        solution: ``bound`` is then ``inf`` and the arrays are empty).
+    x, y
+        Column values and row duals (HiGHS's signs: ``y >= 0`` on a row at its lower
+        bound, ``y <= 0`` at its upper bound).
+    bound
+        A safe lower bound of the model's optimum from ``y``
+        (:func:`~netplan.optimize.decompose.dual_bound`, whatever the LP's tolerances).
+    seconds
+        Wall time of the solve.
+    """
+
+    status: str
+    x: FloatArray
+    y: FloatArray
+    bound: float
+    seconds: float
+
+
+def lp_relaxation(mdl: _Model, *, deadline: float, threads: int | None
+                  ) -> LpRelaxation | None:
+    """Solve the LP relaxation of ``mdl`` by ``deadline`` (None: not solved by then, or
+    HiGHS ended without an optimal basis or a proof of infeasibility).
+
+    Parameters
+    ----------
+    mdl
+        The model (:func:`netplan.optimize.build._build`).
+    deadline
+        ``time.perf_counter()`` time.
+    threads
+        HiGHS threads (None: its default).
+
+    Returns
+    -------
+    LpRelaxation or None
+    """
     import highspy
 
-    left = deadline - time.perf_counter()
+    t0 = time.perf_counter()
+    left = deadline - t0
     h = _new_highs()
     watchdog = _set_common(h, msg=False, time_limit_s=left, mip_gap=0.0, threads=threads)
     # serial dual simplex (HiGHS's default): the parallel one (simplex_strategy 2) cut
@@ -146,7 +190,11 @@ def _lp(mdl: _Model, *, deadline: float, threads: int | None) -> tuple[FloatArra
     if _arm_deadline(h, int(mdl.a.nnz), deadline, watchdog) <= 0:
         return None
     _run(h)
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+    status = h.getModelStatus()
+    if status == highspy.HighsModelStatus.kInfeasible:
+        empty = np.empty(0, np.float64)
+        return LpRelaxation("infeasible", empty, empty, math.inf, time.perf_counter() - t0)
+    if status != highspy.HighsModelStatus.kOptimal:
         return None
     sol = h.getSolution()
     if not sol.dual_valid:
@@ -154,7 +202,8 @@ def _lp(mdl: _Model, *, deadline: float, threads: int | None) -> tuple[FloatArra
     y = np.asarray(sol.row_dual, np.float64)
     bound = mdl.offset + dual_bound(mdl.a, mdl.c, mdl.col_lo, mdl.col_hi, mdl.row_lo,
                                     mdl.row_hi, y)
-    return np.asarray(sol.col_value, np.float64), bound
+    return LpRelaxation("optimal", np.asarray(sol.col_value, np.float64), y, bound,
+                        time.perf_counter() - t0)
 
 
 def _rounded(mdl: _Model, lp: FloatArray, *, deadline: float, mip_gap: float,
@@ -197,12 +246,13 @@ def lp_rounding(mdl: _Model, *, deadline: float, mip_gap: float,
     LpRounding
     """
     t0 = time.perf_counter()
-    lp = _lp(mdl, deadline=t0 + _LP_SHARE * max(deadline - t0, 0.0), threads=threads)
+    lp = lp_relaxation(mdl, deadline=t0 + _LP_SHARE * max(deadline - t0, 0.0),
+                       threads=threads)
     t1 = time.perf_counter()
-    if lp is None:
+    if lp is None or lp.status != "optimal":
         logger.info("LP rounding: the LP relaxation did not finish in its share of the time")
         return LpRounding(None, -math.inf, t1 - t0, 0.0, 0, 0)
-    values, bound = lp
+    values, bound = lp.x, lp.bound
     by = t1 + _RENS_SHARE * max(deadline - t1, 0.0)
     v, free, fixed = _rounded(mdl, values, deadline=by, mip_gap=mip_gap, threads=threads)
     t2 = time.perf_counter()

@@ -9,9 +9,14 @@ district, a zone's unserved share with its sites' district), the rows that link 
 (zones on a border, the city-wide limits, moves across a border) are priced by
 multipliers, and the district blocks are solved apart:
 
-1. the multipliers are raised by subgradient rounds over the blocks' LPs
-   (:func:`netplan.optimize.decompose.dual_ascent`; a zone's multiplier starts at twice
-   its cheapest reachable cost, the city limits' at 0);
+1. a model small enough (:data:`WHOLE_LP_NNZ`) has its whole LP relaxation solved in
+   this process (:func:`netplan.optimize.facility_split.lp_start`, at most
+   :data:`_WHOLE_LP_SHARE` of the time box): its row duals on the linking rows are
+   multipliers at which the priced LP blocks add up to the LP bound itself. Otherwise,
+   or when that LP does not finish, the multipliers are raised by subgradient rounds
+   over the blocks' LPs (:func:`netplan.optimize.decompose.dual_ascent`; a zone's
+   multiplier starts at twice its cheapest reachable cost, the city limits' at 0), which
+   approach the LP bound without reaching it;
 2. from the best of them, the ascent goes on with every block solved as a MIP
    (``dual_ascent(..., integer=True)``: each block's proven dual bound, its best plan's
    activity as the subgradient), which maximises the dual of the integer district
@@ -19,9 +24,11 @@ multipliers, and the district blocks are solved apart:
 
 Both are valid lower bounds for any multipliers; the larger is reported. The LP rounds
 cannot pass the LP bound of the whole-city model (on the Beijing model 2.588e9, 1 %
-below its optimum of about 2.61e9), and the subgradient reaches it only in the limit;
-the MIP rounds can climb past it as long as they have time (one MIP per district and
-round). So the bound may still lie below the best plan: the gap it gives is an honest
+below its optimum of about 2.61e9), and the subgradient reaches it only in the limit
+(2.562e9 in the default run's 48 s, where the whole LP takes 12-30 s); the MIP rounds
+can climb past it as long as they have time (one MIP per district and round). At nation
+size the whole LP is left out: it would not fit the time box, and the district blocks
+are what scales. So the bound may still lie below the best plan: the gap it gives is an honest
 upper limit on how much better a plan could be, not an estimate of it.
 
 On a Dask cluster the block solves run on the workers (:class:`DaskBlocks`). A run whose
@@ -49,18 +56,21 @@ from netplan.optimize.decompose import (
     dual_ascent,
     release_blocks,
 )
-from netplan.optimize.facility_split import facility_bound, split_facility
+from netplan.optimize.facility_split import facility_bound, lp_start, split_facility
 from netplan.planning import problem as planner
 from netplan.planning.contract import CityBound
 from netplan.study.layers import Study
 
-__all__ = ["METHOD", "NO_TIME", "DaskBlocks", "bound_seconds", "city_bound", "gap_of",
-           "skipped_bound"]
+__all__ = ["METHOD", "METHOD_LP", "NO_TIME", "WHOLE_LP_NNZ", "DaskBlocks", "bound_seconds",
+           "city_bound", "gap_of", "skipped_bound"]
 
 log = logging.getLogger(__name__)
 
 METHOD = "Lagrangian, district LP blocks (subgradient), then district MIP blocks (subgradient)"
 """How the city bound is made (``kpis["coordination"]["city_bound"]["method"]``)."""
+METHOD_LP = ("Lagrangian, the whole-city LP relaxation (its duals price the links between "
+             "districts), then district MIP blocks (subgradient)")
+"""How the city bound is made when the whole-city LP is solved first (:data:`WHOLE_LP_NNZ`)."""
 NO_TIME = "skipped: no time left within the time limit"
 """The ``stop`` of a city bound not computed because the run's deadline left no time."""
 
@@ -83,6 +93,17 @@ measured to climb faster than 1x on the Beijing model)."""
 _STEP = 0.1
 """Polyak's starting step factor: the merged objective, the step's target, lies far above
 the bound the LP blocks can reach, and a full step overshoots."""
+
+
+WHOLE_LP_NNZ: int = 1_000_000
+"""Nonzeros of the whole-city model up to which its LP relaxation is solved first (in
+this process). Measured on the 2-core VM (``bench/README.md`` (k)): the Beijing model
+(315,632 nonzeros) 12-30 s, the 20,000 x 900 synthetic city (367,049) 22 s; the nation
+synthetic (200,000 x 5,000, 2,367,321) does not fit its time box, and the district blocks
+are what scales there."""
+_WHOLE_LP_SHARE = 0.6
+"""Share of the time box the whole-city LP may take; when it does not finish, the district
+LP blocks' ascent takes over in what is left of :data:`_LP_SHARE`."""
 
 
 def bound_seconds(time_limit_s: float | None) -> float:
@@ -141,10 +162,17 @@ def city_bound(study: Study, model: planner.Model, *, objective: float, seconds:
     site_block, zone_block = _district_blocks(study, model)
     split = split_facility(model.problem, site_block, zone_block)
     keys = [b.key for b in split.dec.blocks]
+    whole = None
+    if split.n_nonzeros <= WHOLE_LP_NNZ:
+        whole = lp_start(split, model.problem, deadline=t0 + _WHOLE_LP_SHARE * seconds)
+        if whole is None:
+            log.info("city bound: the whole-city LP did not finish in %.0f s; the district "
+                     "LP blocks go on", _WHOLE_LP_SHARE * seconds)
     try:
-        res = facility_bound(split, upper=objective, zone_value=_ZONE_START * _cheapest(model),
-                             seconds=_LP_SHARE * seconds, max_rounds=500, gap=1e-4,
-                             map_blocks=map_blocks, step=_STEP)
+        res = whole if whole is not None else facility_bound(
+            split, upper=objective, zone_value=_ZONE_START * _cheapest(model),
+            seconds=_LP_SHARE * seconds - (time.perf_counter() - t0), max_rounds=500,
+            gap=1e-4, map_blocks=map_blocks, step=_STEP)
     finally:
         release_blocks(keys)
     left = seconds - (time.perf_counter() - t0)
@@ -157,7 +185,7 @@ def city_bound(study: Study, model: planner.Model, *, objective: float, seconds:
         mip, mip_rounds = up.bound, up.rounds
     best = max(res.bound, mip)
     return {
-        "method": METHOD,
+        "method": METHOD if whole is None else METHOD_LP,
         "bound": round(best, 2) if math.isfinite(best) else None,
         "lp_bound": round(res.bound, 2) if math.isfinite(res.bound) else None,
         "mip_round_bound": round(mip, 2) if math.isfinite(mip) else None,
