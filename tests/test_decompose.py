@@ -16,8 +16,9 @@ from netplan.model.synthetic import make_study, synthetic_scenario
 from netplan.optimize import FacilityProblem, solve
 from netplan.optimize import decompose as dc
 from netplan.optimize.build import _build, _Model
-from netplan.optimize.facility_split import facility_bound, lp_start, split_facility
+from netplan.optimize.facility_split import facility_bound, lp_point, split_facility
 from netplan.optimize.highs import _new_highs, _pass_model
+from netplan.optimize.rens import lp_relaxation
 from netplan.planning import city_bound
 from netplan.planning import problem as planner
 from netplan.planning.city import merge_districts
@@ -114,7 +115,7 @@ def test_integer_ascent_passes_the_lp_bound_and_stays_below_the_optimum() -> Non
 
 
 @pytest.mark.parametrize(("n_blocks", "seed"), [(2, 4), (3, 5)])
-def test_lp_start_prices_the_blocks_at_the_lp_bound(n_blocks: int, seed: int) -> None:
+def test_lp_point_prices_the_blocks_at_the_lp_bound(n_blocks: int, seed: int) -> None:
     """At the LP's duals of the linking rows the priced LP blocks add up to the LP bound
     (LP duality), which the subgradient ascent only approaches; the integer blocks there
     lie between the LP bound and the optimum."""
@@ -122,8 +123,10 @@ def test_lp_start_prices_the_blocks_at_the_lp_bound(n_blocks: int, seed: int) ->
     mip = solve(p, mip_gap=0.0).objective
     lp = _lp(_build(p))
     split = _split(p, n_blocks)
-    res = lp_start(split, p, deadline=time.perf_counter() + 30.0)
-    assert res is not None and res.stop == "lp" and res.rounds == 0
+    got = lp_relaxation(_build(p), deadline=time.perf_counter() + 30.0, threads=1)
+    assert got is not None
+    res = lp_point(split, got)
+    assert res.stop == "lp" and res.rounds == 0
     assert res.bound == pytest.approx(lp, rel=1e-7)
     assert res.pi.shape == split.dec.link_rows.shape
     at_pi = dc.dual_ascent(split.dec, upper=mip, pi0=res.pi, seconds=5.0, max_rounds=1)
@@ -132,15 +135,18 @@ def test_lp_start_prices_the_blocks_at_the_lp_bound(n_blocks: int, seed: int) ->
     assert lp - 1e-6 * abs(lp) <= one <= mip + 1e-6 * abs(mip)
 
 
-def test_lp_start_says_when_the_model_has_no_solution() -> None:
+def test_lp_point_says_when_the_model_has_no_solution() -> None:
     p = _two_formats()
     p = dataclasses.replace(p, unserved_cost=np.full(p.n_zones, np.inf),
                             opt_capacity=np.array([1.0, 2.0, 1.0, 2.0]))  # 52 units, 4 room
     split = split_facility(p, np.array([0, 1]), np.zeros(p.n_zones, np.int64))
-    res = lp_start(split, p, deadline=time.perf_counter() + 30.0)
-    assert res is not None and res.stop == "infeasible" and res.bound == -math.inf
+    got = lp_relaxation(_build(p), deadline=time.perf_counter() + 30.0, threads=1)
+    assert got is not None and got.status == "infeasible"
+    res = lp_point(split, got)
+    assert res.stop == "infeasible" and res.bound == -math.inf
     # no time: no result, never a weaker figure
-    assert lp_start(split, _two_formats(), deadline=time.perf_counter() - 1.0) is None
+    assert lp_relaxation(_build(_two_formats()), deadline=time.perf_counter() - 1.0,
+                         threads=1) is None
 
 
 def test_one_block_is_the_lp() -> None:

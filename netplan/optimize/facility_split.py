@@ -19,7 +19,6 @@ relocation rows of moves between blocks. The model's demand-case blocks
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -35,8 +34,9 @@ from netplan.optimize.decompose import (
     split_blocks,
 )
 from netplan.optimize.problem import FacilityProblem, _entry_zones
+from netplan.optimize.rens import LpRelaxation
 
-__all__ = ["FacilitySplit", "facility_bound", "lp_start", "split_facility"]
+__all__ = ["FacilitySplit", "facility_bound", "lp_point", "split_facility"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -157,8 +157,7 @@ def facility_bound(
                        max_rounds=max_rounds, gap=gap, map_blocks=map_blocks, step=step)
 
 
-def lp_start(split: FacilitySplit, p: FacilityProblem, *, deadline: float,
-             threads: int | None = 1) -> DualResult | None:
+def lp_point(split: FacilitySplit, lp: LpRelaxation) -> DualResult:
     """The whole model's LP relaxation as a point of the Lagrangian dual of ``split``.
 
     At the LP's row duals of the linking rows the blocks' LPs, priced by them, add up to
@@ -170,31 +169,21 @@ def lp_start(split: FacilitySplit, p: FacilityProblem, *, deadline: float,
     Parameters
     ----------
     split
-        The split of ``p``'s model (:func:`split_facility`).
-    p
-        The model's data.
-    deadline
-        ``time.perf_counter()`` time by which the LP must be solved.
-    threads
-        HiGHS threads.
+        The split of the model.
+    lp
+        The LP relaxation of the same model (:func:`netplan.optimize.rens.lp_relaxation`).
 
     Returns
     -------
-    DualResult or None
-        ``stop="lp"`` (or ``"infeasible"``, bound ``-inf``, when the relaxation has no
-        solution); None when the LP was not solved by ``deadline``.
+    DualResult
+        ``stop="lp"``, no rounds; ``stop="infeasible"`` and bound ``-inf`` when the
+        relaxation has no solution.
     """
-    from netplan.optimize.rens import lp_relaxation
-
-    t0 = time.perf_counter()
-    lp = lp_relaxation(_build(p), deadline=deadline, threads=threads)
-    if lp is None:
-        return None
     rows = split.dec.link_rows
     if lp.status == "infeasible":
         return DualResult(bound=-math.inf, start_bound=-math.inf, pi=np.zeros(rows.size),
-                          link_rows=rows, rounds=0, seconds=time.perf_counter() - t0,
-                          stop="infeasible", history=())
+                          link_rows=rows, rounds=0, seconds=lp.seconds, stop="infeasible",
+                          history=())
     return DualResult(bound=lp.bound, start_bound=lp.bound, pi=lp.y[rows].copy(),
-                      link_rows=rows, rounds=0, seconds=time.perf_counter() - t0, stop="lp",
+                      link_rows=rows, rounds=0, seconds=lp.seconds, stop="lp",
                       history=(lp.bound,))

@@ -10,7 +10,7 @@ district, a zone's unserved share with its sites' district), the rows that link 
 multipliers, and the district blocks are solved apart:
 
 1. a model small enough (:data:`WHOLE_LP_NNZ`) has its whole LP relaxation solved in
-   this process (:func:`netplan.optimize.facility_split.lp_start`, at most
+   this process (:func:`netplan.optimize.facility_split.lp_point`, at most
    :data:`_WHOLE_LP_SHARE` of the time box): its row duals on the linking rows are
    multipliers at which the priced LP blocks add up to the LP bound itself. Otherwise,
    or when that LP does not finish, the multipliers are raised by subgradient rounds
@@ -38,16 +38,18 @@ no gap, never a weaker figure in their place.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
+from netplan.optimize.build import _build
 from netplan.optimize.decompose import (
     Block,
     BlockResult,
@@ -56,15 +58,18 @@ from netplan.optimize.decompose import (
     dual_ascent,
     release_blocks,
 )
-from netplan.optimize.facility_split import facility_bound, lp_start, split_facility
+from netplan.optimize.facility_split import facility_bound, lp_point, split_facility
+from netplan.optimize.problem import FacilityProblem
+from netplan.optimize.rens import LpRelaxation, lp_relaxation
 from netplan.planning import problem as planner
 from netplan.planning.contract import CityBound
 from netplan.study.layers import Study
 
 __all__ = ["METHOD", "METHOD_LP", "NO_TIME", "WHOLE_LP_NNZ", "DaskBlocks", "bound_seconds",
-           "city_bound", "gap_of", "skipped_bound"]
+           "city_bound", "gap_of", "skipped_bound", "whole_lp"]
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 METHOD = "Lagrangian, district LP blocks (subgradient), then district MIP blocks (subgradient)"
 """How the city bound is made (``kpis["coordination"]["city_bound"]["method"]``)."""
@@ -104,6 +109,17 @@ are what scales there."""
 _WHOLE_LP_SHARE = 0.6
 """Share of the time box the whole-city LP may take; when it does not finish, the district
 LP blocks' ascent takes over in what is left of :data:`_LP_SHARE`."""
+
+
+def whole_lp(problem: FacilityProblem, seconds: float) -> LpRelaxation | None:
+    """The LP relaxation of the whole-city model (row duals and bound; no column values)
+    within ``seconds``, if the model has at most :data:`WHOLE_LP_NNZ` nonzeros; None
+    otherwise, or when it was not solved in time (a task a Dask worker can run)."""
+    mdl = _build(problem)
+    if int(mdl.a.nnz) > WHOLE_LP_NNZ:
+        return None
+    lp = lp_relaxation(mdl, deadline=time.perf_counter() + seconds, threads=1)
+    return None if lp is None else dataclasses.replace(lp, x=np.empty(0, np.float64))
 
 
 def bound_seconds(time_limit_s: float | None) -> float:
@@ -152,22 +168,26 @@ def city_bound(study: Study, model: planner.Model, *, objective: float, seconds:
         The time box (about; a block solve in flight at its end is cut at it).
     map_blocks
         Runs one round's block solves elsewhere (a Dask client); default this process.
-        Its ``slots`` attribute, if any, says how many blocks run at once.
+        Its ``slots`` attribute, if any, says how many blocks run at once; its ``call``
+        method, if any, runs the whole-city LP there too (:class:`DaskBlocks`).
 
     Returns
     -------
     CityBound
     """
     t0 = time.perf_counter()
+    # on a worker when there is a cluster (the driver holds the merged plan, and its peak
+    # memory would grow by the LP solver's), before the blocks exist in any case
+    call = getattr(map_blocks, "call", None)
+    box = _WHOLE_LP_SHARE * seconds
+    lp = call(whole_lp, model.problem, box) if call else whole_lp(model.problem, box)
+    if lp is None:
+        log.info("city bound: no whole-city LP (too large, or not solved in %.0f s); the "
+                 "district LP blocks' ascent", box)
     site_block, zone_block = _district_blocks(study, model)
     split = split_facility(model.problem, site_block, zone_block)
     keys = [b.key for b in split.dec.blocks]
-    whole = None
-    if split.n_nonzeros <= WHOLE_LP_NNZ:
-        whole = lp_start(split, model.problem, deadline=t0 + _WHOLE_LP_SHARE * seconds)
-        if whole is None:
-            log.info("city bound: the whole-city LP did not finish in %.0f s; the district "
-                     "LP blocks go on", _WHOLE_LP_SHARE * seconds)
+    whole = None if lp is None else lp_point(split, lp)
     try:
         res = whole if whole is not None else facility_bound(
             split, upper=objective, zone_value=_ZONE_START * _cheapest(model),
@@ -250,6 +270,18 @@ class DaskBlocks:
                 for b in blocks]
         out: list[BlockResult] = self.client.gather(futs)
         return out
+
+    def call(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """``fn(*args)`` on a worker (in this process once the cluster has failed)."""
+        if not self.broken:
+            try:
+                out: _T = self.client.submit(fn, *args, pure=False).result()
+                return out
+            except Exception as exc:  # a lost worker must not lose the merged plan
+                log.warning("city bound: a task on the cluster failed (%s); going on in "
+                            "this process", exc)
+                self.broken = True
+        return fn(*args)
 
     def close(self) -> None:
         keys, self.futures = list(self.futures), {}
