@@ -104,8 +104,8 @@ WHOLE_LP_NNZ: int = 1_000_000
 """Nonzeros of the whole-city model up to which its LP relaxation is solved first (in
 this process). Measured on the 2-core VM (``bench/README.md`` (k)): the Beijing model
 (315,632 nonzeros) 12-30 s, the 20,000 x 900 synthetic city (367,049) 22 s; the nation
-synthetic (200,000 x 5,000, 2,367,321) does not fit its time box, and the district blocks
-are what scales there."""
+synthetic (200,000 x 5,000, 2,367,321) was not solved after 11 minutes, and the district
+blocks are what scales there."""
 _WHOLE_LP_SHARE = 0.6
 """Share of the time box the whole-city LP may take; when it does not finish, the district
 LP blocks' ascent takes over in what is left of :data:`_LP_SHARE`."""
