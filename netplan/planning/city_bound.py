@@ -9,10 +9,11 @@ district, a zone's unserved share with its sites' district), the rows that link 
 (zones on a border, the city-wide limits, moves across a border) are priced by
 multipliers, and the district blocks are solved apart:
 
-1. a model small enough (:data:`WHOLE_LP_NNZ`) has its whole LP relaxation solved in
-   this process (:func:`netplan.optimize.facility_split.lp_point`, at most
+1. a model small enough (:data:`WHOLE_LP_NNZ`) has its whole LP relaxation solved first
+   (:func:`whole_lp`, on a Dask worker when there is a cluster, in at most
    :data:`_WHOLE_LP_SHARE` of the time box): its row duals on the linking rows are
-   multipliers at which the priced LP blocks add up to the LP bound itself. Otherwise,
+   multipliers at which the priced LP blocks add up to the LP bound itself
+   (:func:`netplan.optimize.facility_split.lp_point`). Otherwise,
    or when that LP does not finish, the multipliers are raised by subgradient rounds
    over the blocks' LPs (:func:`netplan.optimize.decompose.dual_ascent`; a zone's
    multiplier starts at twice its cheapest reachable cost, the city limits' at 0), which
@@ -28,8 +29,8 @@ below its optimum of about 2.61e9), and the subgradient reaches it only in the l
 (2.562e9 in the default run's 48 s, where the whole LP takes 12-30 s); the MIP rounds
 can climb past it as long as they have time (one MIP per district and round). At nation
 size the whole LP is left out: it would not fit the time box, and the district blocks
-are what scales. So the bound may still lie below the best plan: the gap it gives is an honest
-upper limit on how much better a plan could be, not an estimate of it.
+are what scales. So the bound may still lie below the best plan: the gap it gives is an
+honest upper limit on how much better a plan could be, not an estimate of it.
 
 On a Dask cluster the block solves run on the workers (:class:`DaskBlocks`). A run whose
 deadline leaves no time for the bound records :func:`skipped_bound` instead: no bound and
@@ -101,8 +102,8 @@ the bound the LP blocks can reach, and a full step overshoots."""
 
 
 WHOLE_LP_NNZ: int = 1_000_000
-"""Nonzeros of the whole-city model up to which its LP relaxation is solved first (in
-this process). Measured on the 2-core VM (``bench/README.md`` (k)): the Beijing model
+"""Nonzeros of the whole-city model up to which its LP relaxation is solved first.
+Measured on the 2-core VM (``bench/README.md`` (k)): the Beijing model
 (315,632 nonzeros) 12-30 s, the 20,000 x 900 synthetic city (367,049) 22 s; the nation
 synthetic (200,000 x 5,000, 2,367,321) was not solved after 11 minutes, and the district
 blocks are what scales there."""
@@ -191,7 +192,8 @@ def city_bound(study: Study, model: planner.Model, *, objective: float, seconds:
     try:
         res = whole if whole is not None else facility_bound(
             split, upper=objective, zone_value=_ZONE_START * _cheapest(model),
-            seconds=_LP_SHARE * seconds - (time.perf_counter() - t0), max_rounds=500,
+            seconds=max(_LP_SHARE * seconds - (time.perf_counter() - t0), 0.0),
+            max_rounds=500,
             gap=1e-4, map_blocks=map_blocks, step=_STEP)
     finally:
         release_blocks(keys)
