@@ -247,3 +247,35 @@ def test_merged_plan_reports_a_valid_city_bound(study, scenario, monkeypatch) ->
     assert cb2["lp_bound"] is not None and cb2["lp_bound"] <= lp * (1 + 1e-6)
     nob = merge_districts(study, scenario, runs, year=YEAR, limits=lim)
     assert nob.kpis["solver"]["best_bound"] is None
+
+
+def test_a_task_on_a_failed_cluster_runs_here() -> None:
+    """DaskBlocks.call runs a task on a worker; when the cluster fails it warns, runs the
+    task in this process and stays there (the merged plan must not be lost)."""
+
+    class Future:
+        def __init__(self, value: object) -> None:
+            self.value = value
+
+        def result(self) -> object:
+            return self.value
+
+    class Client:
+        def __init__(self, fail: bool) -> None:
+            self.fail, self.calls = fail, 0
+
+        def nthreads(self) -> dict[str, int]:
+            return {"w": 1}
+
+        def submit(self, fn, *args, pure: bool = True):  # type: ignore[no-untyped-def]
+            self.calls += 1
+            if self.fail:
+                raise OSError("worker lost")
+            return Future(("remote", fn(*args)))
+
+    ok = city_bound.DaskBlocks(Client(fail=False))
+    assert ok.call(lambda a, b: a + b, 2, 3) == ("remote", 5)
+    client = Client(fail=True)
+    broken = city_bound.DaskBlocks(client)
+    assert broken.call(lambda a, b: a + b, 2, 3) == 5 and broken.broken
+    assert broken.call(lambda a: a, 7) == 7 and client.calls == 1  # no second try
