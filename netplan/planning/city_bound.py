@@ -250,16 +250,23 @@ class DaskBlocks:
         self.slots = max(1, sum(client.nthreads().values()))
         self.broken = False
 
-    def __call__(self, solve: BlockSolver, blocks: Sequence[Block], pi: Any,
-                 time_limit_s: float) -> list[BlockResult]:
+    def _or_here(self, there: Callable[[], _T], here: Callable[[], _T], what: str) -> _T:
+        """``there()`` on the cluster until it fails once, then ``here()`` in this process
+        (a lost worker must not lose the merged plan)."""
         if not self.broken:
             try:
-                return self._on_cluster(solve, blocks, pi, time_limit_s)
-            except Exception as exc:  # a lost worker must not lose the merged plan
-                log.warning("city bound: block solves on the cluster failed (%s); going on "
-                            "in this process", exc)
+                return there()
+            except Exception as exc:
+                log.warning("city bound: %s on the cluster failed (%s); going on in this "
+                            "process", what, exc)
                 self.broken = True
-        return [solve(b, pi, time_limit_s) for b in blocks]
+        return here()
+
+    def __call__(self, solve: BlockSolver, blocks: Sequence[Block], pi: Any,
+                 time_limit_s: float) -> list[BlockResult]:
+        return self._or_here(lambda: self._on_cluster(solve, blocks, pi, time_limit_s),
+                             lambda: [solve(b, pi, time_limit_s) for b in blocks],
+                             "block solves")
 
     def _on_cluster(self, solve: BlockSolver, blocks: Sequence[Block], pi: Any,
                     time_limit_s: float) -> list[BlockResult]:
@@ -275,15 +282,11 @@ class DaskBlocks:
 
     def call(self, fn: Callable[..., _T], *args: Any) -> _T:
         """``fn(*args)`` on a worker (in this process once the cluster has failed)."""
-        if not self.broken:
-            try:
-                out: _T = self.client.submit(fn, *args, pure=False).result()
-                return out
-            except Exception as exc:  # a lost worker must not lose the merged plan
-                log.warning("city bound: a task on the cluster failed (%s); going on in "
-                            "this process", exc)
-                self.broken = True
-        return fn(*args)
+        def there() -> _T:
+            out: _T = self.client.submit(fn, *args, pure=False).result()
+            return out
+
+        return self._or_here(there, lambda: fn(*args), "a task")
 
     def close(self) -> None:
         keys, self.futures = list(self.futures), {}
