@@ -52,14 +52,15 @@ class FacilitySplit:
     link_kind
         Per linking row: ``"zone"``, a side-constraint family of
         :data:`netplan.optimize.build.FAMILIES`, or ``"relocation"``.
-    n_cols
-        Columns of the whole model.
+    n_cols, n_nonzeros
+        Columns and nonzeros of the whole model.
     """
 
     dec: Decomposition
     link_zone: IntArray
     link_kind: tuple[str, ...]
     n_cols: int
+    n_nonzeros: int
 
     def kinds(self) -> dict[str, int]:
         """How many linking rows of each kind."""
@@ -113,7 +114,8 @@ def split_facility(p: FacilityProblem, site_block: Sequence[int] | IntArray,
     link_zone = np.where(rows < p.n_zones, rows, -1).astype(np.int64)
     kind = tuple("zone" if r < p.n_zones else family.get(int(r), "relocation")
                  for r in rows.tolist())
-    return FacilitySplit(dec=dec, link_zone=link_zone, link_kind=kind, n_cols=mdl.n_cols)
+    return FacilitySplit(dec=dec, link_zone=link_zone, link_kind=kind, n_cols=mdl.n_cols,
+                         n_nonzeros=int(mdl.a.nnz))
 
 
 def zone_start(split: FacilitySplit, zone_value: FloatArray) -> FloatArray:
