@@ -226,16 +226,20 @@ def all_bench(trees: dict[str, Path], tmp: Path, keys: tuple[str, ...],
             run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
             timing = run.get("districts", {})
             tasks = {ad: t.get("wall_s") for ad, t in timing.items()}
+            solves = {ad: t.get("solve_s") for ad, t in timing.items()}
             made = outputs(folder)
-            runs[key].append({"wall_s": wall, "task_wall_s": tasks,
+            runs[key].append({"wall_s": wall, "task_wall_s": tasks, "task_solve_s": solves,
                               "task_median_s": statistics.median(v for v in tasks.values() if v),
                               "task_max_s": max(v for v in tasks.values() if v),
+                              "solve_max_s": max(v for v in solves.values() if v),
+                              "solves_over_2s": sum(1 for v in solves.values() if v and v > 2),
                               **_city_figures(made["kpis"])})
             digests.setdefault(key, made)
     res: dict[str, Any] = {}
     for key, rs in runs.items():
         med = {name: statistics.median(r[name] for r in rs if r[name] is not None)
-               for name in ("wall_s", "task_median_s", "task_max_s", *CITY_FIGURES)
+               for name in ("wall_s", "task_median_s", "task_max_s", "solve_max_s",
+                            "solves_over_2s", *CITY_FIGURES)
                if any(r[name] is not None for r in rs)}
         res[key] = {**med, "runs": rs}
     if len(keys) == 2:
@@ -398,7 +402,9 @@ def main() -> None:
                 continue
             r = a[key]
             print(f"--district all, {key}: {r['wall_s']:.1f} s wall, task median "
-                  f"{r['task_median_s']:.2f} s, max {r['task_max_s']:.2f} s; merged "
+                  f"{r['task_median_s']:.2f} s, max {r['task_max_s']:.2f} s; solves max "
+                  f"{r.get('solve_max_s', float('nan')):.2f} s, over 2 s in "
+                  f"{r.get('solves_over_2s', float('nan')):.0f} districts; merged "
                   f"{r.get('objective', float('nan')):,.0f}, city bound "
                   f"{r.get('city_bound', float('nan')):,.0f} (LP part "
                   f"{r.get('lp_bound', float('nan')):,.0f}), city gap "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from netplan.optimize import FacilityProblem
@@ -15,6 +16,7 @@ from netplan.optimize.search import (
     _guided_neighbourhoods,
     _Incumbent,
     _neighbourhoods,
+    _ReachesGap,
     _RoundOptions,
     _search_rounds,
 )
@@ -102,3 +104,21 @@ def test_guided_sets_take_the_most_contested_sites_first_within_the_zone_cap() -
     assert [h.tolist() for h in _guided_neighbourhoods(mdl, p, v, lp, zones=4)] == [[0, 2, 3]]
     assert [h.tolist() for h in _guided_neighbourhoods(mdl, p, v, lp, size=1)] == [
         [2], [0], [3]]
+
+
+class _Event:
+    def __init__(self, primal: float) -> None:
+        self.data_out = type("Out", (), {"mip_primal_bound": primal})()
+        self.data_in = type("In", (), {"user_interrupt": False})()
+
+
+@pytest.mark.parametrize(("primal", "stops"), [
+    (float("inf"), False),  # no plan yet
+    (103.0, False),  # (103 - 100) / 103 = 2.9 % of the whole model's bound
+    (101.0, True),  # 0.99 %: the whole solve's 1 % is reached
+])
+def test_a_sub_solve_stops_once_the_whole_solve_reaches_its_gap(primal: float,
+                                                                stops: bool) -> None:
+    e = _Event(primal)
+    _ReachesGap(100.0, 0.01)(e)
+    assert e.data_in.user_interrupt is stops

@@ -75,9 +75,42 @@ def test_a_large_timed_solve_starts_from_the_rounding(monkeypatch: pytest.Monkey
 def test_small_or_untimed_solves_skip_the_stage() -> None:
     mdl = _build(random_cflp(60, 8))
     far = time.perf_counter() + 600.0
+    assert int(mdl.integer.sum()) < rens.RENS_MIN_INTEGER
     assert not rens.rens_applies(mdl, search=True, deadline=far)  # below the threshold
     assert not rens.rens_applies(mdl, search=True, deadline=None)
     assert not rens.rens_applies(mdl, search=False, deadline=far)
+
+
+def test_the_stage_needs_time_in_proportion_to_the_model() -> None:
+    """A model above the size threshold takes the stage with time to spare for its LP,
+    not with less than :data:`rens._MIN_S_PER_NNZ` seconds per nonzero left (below
+    :data:`rens._MIN_SECONDS` on a model of this size)."""
+    mdl = _build(random_cflp(400, 80, seed=3))
+    assert int(mdl.integer.sum()) >= rens.RENS_MIN_INTEGER
+    need = rens._MIN_S_PER_NNZ * int(mdl.a.nnz)
+    assert need < rens._MIN_SECONDS
+    now = time.perf_counter()
+    assert rens.rens_applies(mdl, search=True, deadline=now + need + 60.0)
+    assert not rens.rens_applies(mdl, search=True, deadline=now + 0.5 * need)
+
+
+@pytest.mark.parametrize(("free", "aim"), [(3, rens._GOOD_ENOUGH_FEW),
+                                           (rens._FEW_FREE, rens._GOOD_ENOUGH_FEW),
+                                           (rens._FEW_FREE + 1, rens._GOOD_ENOUGH)])
+def test_the_rounded_mip_aims_closer_when_few_columns_are_free(
+        monkeypatch: pytest.MonkeyPatch, free: int, aim: float) -> None:
+    """The rounded MIP stops at a plan within 2 % of its bound when at most
+    :data:`rens._FEW_FREE` integer columns are free, within 10 % otherwise."""
+    mdl = _build(random_cflp(200, 160, seed=2))
+    ints = np.flatnonzero(mdl.integer)
+    lp = np.where(mdl.integer, mdl.col_lo, 0.0)  # every integer column at its lower bound
+    lp[ints[:free]] = 0.5  # but ``free`` of them fractional
+    seen: list[float] = []
+    monkeypatch.setattr(rens, "_GoodEnough", lambda gap: seen.append(gap) or (lambda e: None))
+    _, n_free, fixed = rens._rounded(mdl, lp, deadline=time.perf_counter() + 30.0,
+                                     mip_gap=1e-3, threads=1)
+    assert (n_free, fixed) == (free, ints.size - free)
+    assert seen == [aim]
 
 
 class _Event:

@@ -15,7 +15,8 @@ to a good plan:
    Berthold (2014). On Beijing's first model 3,877 of the 4,703 integer columns are 0 in
    the LP and 512 are 1; the 314 left free make a MIP whose first good plan (2.3 % above
    the LP bound) came after 8.7 s. It stops at its first plan within
-   :data:`_GOOD_ENOUGH` of its own bound, without HiGHS's feasibility jump;
+   :data:`_GOOD_ENOUGH` of its own bound (:data:`_GOOD_ENOUGH_FEW` when few columns are
+   free, as in a district's model), without HiGHS's feasibility jump;
 3. the plan goes to the neighbourhood search (:mod:`.search`) with the LP bound, and the
    LP solution guides it: the sites where plan and LP disagree are re-solved first.
 
@@ -53,12 +54,20 @@ __all__ = ["RENS_MIN_INTEGER", "LpRelaxation", "LpRounding", "lp_relaxation", "l
 
 logger = logging.getLogger(__name__)
 
-RENS_MIN_INTEGER: Final = 2000
-"""Integer columns from which a time-limited solve starts with this stage. A district of
-Beijing (up to about 800) reaches its gap at HiGHS's root node within seconds; the city
-(4,703) and the 20,000 x 900 bank model (2,800) do not."""
+RENS_MIN_INTEGER: Final = 64
+"""Integer columns from which a time-limited solve starts with this stage. Below, HiGHS
+alone is as quick (Beijing's smallest districts, 34-52 integer columns: 0.1-0.2 s either
+way). Above, HiGHS can spend seconds in its root node before a plan within the gap: on
+通州 (322 integer columns) its first plans were 1.4-1.8 % above its bound and the next came
+from its sub-MIPs after 8 s; from the LP's rounded plan the solve reached its 1 % in
+1.4 s (``bench/README.md``, "District plans from the LP relaxation")."""
 _MIN_SECONDS: Final = 30.0
-"""Time left below which the stage is skipped: the city model's LP alone takes 12-20 s."""
+"""Time left below which the stage is skipped on a large model: the city model's LP alone
+takes 12-45 s."""
+_MIN_S_PER_NNZ: Final = 1e-4
+"""On a smaller model, the time left per nonzero below which the stage is skipped, when
+that is less than :data:`_MIN_SECONDS`: a district's LP (12,000-85,000 nonzeros, 1.2-8.5 s
+here) takes 0.1-1.2 s."""
 _LP_SHARE: Final = 0.75
 """Share of the time left that the LP relaxation may take. HiGHS needs the same LP before
 any plan of its own, so little is lost by waiting for it: on the shared VM the round-1
@@ -78,6 +87,15 @@ which is 1e-4 by default. On the 20,000 x 900 bank model the first plan (4.03 %)
 21.9 s and the MIP then ran to the end of its share (36.7 s) without a better one; on
 the Beijing plan's first model the first (2.1 % of its bound) came at 10 s and the next
 after 50 s."""
+_GOOD_ENOUGH_FEW: Final = 0.02
+"""The same, when at most :data:`_FEW_FREE` integer columns are left free: such a MIP
+reaches a plan within 2 % of its bound in well under a second, and that plan usually
+proves the solve's gap outright. On Beijing's 37 district models (17-81 free, every solve
+of their behaviour loops) the whole solve took 31.1 s in all at 2 % against 38.4 s at
+10 % and 35.8 s at the MIP's own gap (up to 4.6 s for one solve)."""
+_FEW_FREE: Final = 150
+"""Free integer columns up to which the rounded MIP aims at :data:`_GOOD_ENOUGH_FEW`
+(Beijing's districts: up to 81 free; its city model: 314)."""
 _INTEGRAL: Final = 1e-6
 """An LP value this close to 0 or 1 counts as integral and is fixed."""
 
@@ -112,12 +130,14 @@ class LpRounding:
 
 def rens_applies(mdl: _Model, *, search: bool, deadline: float | None) -> bool:
     """Whether a solve starts with :func:`lp_rounding`: a neighbourhood search to hand the
-    plan to, a deadline with :data:`_MIN_SECONDS` left, a model of at least
-    :data:`RENS_MIN_INTEGER` integer columns."""
+    plan to, a deadline with :data:`_MIN_SECONDS` left (:data:`_MIN_S_PER_NNZ` seconds per
+    nonzero, when that is less), a model of at least :data:`RENS_MIN_INTEGER` integer
+    columns."""
     if not search or deadline is None:
         return False
     return (int(mdl.integer.sum()) >= RENS_MIN_INTEGER
-            and deadline - time.perf_counter() >= _MIN_SECONDS)
+            and deadline - time.perf_counter()
+            >= min(_MIN_SECONDS, _MIN_S_PER_NNZ * int(mdl.a.nnz)))
 
 
 class _GoodEnough:
@@ -218,22 +238,24 @@ def _rounded(mdl: _Model, lp: FloatArray, *, deadline: float, mip_gap: float,
     lo[at1] = hi[at1]
     sub = replace(mdl, col_lo=lo, col_hi=hi)
     fixed = int(at0.size + at1.size)
+    free = ints.size - fixed
     h = _new_highs()
     left = deadline - time.perf_counter()
     watchdog = _set_common(h, msg=False, time_limit_s=left, mip_gap=mip_gap, threads=threads)
-    h.cbMipInterrupt.subscribe(_GoodEnough(_GOOD_ENOUGH))
+    h.cbMipInterrupt.subscribe(_GoodEnough(_GOOD_ENOUGH_FEW if free <= _FEW_FREE
+                                           else _GOOD_ENOUGH))
     # its plans are far worse than the rounded LP's, and it delays the root LP: on the
     # 20,000 x 900 bank model the first plan from the LP came at 21.9 s without it, 30.8 s
     # with it
     h.setOptionValue("mip_heuristic_run_feasibility_jump", False)
     _pass_model(h, sub)
     if _arm_deadline(h, int(sub.a.nnz), deadline, watchdog) <= 0:
-        return None, ints.size - fixed, fixed
+        return None, free, fixed
     _run(h)
     if int(h.getInfo().primal_solution_status) != 2:
-        return None, ints.size - fixed, fixed
+        return None, free, fixed
     v, _ = _snap(mdl, h.getSolution().col_value)
-    return (v if _check_point(mdl, v) else None), ints.size - fixed, fixed
+    return (v if _check_point(mdl, v) else None), free, fixed
 
 
 def lp_rounding(mdl: _Model, *, deadline: float, mip_gap: float,
