@@ -198,6 +198,8 @@ CITY_FIGURES = {
     "lp_bound": ("coordination", "city_bound", "lp_bound"),
     "mip_rounds": ("coordination", "city_bound", "mip_rounds"),
     "lp_rounds": ("coordination", "city_bound", "rounds"),
+    "overloaded_after": ("behaviour", "after", "overloaded_outlets"),
+    "mean_wait_after_min": ("behaviour", "after", "mean_wait_min"),
 }
 
 
