@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from netplan._errors import ScenarioError
@@ -72,6 +73,26 @@ def test_warm_rounds_start_each_solve_from_the_last_plan_and_its_moves(study: St
     for (ws, moves), before in zip(seen[1:], sols, strict=False):
         assert ws.tolist() == before.site_option.tolist()
         assert moves.tolist() == before.relocated.tolist()
+
+
+@pytest.mark.parametrize(("stall_rounds", "solves"), [(1, 2), (2, 5)])
+def test_the_loop_stops_after_stall_rounds_in_a_row_without_fewer_overloaded(
+        study: Study, monkeypatch: pytest.MonkeyPatch, stall_rounds: int, solves: int) -> None:
+    """Overloaded outlets per round 3, 3, 2, 2, 2 (scripted): one stalled round stops the
+    loop at the second solve; with two in a row needed, the third round's improvement
+    resets the count and the loop stops at the fifth, keeping a round with 2."""
+    counts = iter([3, 3, 3, 2, 2, 2, 2, 2, 2])  # the first: today's network, before the loop
+    monkeypatch.setattr(holds, "overloaded",
+                        lambda *a: np.arange(next(counts), dtype=np.int64))
+    monkeypatch.setattr(holds, "STALL_ROUNDS", stall_rounds)
+    sc = toy("choice", mip_gap=1e-3)
+    model = planner.build_model(study, sc, year=2020)
+    _, _, loop = holds.solve_until_holds(
+        model, sc, lambda m, limit, by: planner.solve_model(m, mip_gap=1e-3),
+        time_limit_s=None)
+    assert loop.stop == "stalled"
+    assert loop.overloaded == [3, 3, 2, 2, 2][:solves]
+    assert loop.overloaded[loop.kept_round - 1] == min(loop.overloaded)
 
 
 def test_every_remaining_outlet_has_a_reason(study: Study) -> None:

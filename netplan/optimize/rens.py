@@ -93,7 +93,7 @@ after 50 s."""
 _GOOD_ENOUGH_FEW: Final = 0.02
 """The same, when at most :data:`_FEW_FREE` integer columns are left free: such a MIP
 reaches a plan within 2 % of its bound in well under a second, and that plan usually
-proves the solve's gap outright. On Beijing's 37 district models (17-81 free, every solve
+proves the solve's gap outright. On Beijing's 37 district models (1-81 free, every solve
 of their behaviour loops) the whole solve took 31.1 s in all at 2 % against 38.4 s at
 10 % and 35.8 s at the MIP's own gap (up to 4.6 s for one solve)."""
 _FEW_FREE: Final = 150
