@@ -10,9 +10,9 @@ import pytest
 import scipy.sparse as sp
 from test_rens import _Event
 
-from netplan.optimize import FacilityProblem
+from netplan.optimize import FacilityProblem, solving
 from netplan.optimize.build import _build
-from netplan.optimize.highs import _check_point, _new_highs, _pass_model, _warm_vector
+from netplan.optimize.highs import _check_point, _new_highs, _pass_model, _Raw, _warm_vector
 from netplan.optimize.problem import _entry_zones
 from netplan.optimize.search import (
     _guided_neighbourhoods,
@@ -20,6 +20,7 @@ from netplan.optimize.search import (
     _neighbourhoods,
     _ReachesGap,
     _RoundOptions,
+    _search,
     _search_rounds,
 )
 
@@ -118,3 +119,36 @@ def test_a_sub_solve_stops_once_the_whole_solve_reaches_its_gap(primal: float,
     e = _Event(primal, math.inf)  # HiGHS's own gap does not matter here
     _ReachesGap(100.0, 0.01)(e)
     assert e.data_in.user_interrupt is stops
+
+
+@pytest.mark.parametrize(("rounds_in", "resumed"), [(None, False), (-1.0, True)])
+def test_highs_resumes_from_the_plan_once_the_rounds_time_is_up(rounds_in: float | None,
+                                                                resumed: bool) -> None:
+    """The 240 start, a bound of 220 (the optimum). Without ``rounds_by`` the contested
+    sets reach the optimum themselves; with it past, no round runs and HiGHS, resumed from
+    the start plan, finds it."""
+    p = _two_districts()
+    mdl, inc = _start(p)
+    lines: list[str] = []
+    now = time.perf_counter()
+    raw = _Raw("time_limit", inc.v, 220.0, 0.1, "test", bound_source="lp")
+    out = _search(mdl, p, raw, deadline=now + 60, mip_gap=1e-6, threads=1,
+                  progress=lines.append, guide=_lp_solution(p),
+                  rounds_by=None if rounds_in is None else now + rounds_in)
+    assert out.status == "optimal" and out.v is not None and _check_point(mdl, out.v)
+    assert float(mdl.c @ out.v + mdl.offset) == pytest.approx(220.0)
+    assert any("HiGHS resumes" in s for s in lines) is resumed
+    assert any(s.startswith("contested set") for s in lines) is not resumed
+
+
+def test_only_small_models_go_back_to_highs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The search's time before HiGHS resumes: 2x the LP stage, at least 1 s, and only on
+    models below the integer-column threshold."""
+    mdl = _build(_two_districts())
+    now = time.perf_counter()
+    by = solving._rounds_by(mdl, 3.0)
+    assert by is not None and 6.0 <= by - now < 7.0
+    by = solving._rounds_by(mdl, 0.1)
+    assert by is not None and 1.0 <= by - now < 2.0
+    monkeypatch.setattr(solving, "_HIGHS_BELOW_INTEGER", int(mdl.integer.sum()))
+    assert solving._rounds_by(mdl, 3.0) is None

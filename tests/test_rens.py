@@ -10,7 +10,7 @@ from test_lagrangian import random_cflp
 
 from netplan.model.scenario import load_scenario
 from netplan.model.synthetic import make_study, synthetic_scenario
-from netplan.optimize import FacilityProblem, rens, solve
+from netplan.optimize import FacilityProblem, rens, solve, solving
 from netplan.optimize.build import _build
 from netplan.optimize.highs import _check_point, _new_highs, _pass_model, _warm_vector
 from netplan.planning.problem import build_model
@@ -158,6 +158,8 @@ def test_without_a_rounded_plan_the_search_walks_from_the_start(
     monkeypatch.setattr(rens, "RENS_MIN_INTEGER", 1)
     monkeypatch.setattr(rens, "_MIN_SECONDS", 0.0)
     monkeypatch.setattr(rens, "_rounded", lambda *a, **k: (None, 7, int(mdl.integer.sum()) - 7))
+    # the search alone, to the deadline (a model this small would go back to HiGHS)
+    monkeypatch.setattr(solving, "_HIGHS_BELOW_INTEGER", 0)
     lines: list[str] = []
     sol = solve(p, time_limit_s=6.0, mip_gap=1e-3, progress=lines.append)
     assert any("found no plan in time; the start plan went on" in s for s in lines)

@@ -225,7 +225,7 @@ class _Incumbent:
 def _search(  # noqa: PLR0913 - one keyword per search option
     mdl: _Model, p: FacilityProblem, raw: _Raw, *, deadline: float, mip_gap: float,
     threads: int | None, progress: Progress | None, origin: str = "HiGHS handed over",
-    guide: FloatArray | None = None,
+    guide: FloatArray | None = None, rounds_by: float | None = None,
 ) -> _Raw:
     """Large-neighbourhood search from HiGHS's incumbent until the gap or the deadline.
 
@@ -237,7 +237,9 @@ def _search(  # noqa: PLR0913 - one keyword per search option
     (:func:`_guided_neighbourhoods`, recomputed each round), then rounds over the compact
     neighbourhoods (:func:`_neighbourhoods`). Rounds repeat until the gap reaches
     ``mip_gap``, a round improves nothing, or time runs out; when the neighbourhoods are
-    exhausted with time left, HiGHS resumes from the improved plan. ``origin`` says where
+    exhausted with time left, HiGHS resumes from the improved plan; so it does at
+    ``rounds_by`` (``time.perf_counter()`` time, default ``deadline``), where the rounds
+    stop early for a model HiGHS proves faster than the search can. ``origin`` says where
     the plan came from (progress line); the bound keeps its source
     (``raw.bound_source``) unless HiGHS's resumed run improves it.
     """
@@ -253,7 +255,8 @@ def _search(  # noqa: PLR0913 - one keyword per search option
         progress(f"{origin} at {raw.seconds:.1f} s (incumbent {obj:.8g}, gap "
                  f"{_rel_gap(obj, inc.bound):.3%}); improving it over {len(hoods)} "
                  f"neighbourhoods{extra}")
-    opts = _RoundOptions(deadline=deadline, mip_gap=mip_gap, threads=threads,
+    by = deadline if rounds_by is None else min(rounds_by, deadline)
+    opts = _RoundOptions(deadline=by, mip_gap=mip_gap, threads=threads,
                          progress=progress, zi=_entry_zones(p))
     stopped = False
     if guide is not None:
@@ -265,11 +268,13 @@ def _search(  # noqa: PLR0913 - one keyword per search option
     if not stopped:
         stopped = _search_rounds(mdl, p, inc, lambda: hoods, opts)
     left = deadline - time.perf_counter()
-    if not stopped and left >= 1.0:
-        # the neighbourhoods are exhausted: give the rest of the time back to HiGHS, now
-        # starting from the improved plan (its bound, if better, replaces the first one)
+    if _rel_gap(inc.obj, inc.bound) > mip_gap and left >= 1.0:
+        # the neighbourhoods are exhausted (or their time is up): give the rest of the time
+        # back to HiGHS, now starting from the improved plan (its bound, if better,
+        # replaces the first one)
         if progress is not None:
-            progress(f"no neighbourhood improves the plan; HiGHS resumes for {left:.0f} s")
+            why = "their time is up" if stopped else "no neighbourhood improves the plan"
+            progress(f"{why}; HiGHS resumes for {left:.0f} s")
         before = inc.bound
         _resume_highs(mdl, inc, time_limit_s=left, mip_gap=mip_gap, threads=threads)
         if inc.bound > before:

@@ -52,6 +52,20 @@ LP every few steps) make its late steps slow, the search's nodes re-optimise wit
 _BNB_SHARE: Final = 0.6
 """Share of the time left after an unproven Lagrangian stage that its branch and bound
 over the sites may use (:mod:`~netplan.optimize.lagrange_bnb`) before HiGHS runs."""
+_HIGHS_BELOW_INTEGER: Final = 2000
+"""Integer columns below which HiGHS resumes from the search's plan once the search has
+had its time (:func:`_rounds_by`): HiGHS's root cuts prove such a model where the LP's
+bound cannot (Beijing's district models have 34-1,255; the city model 4,703, where the
+root loop alone outlasts the search)."""
+_ROUNDS_PER_LP_S: Final = 2.0
+"""The search's time on such a model, in seconds of its LP stage (the relaxation and the
+rounded MIP), at least :data:`_ROUNDS_MIN_S`. On the 61 models of Beijing's district
+behaviour loops (1 % gap, one thread; ``bench/README.md``, "The search hands small models
+back to HiGHS"): 65.2 s of solving in all, longest 10.6 s, without; 51.6 s, longest
+3.8 s, with 2x (1x: 50.2 s, 3.4 s; 4x: 55.4 s, 4.7 s). The longest had an LP bound 1 %
+below HiGHS's root bound; the search had improved its plan for 10 s without proving it."""
+_ROUNDS_MIN_S: Final = 1.0
+"""Least time of the search before HiGHS resumes on a small model."""
 _BNB_UNTIMED: Final = 10.0
 """Without a time limit, the branch and bound's time in Lagrangian stage times
 (then ``_BNB_SHARE`` of it)."""
@@ -213,7 +227,8 @@ def _rens_stage(mdl: _Model, p: FacilityProblem, run: _RunOptions, *,
     """The LP relaxation's rounded plan (:mod:`~netplan.optimize.rens`), or the start plan
     when that is cheaper or the rounded MIP found no plan in its time, improved by the
     neighbourhood search until ``deadline`` (the sites where the plan and the LP solution
-    disagree first), with the LP's bound; None when the LP was not solved in time or
+    disagree first), with the LP's bound (a small model goes back to HiGHS, from the
+    search's plan, after :func:`_rounds_by`); None when the LP was not solved in time or
     there is neither a rounded nor a start plan (HiGHS then solves as before, in the time
     left)."""
     t0 = time.perf_counter()
@@ -239,7 +254,17 @@ def _rens_stage(mdl: _Model, p: FacilityProblem, run: _RunOptions, *,
                f"({got.free} of {got.free + got.fixed} integer columns free, "
                f"{got.rens_seconds:.1f} s)", bound_source="lp")
     return _search(mdl, p, raw, deadline=deadline, mip_gap=run.mip_gap, threads=run.threads,
-                   progress=run.progress, origin=origin, guide=got.lp)
+                   progress=run.progress, origin=origin, guide=got.lp,
+                   rounds_by=_rounds_by(mdl, raw.seconds))
+
+
+def _rounds_by(mdl: _Model, lp_stage_s: float) -> float | None:
+    """When the search from the LP's rounded plan hands a small model back to HiGHS
+    (:data:`_HIGHS_BELOW_INTEGER`, :data:`_ROUNDS_PER_LP_S`); None: never, before the
+    deadline."""
+    if int(mdl.integer.sum()) >= _HIGHS_BELOW_INTEGER:
+        return None
+    return time.perf_counter() + max(_ROUNDS_MIN_S, _ROUNDS_PER_LP_S * lp_stage_s)
 
 
 def _extract(raw: _Raw, mdl: _Model, p: FacilityProblem, *, solver: str, backend: str,
