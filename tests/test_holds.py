@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -15,9 +16,9 @@ from netplan._errors import ScenarioError
 from netplan.model import service
 from netplan.model.scenario import Scenario, load_scenario, scenario_from_dict, scenario_to_dict
 from netplan.optimize import Solution
-from netplan.planning import holds
+from netplan.planning import evaluate, holds
 from netplan.planning import problem as planner
-from netplan.planning.plan import make_plan
+from netplan.planning.plan import make_plan, plan_from_solution
 from netplan.study.layers import Study, load_study
 
 
@@ -110,6 +111,54 @@ def test_every_remaining_outlet_has_a_reason(study: Study) -> None:
             assert "max_upgrade reached" not in why
         # conversions (to fewer servers) never relieve an outlet: max_convert is no reason
         assert "max_convert" not in why
+
+
+def test_the_plan_reuses_the_loops_measurements_with_the_same_figures(
+        study: Study, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loop measured the current network and the kept plan under the rule: the plan's
+    before and after take them (two fewer measurements under ``choice``) and its figures
+    are those of fresh measurements."""
+    sc = toy("choice", mip_gap=1e-3)
+    model = planner.build_model(study, sc, year=2020)
+    kept, sol, loop = holds.solve_holding(model, sc, solver="highs", time_limit_s=None,
+                                          mip_gap=1e-3, threads=1)
+    assert len(loop.measured) == 2
+    calls: list[str] = []
+    real = evaluate.evaluate
+
+    def counted(*a: Any, **k: Any) -> Any:
+        calls.append(a[2].rule)
+        return real(*a, **k)
+
+    monkeypatch.setattr(evaluate, "evaluate", counted)
+    reused = plan_from_solution(study, sc, kept, sol, year=2020, adcode=None, loop=loop)
+    n_reused = calls.count("choice")
+    fresh = plan_from_solution(study, sc, kept, sol, year=2020, adcode=None,
+                               loop=dataclasses.replace(loop, measured=()))
+    assert (n_reused, calls.count("choice") - n_reused) == (0, 2)
+    assert json.dumps(reused.kpis, sort_keys=True) == json.dumps(fresh.kpis, sort_keys=True)
+    assert reused.zones_kpi.equals(fresh.zones_kpi)
+    assert reused.assignment.equals(fresh.assignment)
+
+
+def test_a_measurement_is_reused_only_for_the_same_inputs(study: Study) -> None:
+    sc = toy("choice", mip_gap=1e-3)
+    model = planner.build_model(study, sc, year=2020)
+    current = np.asarray(model.problem.current_options(), np.int64)
+    m = holds.measure_after(model, sc, current)
+    o = model.options
+    net = evaluate.Network(xy=model.sites.xy,
+                           counters=np.where(current >= 0, o.counters[current], 0),
+                           terminals=np.where(current >= 0, o.terminals[current], 0))
+    args = dict(zone_xy=model.zone_xy, zone_arrivals=model.zone_arrivals,
+                behaviour=m.behaviour)
+    same = evaluate.measure(network=net, scenario=sc, known=[m], **args)
+    assert same.evaluation is m.evaluation
+    more = evaluate.Network(xy=net.xy, counters=net.counters + 1, terminals=net.terminals)
+    for other in (evaluate.measure(network=more, scenario=sc, known=[m], **args),
+                  evaluate.measure(network=net, scenario=sc.replace(patience_min=30.0),
+                                   known=[m], **args)):
+        assert other.evaluation is not m.evaluation and other.fingerprint != m.fingerprint
 
 
 def test_same_input_same_kpis(study: Study) -> None:

@@ -68,7 +68,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -150,6 +150,9 @@ class HoldsLoop:
         Solver time over all rounds.
     added_seconds : float
         Wall time the loop added to the first solve (its measurements and later rounds).
+    measured : tuple of Measured
+        The loop's measurements of the current network (if it made one) and of the kept
+        plan, for :func:`netplan.planning.evaluate.measure` to reuse.
     """
 
     overloaded: list[int]
@@ -157,6 +160,7 @@ class HoldsLoop:
     stop: str
     seconds: float
     added_seconds: float = 0.0
+    measured: tuple[Measured, ...] = field(default=(), compare=False, repr=False)
 
 
 def measure_after(model: planner.Model, scenario: Scenario,
@@ -339,6 +343,7 @@ class _Round:
     sol: optimize.Solution
     overloaded: int
     score: float  # plan cost without the tightenings + the rule's excess at the penalty
+    measured: Measured
 
 
 def _price(model: planner.Model, scenario: Scenario) -> float:
@@ -408,7 +413,7 @@ def solve_until_holds(model: planner.Model, scenario: Scenario, solve: Solve, *,
     rounds: list[_Round] = []
     pre = _pretighten(model, scenario, cuts)
     measure_s = time.perf_counter() - start  # the current network's measurement
-    current = _tightened(model, scenario, cuts) if pre else model
+    current = _tightened(model, scenario, cuts) if pre is not None and pre[1] else model
     limit = _first_limit(time_limit_s, deadline, measure_s)
     # without any plan at its deadline, the first solve looks for one within the limit
     nominal = time_limit_s
@@ -426,7 +431,7 @@ def solve_until_holds(model: planner.Model, scenario: Scenario, solve: Solve, *,
                        + m.evaluation.unserved_per_h.sum())
         best_before = min((r.overloaded for r in rounds), default=None)
         rounds.append(_Round(current, sol, len(over),
-                             _score(model, current, sol, excess, price)))
+                             _score(model, current, sol, excess, price), m))
         if progress:
             progress(f"round {len(rounds)}: {len(over)} outlet(s) over capacity under the "
                      f"'{scenario.behaviour_rule}' rule")
@@ -456,7 +461,8 @@ def solve_until_holds(model: planner.Model, scenario: Scenario, solve: Solve, *,
                                                   round(rounds[r].score, 2), -r))
     loop = HoldsLoop(overloaded=[r.overloaded for r in rounds], kept_round=best + 1,
                      stop=stop, seconds=spent,
-                     added_seconds=time.perf_counter() - (first_done or start))
+                     added_seconds=time.perf_counter() - (first_done or start),
+                     measured=(*(() if pre is None else (pre[0],)), rounds[best].measured))
     return rounds[best].model, rounds[best].sol, loop
 
 
@@ -514,18 +520,20 @@ def solve_holding(  # noqa: PLR0913 - one keyword per solver and loop option
     return kept, sol, loop
 
 
-def _pretighten(model: planner.Model, scenario: Scenario, cuts: _Cuts) -> bool:
+def _pretighten(model: planner.Model, scenario: Scenario, cuts: _Cuts
+                ) -> tuple[Measured, bool] | None:
     """Round 0: tighten the outlets the rule overloads in the current network, which a
-    plan mostly keeps, before the first solve; whether any was."""
+    plan mostly keeps, before the first solve; its measurement and whether any was
+    tightened (None without a current network)."""
     current = np.asarray(model.problem.current_options(), np.int64)
     if not (current >= 0).any():
-        return False
+        return None
     m = measure_after(model, scenario, current)
     over = overloaded(model, m.load, m.capacity)
     cap_now = np.where(current >= 0, model.options.capacity[np.maximum(current, 0)], 0.0)
     cuts.add(over, m.load, _largest_capacity(model), np.empty(0, np.int64), model.sites.xy,
              cap_now)
-    return bool(over.size)
+    return m, bool(over.size)
 
 
 def _left(deadline: float, measure_s: float) -> float:

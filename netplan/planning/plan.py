@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -69,7 +69,7 @@ from netplan.planning.contract import (
     ServiceKpis,
     SolverKpis,
 )
-from netplan.planning.evaluate import Network, behaviour_block, measure
+from netplan.planning.evaluate import Measured, Network, behaviour_block, measure
 from netplan.planning.holds import solve_holding as solve_holding  # its home is holds
 from netplan.planning.limits import district_scope
 from netplan.study.crs import BEIJING_CRS
@@ -213,12 +213,13 @@ class _Decisions:
 
 def _network(model: planner.Model, scenario: Scenario, counters: NDArray[np.int64],
              terminals: NDArray[np.int64], behaviour: Behaviour,
-             zone_scope: NDArray[np.bool_]) -> _Network:
-    """The network with these servers (0: closed) measured under ``behaviour``."""
+             zone_scope: NDArray[np.bool_], known: Sequence[Measured] = ()) -> _Network:
+    """The network with these servers (0: closed) measured under ``behaviour`` (or one of
+    the ``known`` measurements of it, see :func:`netplan.planning.evaluate.measure`)."""
     net = Network(xy=model.sites.xy, counters=counters, terminals=terminals)
     m = measure(zone_xy=model.zone_xy, zone_arrivals=model.zone_arrivals, network=net,
                 scenario=scenario, behaviour=behaviour, site_mask=model.sites.decide,
-                zone_mask=zone_scope)
+                zone_mask=zone_scope, known=known)
     return _Network(is_open=net.is_open, assignment=m.assignment, load=m.load,
                     cap=m.capacity, wait=m.wait, nearest_m=m.nearest_m, service=m.service)
 
@@ -282,8 +283,9 @@ def plan_from_solution(
     zone_scope = np.ones(len(z_ad), bool) if adcode is None else (z_ad == adcode)
     beh = behaviour_of(scenario)
     rings = ring_zone_order(study.ring_zones["ring_zone"])
-    before = _network(model, scenario, s.counters, s.terminals, beh, zone_scope)
-    after = _network(model, scenario, dec.counters, dec.terminals, beh, zone_scope)
+    known = () if loop is None else loop.measured  # the loop measured both already
+    before = _network(model, scenario, s.counters, s.terminals, beh, zone_scope, known)
+    after = _network(model, scenario, dec.counters, dec.terminals, beh, zone_scope, known)
     # one row per decided outlet and per new opening; a move's target is in its origin's row
     in_scope = s.decide & (s.existing | (dec.is_open & (dec.origin == "")))
     kpis: Kpis = {
