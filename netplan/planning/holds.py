@@ -343,7 +343,12 @@ class _Round:
     sol: optimize.Solution
     overloaded: int
     score: float  # plan cost without the tightenings + the rule's excess at the penalty
-    measured: Measured
+
+
+def _rank(rounds: list[_Round], r: int) -> tuple[int, float, int]:
+    """Round ``r``'s rank (lowest kept): fewest overloaded outlets, then lowest score,
+    then the latest round."""
+    return rounds[r].overloaded, round(rounds[r].score, 2), -r
 
 
 def _price(model: planner.Model, scenario: Scenario) -> float:
@@ -419,6 +424,7 @@ def solve_until_holds(model: planner.Model, scenario: Scenario, solve: Solve, *,
     nominal = time_limit_s
     stop, spent, first_done = "iteration limit", 0.0, 0.0
     stalls = 0
+    kept_m: tuple[int, Measured] | None = None
     while True:
         sol = solve(current, nominal, None if limit is None else time.perf_counter() + limit)
         spent += float(sol.seconds)
@@ -431,7 +437,9 @@ def solve_until_holds(model: planner.Model, scenario: Scenario, solve: Solve, *,
                        + m.evaluation.unserved_per_h.sum())
         best_before = min((r.overloaded for r in rounds), default=None)
         rounds.append(_Round(current, sol, len(over),
-                             _score(model, current, sol, excess, price), m))
+                             _score(model, current, sol, excess, price)))
+        if kept_m is None or _rank(rounds, len(rounds) - 1) < _rank(rounds, kept_m[0]):
+            kept_m = (len(rounds) - 1, m)  # only the best round's measurement is kept
         if progress:
             progress(f"round {len(rounds)}: {len(over)} outlet(s) over capacity under the "
                      f"'{scenario.behaviour_rule}' rule")
@@ -457,12 +465,12 @@ def solve_until_holds(model: planner.Model, scenario: Scenario, solve: Solve, *,
         current = _tightened(model, scenario, cuts)
         if warm_rounds:
             current = with_start(current, chosen, np.asarray(sol.relocated, bool))
-    best = min(range(len(rounds)), key=lambda r: (rounds[r].overloaded,
-                                                  round(rounds[r].score, 2), -r))
+    best = min(range(len(rounds)), key=lambda r: _rank(rounds, r))
+    assert kept_m is not None and kept_m[0] == best
     loop = HoldsLoop(overloaded=[r.overloaded for r in rounds], kept_round=best + 1,
                      stop=stop, seconds=spent,
                      added_seconds=time.perf_counter() - (first_done or start),
-                     measured=(*(() if pre is None else (pre[0],)), rounds[best].measured))
+                     measured=(*(() if pre is None else (pre[0],)), kept_m[1]))
     return rounds[best].model, rounds[best].sol, loop
 
 
