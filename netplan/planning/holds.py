@@ -439,7 +439,7 @@ def solve_until_holds(model: planner.Model, scenario: Scenario, solve: Solve, *,
         rounds.append(_Round(current, sol, len(over),
                              _score(model, current, sol, excess, price)))
         if kept_m is None or _rank(rounds, len(rounds) - 1) < _rank(rounds, kept_m[0]):
-            kept_m = (len(rounds) - 1, m)  # only the best round's measurement is kept
+            kept_m = (len(rounds) - 1, m)  # the best round so far, and only its measurement
         if progress:
             progress(f"round {len(rounds)}: {len(over)} outlet(s) over capacity under the "
                      f"'{scenario.behaviour_rule}' rule")
@@ -465,12 +465,12 @@ def solve_until_holds(model: planner.Model, scenario: Scenario, solve: Solve, *,
         current = _tightened(model, scenario, cuts)
         if warm_rounds:
             current = with_start(current, chosen, np.asarray(sol.relocated, bool))
-    best = min(range(len(rounds)), key=lambda r: _rank(rounds, r))
-    assert kept_m is not None and kept_m[0] == best
+    assert kept_m is not None  # every pass of the loop made a round
+    best, kept_measured = kept_m
     loop = HoldsLoop(overloaded=[r.overloaded for r in rounds], kept_round=best + 1,
                      stop=stop, seconds=spent,
                      added_seconds=time.perf_counter() - (first_done or start),
-                     measured=(*(() if pre is None else (pre[0],)), kept_m[1]))
+                     measured=(*(() if pre is None else (pre[0],)), kept_measured))
     return rounds[best].model, rounds[best].sol, loop
 
 
