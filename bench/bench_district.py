@@ -28,6 +28,11 @@ Run: ``nice -n 15 python bench/bench_district.py [--districts 东城,朝阳,通�
   netplan.cli, netplan.planning.plan, netplan.present.folder"``), medians of N per tree.
   The children may write bytecode (``PYTHONDONTWRITEBYTECODE`` is dropped) into the
   temporary trees, as an installed package has it; ``--no-bytecode`` keeps the variable.
+- ``--city N``: also the whole-city plan (``netplan plan``, the default 120 s), ``N`` times
+  per tree (alternating): wall seconds, the behaviour loop's outlets over capacity per
+  solve, the solve kept and why the loop stopped, the kept solve's objective, bound and
+  gap, and the plan's outlets over capacity and mean wait under the rule; medians.
+  The city's solves stop on the clock, so its plans may differ from run to run.
 - ``--phases N``: where a district plan's CPU seconds go (imports, study, plan, folder; the
   split read from the cache), measured inside a child per tree, medians of N.
 
@@ -203,9 +208,10 @@ CITY_FIGURES = {
 }
 
 
-def _city_figures(kpis: dict[str, Any]) -> dict[str, Any]:
+def _figures(kpis: dict[str, Any], paths: dict[str, tuple[str, ...]]) -> dict[str, Any]:
+    """The figures at ``paths`` of a ``kpis.json`` (None where it has none)."""
     out: dict[str, Any] = {}
-    for name, path in CITY_FIGURES.items():
+    for name, path in paths.items():
         v: Any = kpis
         for key in path:
             v = v.get(key) if isinstance(v, dict) else None
@@ -235,7 +241,7 @@ def all_bench(trees: dict[str, Path], tmp: Path, keys: tuple[str, ...],
                               "task_max_s": max(v for v in tasks.values() if v),
                               "solve_max_s": max(v for v in solves.values() if v),
                               "solves_over_2s": sum(1 for v in solves.values() if v and v > 2),
-                              **_city_figures(made["kpis"])})
+                              **_figures(made["kpis"], CITY_FIGURES)})
             digests.setdefault(key, made)
     res: dict[str, Any] = {}
     for key, rs in runs.items():
@@ -246,6 +252,38 @@ def all_bench(trees: dict[str, Path], tmp: Path, keys: tuple[str, ...],
         res[key] = {**med, "runs": rs}
     if len(keys) == 2:
         res["identical"] = digests["old"] == digests["new"]
+    return res
+
+
+#: Figures of a whole-city plan folder: name -> path in ``kpis.json``.
+PLAN_FIGURES = {
+    "objective": ("solver", "objective"), "bound": ("solver", "best_bound"),
+    "gap": ("solver", "gap"), "status": ("solver", "status"),
+    "overloaded_per_solve": ("behaviour", "loop", "overloaded_per_iteration"),
+    "kept_solve": ("behaviour", "loop", "kept_iteration"),
+    "loop_stop": ("behaviour", "loop", "stop"),
+    "overloaded_after": ("behaviour", "after", "overloaded_outlets"),
+    "mean_wait_after_min": ("behaviour", "after", "mean_wait_min"),
+}
+
+
+def city_bench(trees: dict[str, Path], tmp: Path, repeats: int) -> dict[str, Any]:
+    """The whole-city ``netplan plan`` ``repeats`` times per tree, the trees alternating:
+    wall seconds and the plan's figures (:data:`PLAN_FIGURES`), medians of the numbers."""
+    runs: dict[str, list[dict[str, Any]]] = {"old": [], "new": []}
+    for i in range(repeats):
+        for key in ("old", "new"):
+            folder = tmp / f"city-{key}-{i}"
+            wall, cpu = run_plan(trees[key], [], folder, cache=None)
+            runs[key].append({"wall_s": wall, "cpu_s": cpu,
+                              **_figures(outputs(folder)["kpis"], PLAN_FIGURES)})
+    res: dict[str, Any] = {}
+    for key, rs in runs.items():
+        med = {name: statistics.median(r[name] for r in rs)
+               for name in ("wall_s", "cpu_s", "objective", "bound", "gap", "kept_solve",
+                            "overloaded_after", "mean_wait_after_min")
+               if all(isinstance(r[name], (int, float)) for r in rs)}
+        res[key] = {**med, "runs": rs}
     return res
 
 
@@ -346,6 +384,8 @@ def main() -> None:
                     help="also time the imports alone, medians of N (0 = not)")
     ap.add_argument("--no-bytecode", action="store_true",
                     help="keep PYTHONDONTWRITEBYTECODE for the children (compile every run)")
+    ap.add_argument("--city", type=int, default=0, metavar="N",
+                    help="also the whole-city plan, N runs per tree (0 = not)")
     ap.add_argument("--phases", type=int, default=0, metavar="N",
                     help="also the CPU seconds of each phase of the first district, "
                          "medians of N (0 = not)")
@@ -380,6 +420,8 @@ def main() -> None:
         if args.all:
             keys = ("old", "new") if args.all == "both" else ("new",)
             result["all_workers_2"] = all_bench(trees, tmp, keys, args.all_repeats)
+        if args.city:
+            result["city"] = city_bench(trees, tmp, args.city)
     if "startup" in result:
         st = result["startup"]
         print(f"imports alone, wall (cpu) s: old {st['old']['median_wall_s']:.2f} "
@@ -412,6 +454,14 @@ def main() -> None:
                   f"{r.get('lp_bound', float('nan')):,.0f}), city gap "
                   f"{r.get('city_gap', float('nan')):.2%} (medians)")
         print(f"--district all identical: {a.get('identical', 'not compared')}")
+    if "city" in result:
+        for key in ("old", "new"):
+            r = result["city"][key]
+            solves = "; ".join(f"{x['overloaded_per_solve']} kept {x['kept_solve']} "
+                               f"({x['loop_stop']})" for x in r["runs"])
+            print(f"city plan, {key}: {r['wall_s']:.1f} s wall, gap {r['gap']:.3%}, "
+                  f"{r['overloaded_after']:.0f} outlets over capacity after (medians); "
+                  f"over capacity per solve: {solves}")
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n",
                        encoding="utf-8")
