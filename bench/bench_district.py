@@ -196,6 +196,12 @@ def districts_bench(trees: dict[str, Path], names: list[str], repeats: int, tmp:
     return out
 
 
+#: The plan's figures under the behaviour rule: name -> path in ``kpis.json``.
+AFTER_FIGURES = {
+    "overloaded_after": ("behaviour", "after", "overloaded_outlets"),
+    "mean_wait_after_min": ("behaviour", "after", "mean_wait_min"),
+}
+
 #: City-level figures of a ``--district all`` folder: name -> path in ``kpis.json``.
 CITY_FIGURES = {
     "objective": ("solver", "objective"), "city_bound": ("solver", "best_bound"),
@@ -203,8 +209,7 @@ CITY_FIGURES = {
     "lp_bound": ("coordination", "city_bound", "lp_bound"),
     "mip_rounds": ("coordination", "city_bound", "mip_rounds"),
     "lp_rounds": ("coordination", "city_bound", "rounds"),
-    "overloaded_after": ("behaviour", "after", "overloaded_outlets"),
-    "mean_wait_after_min": ("behaviour", "after", "mean_wait_min"),
+    **AFTER_FIGURES,
 }
 
 
@@ -262,8 +267,7 @@ PLAN_FIGURES = {
     "overloaded_per_solve": ("behaviour", "loop", "overloaded_per_iteration"),
     "kept_solve": ("behaviour", "loop", "kept_iteration"),
     "loop_stop": ("behaviour", "loop", "stop"),
-    "overloaded_after": ("behaviour", "after", "overloaded_outlets"),
-    "mean_wait_after_min": ("behaviour", "after", "mean_wait_min"),
+    **AFTER_FIGURES,
 }
 
 
