@@ -1,7 +1,7 @@
 """District plans: wall time of ``netplan plan --district X``, against the tree before.
 
 Run: ``nice -n 15 python bench/bench_district.py [--districts 东城,朝阳,通州] [--repeats 3]
-[--baseline REV] [--all both|new] [--results FILE]``. Prints a table and writes
+[--baseline REV] [--all both|new] [--city N] [--results FILE]``. Prints a table and writes
 ``bench/results/district.json`` (or ``FILE``).
 
 - *old*: git revision ``REV`` (default ``HEAD``), unpacked with ``git archive`` into a
@@ -399,6 +399,8 @@ def main() -> None:
     if args.phase_child:
         phase_child(args.phase_child[0], Path(args.phase_child[1]))
         return
+    if args.city < 0:
+        ap.error(f"--city {args.city}: give a whole number >= 0")
     if args.all_repeats < 1:
         ap.error(f"--all-repeats {args.all_repeats}: give a whole number >= 1")
     BYTECODE["write"] = not args.no_bytecode
@@ -463,8 +465,10 @@ def main() -> None:
             r = result["city"][key]
             solves = "; ".join(f"{x['overloaded_per_solve']} kept {x['kept_solve']} "
                                f"({x['loop_stop']})" for x in r["runs"])
-            print(f"city plan, {key}: {r['wall_s']:.1f} s wall, gap {r['gap']:.3%}, "
-                  f"{r['overloaded_after']:.0f} outlets over capacity after (medians); "
+            print(f"city plan, {key}: {r['wall_s']:.1f} s wall, gap "
+                  f"{r.get('gap', float('nan')):.3%}, "
+                  f"{r.get('overloaded_after', float('nan')):.0f} outlets over capacity "
+                  "after (medians); "
                   f"over capacity per solve: {solves}")
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n",
