@@ -224,6 +224,18 @@ def _figures(kpis: dict[str, Any], paths: dict[str, tuple[str, ...]]) -> dict[st
     return out
 
 
+def _medians(runs: dict[str, list[dict[str, Any]]], names: tuple[str, ...]
+             ) -> dict[str, Any]:
+    """Per tree, its runs and the median of each of ``names`` over the runs that have it
+    (a figure no run has is left out)."""
+    out: dict[str, Any] = {}
+    for key, rs in runs.items():
+        med = {name: statistics.median(r[name] for r in rs if r[name] is not None)
+               for name in names if any(r[name] is not None for r in rs)}
+        out[key] = {**med, "runs": rs}
+    return out
+
+
 def all_bench(trees: dict[str, Path], tmp: Path, keys: tuple[str, ...],
               repeats: int = 1) -> dict[str, Any]:
     """``--district all --workers 2`` ``repeats`` times per tree, the trees alternating:
@@ -248,13 +260,8 @@ def all_bench(trees: dict[str, Path], tmp: Path, keys: tuple[str, ...],
                               "solves_over_2s": sum(1 for v in solves.values() if v and v > 2),
                               **_figures(made["kpis"], CITY_FIGURES)})
             digests.setdefault(key, made)
-    res: dict[str, Any] = {}
-    for key, rs in runs.items():
-        med = {name: statistics.median(r[name] for r in rs if r[name] is not None)
-               for name in ("wall_s", "task_median_s", "task_max_s", "solve_max_s",
-                            "solves_over_2s", *CITY_FIGURES)
-               if any(r[name] is not None for r in rs)}
-        res[key] = {**med, "runs": rs}
+    res = _medians(runs, ("wall_s", "task_median_s", "task_max_s", "solve_max_s",
+                          "solves_over_2s", *CITY_FIGURES))
     if len(keys) == 2:
         res["identical"] = digests["old"] == digests["new"]
     return res
@@ -273,7 +280,8 @@ PLAN_FIGURES = {
 
 def city_bench(trees: dict[str, Path], tmp: Path, repeats: int) -> dict[str, Any]:
     """The whole-city ``netplan plan`` ``repeats`` times per tree, the trees alternating:
-    wall seconds and the plan's figures (:data:`PLAN_FIGURES`), medians of the numbers."""
+    wall seconds and the plan's figures (:data:`PLAN_FIGURES`), medians of the numbers
+    (:func:`_medians`)."""
     runs: dict[str, list[dict[str, Any]]] = {"old": [], "new": []}
     for i in range(repeats):
         for key in ("old", "new"):
@@ -281,14 +289,8 @@ def city_bench(trees: dict[str, Path], tmp: Path, repeats: int) -> dict[str, Any
             wall, cpu = run_plan(trees[key], [], folder, cache=None)
             runs[key].append({"wall_s": wall, "cpu_s": cpu,
                               **_figures(outputs(folder)["kpis"], PLAN_FIGURES)})
-    res: dict[str, Any] = {}
-    for key, rs in runs.items():
-        med = {name: statistics.median(r[name] for r in rs)
-               for name in ("wall_s", "cpu_s", "objective", "bound", "gap", "kept_solve",
-                            "overloaded_after", "mean_wait_after_min")
-               if all(isinstance(r[name], (int, float)) for r in rs)}
-        res[key] = {**med, "runs": rs}
-    return res
+    return _medians(runs, ("wall_s", "cpu_s", "objective", "bound", "gap", "kept_solve",
+                           *AFTER_FIGURES))
 
 
 PHASES = ("import netplan.cli", "import the planner", "load_scenario", "load_study",
