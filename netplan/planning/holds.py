@@ -470,7 +470,7 @@ def solve_until_holds(model: planner.Model, scenario: Scenario, solve: Solve, *,
     loop = HoldsLoop(overloaded=[r.overloaded for r in rounds], kept_round=best + 1,
                      stop=stop, seconds=spent,
                      added_seconds=time.perf_counter() - (first_done or start),
-                     measured=(*(() if pre is None else (pre[0],)), kept_measured))
+                     measured=(() if pre is None else (pre[0],)) + (kept_measured,))
     return rounds[best].model, rounds[best].sol, loop
 
 
